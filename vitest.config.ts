@@ -9,5 +9,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: more workers than that only makes the servers and specs fight.
     maxWorkers: 2,
+    reporters: ['default', 'json'],
+    outputFile: { json: '.test-results.json' },
   },
 });

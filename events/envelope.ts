@@ -17,7 +17,7 @@ export const eventEnvelopeSchema = z.object({
   /** Per-actor version, 1 for the first event of an actor. */
   version: z.number().int().min(1),
   /** ISO 8601 time at which the transition was decided. */
-  time: z.string().min(1),
+  time: z.iso.datetime({ offset: true }),
   correlationId: z.string().min(1),
   causationId: z.string().nullable(),
   /** The client's request id (idempotency key) when the transition came from a request. */

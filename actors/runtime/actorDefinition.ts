@@ -1,0 +1,97 @@
+import type { AnyStateMachine, SnapshotFrom } from 'xstate';
+import type { z } from 'zod';
+import type { EventSchema } from '../../events/eventSchemas.js';
+
+/** What every machine event looks like: the stored event's type, its data, and its time. */
+export interface MachineEvent<Type extends string = string, Data = unknown> {
+  readonly type: Type;
+  readonly data: Data;
+  /** ISO 8601 time of the transition; machines read time from here, never from a clock. */
+  readonly time: string;
+}
+
+/** An event to feed to an actor, before the runtime stamps its time. */
+export interface EventInput {
+  readonly type: string;
+  readonly data: unknown;
+}
+
+/**
+ * A persisted deadline. Machines keep them in `context.deadlines`; the runtime arms a timer for
+ * each, and when one passes (even while the process was down) sends its event.
+ */
+export interface Deadline {
+  readonly at: string;
+  readonly event: EventInput;
+}
+
+/** A command that clients may send: its payload schema and the machine event it becomes. */
+export interface CommandSpec<Payload = unknown> {
+  readonly schema: z.ZodType<Payload>;
+  toEvent(payload: Payload): EventInput;
+  /** True for the command that creates the actor (accepted only when it has no events yet). */
+  readonly creates?: boolean;
+}
+
+/** A command spec of any payload type, as the runtime holds it. */
+export interface AnyCommandSpec {
+  readonly schema: z.ZodType;
+  toEvent(payload: never): EventInput;
+  readonly creates?: boolean;
+}
+
+/** A side effect requested by a transition: a named action with params. */
+export interface EffectRequest {
+  readonly type: string;
+  readonly params: unknown;
+}
+
+/**
+ * One kind of actor: a pure XState machine plus what the runtime needs to host it. Everything
+ * here is pure; effect implementations are given to the runtime separately, by adapters.
+ */
+export interface ActorDefinition<Machine extends AnyStateMachine = AnyStateMachine> {
+  readonly kind: string;
+  readonly machine: Machine;
+  /** Schemas of the events this actor stores, by event type. */
+  readonly eventSchemas: Readonly<Record<string, EventSchema>>;
+  readonly commands: Readonly<Record<string, AnyCommandSpec>>;
+  /** A small JSON view of the actor for status rows and replies. */
+  summary(snapshot: SnapshotFrom<Machine>): Record<string, unknown>;
+  /**
+   * Effects to run again after a restart, for an actor rebuilt in a state that waits on one
+   * (the process may have died before the effect's result was stored). Effects must be
+   * idempotent for this to be safe.
+   */
+  recover?(snapshot: SnapshotFrom<Machine>): EffectRequest[];
+}
+
+/** Context passed to an effect implementation. */
+export interface EffectContext {
+  readonly kind: string;
+  readonly id: string;
+  /** Version of the event whose transition requested the effect. */
+  readonly version: number;
+  readonly correlationId: string;
+  /** Aborted when the runtime stops. */
+  readonly signal: AbortSignal;
+}
+
+/** An effect implementation: does the I/O and returns the events that report its outcome. */
+export type EffectHandler = (
+  params: never,
+  context: EffectContext,
+) => Promise<EventInput | readonly EventInput[] | void>;
+
+export type EffectHandlers = Readonly<Record<string, EffectHandler>>;
+
+/** Shorthand for a command spec with inferred payload type. */
+export const command = <Payload>(spec: CommandSpec<Payload>): CommandSpec<Payload> => spec;
+
+/**
+ * Erases a definition's machine type so definitions of different kinds fit in one list; the
+ * runtime only passes each definition snapshots of its own machine.
+ */
+export const defineActor = <Machine extends AnyStateMachine>(
+  definition: ActorDefinition<Machine>,
+): ActorDefinition => definition as unknown as ActorDefinition;

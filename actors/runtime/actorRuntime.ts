@@ -1,0 +1,489 @@
+import { transition, type AnyMachineSnapshot } from 'xstate';
+import type { EventEnvelope } from '../../events/envelope.js';
+import { streamNameOf, tokenPattern } from '../../events/envelope.js';
+import {
+  DaqflowError,
+  isDuplicateEventError,
+  isVersionConflictError,
+  UnknownActorError,
+  ValidationError,
+  VersionConflictError,
+  WrongStateError,
+} from '../../events/errors.js';
+import type { EventSchemas } from '../../events/eventSchemas.js';
+import type { EventStore } from '../../events/eventStore.js';
+import type {
+  ActorDefinition,
+  Deadline,
+  EffectContext,
+  EffectHandlers,
+  EffectRequest,
+  EventInput,
+  MachineEvent,
+} from './actorDefinition.js';
+import { KeyedMutex } from './keyedMutex.js';
+import { silentLogger, type Logger } from './logger.js';
+import { initialSnapshot, rehydrate, type Rehydrated } from './rehydrate.js';
+import { isFinal, stateOf } from './stateOf.js';
+
+/** What a command or query answers about an actor. */
+export interface ActorView {
+  readonly kind: string;
+  readonly id: string;
+  readonly state: string;
+  readonly final: boolean;
+  readonly version: number;
+  readonly summary: Record<string, unknown>;
+  /** True when the command had been applied before (same request id): this is its first answer. */
+  readonly duplicate?: boolean;
+}
+
+export interface CommandMeta {
+  /** Client request id: makes the command idempotent. */
+  readonly requestId?: string;
+  readonly correlationId?: string;
+  readonly causationId?: string;
+}
+
+export interface ActorRuntimeOptions {
+  readonly store: EventStore;
+  readonly schemas: EventSchemas;
+  readonly definitions: readonly ActorDefinition[];
+  /** Effect implementations by actor kind, then action name. */
+  readonly effects?: Readonly<Record<string, EffectHandlers>>;
+  readonly logger?: Logger;
+  readonly clock?: () => Date;
+  /** New ids: for actors (given the request id, must be derived from it), events, correlations. */
+  readonly newId: (seed?: string) => string;
+  /** Attempts when another writer appended first (default 5). */
+  readonly maxAttempts?: number;
+}
+
+interface Hosted extends Rehydrated {
+  readonly kind: string;
+  readonly id: string;
+  timers: Map<string, { at: string; timer: NodeJS.Timeout }>;
+}
+
+type Origin =
+  | { readonly kind: 'command'; readonly name: string; readonly meta: CommandMeta }
+  | { readonly kind: 'internal'; readonly key: string; readonly causationId: string | null };
+
+// setTimeout overflows past 2^31-1 ms (~24.8 days); longer deadlines re-arm when that elapses.
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Hosts actors of every registered kind. A command is validated, becomes a machine event, the
+ * pure transition is computed, the transition is appended as ONE event with the actor's
+ * expected version, and only then are its actions executed as effects. Effect outcomes and
+ * passed deadlines come back through the same path as new events.
+ */
+export class ActorRuntime {
+  private readonly store: EventStore;
+  private readonly schemas: EventSchemas;
+  private readonly definitions = new Map<string, ActorDefinition>();
+  private readonly effects: Readonly<Record<string, EffectHandlers>>;
+  private readonly logger: Logger;
+  private readonly clock: () => Date;
+  private readonly newId: (seed?: string) => string;
+  private readonly maxAttempts: number;
+  private readonly hosted = new Map<string, Hosted>();
+  private readonly mutex = new KeyedMutex();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly abort = new AbortController();
+  private stopped = false;
+
+  constructor(options: ActorRuntimeOptions) {
+    this.store = options.store;
+    this.schemas = options.schemas;
+    this.effects = options.effects ?? {};
+    this.logger = options.logger ?? silentLogger;
+    this.clock = options.clock ?? (() => new Date());
+    this.newId = options.newId;
+    this.maxAttempts = options.maxAttempts ?? 5;
+    for (const definition of options.definitions) {
+      this.definitions.set(definition.kind, definition);
+      this.schemas.register(definition.kind, definition.eventSchemas);
+    }
+  }
+
+  /** Kinds this runtime hosts. */
+  kinds(): string[] {
+    return [...this.definitions.keys()];
+  }
+
+  /**
+   * Brings back every actor that had not finished: rebuilt from its events, deadlines armed
+   * (those that passed while down fire now), and the effects its state waits on re-issued.
+   */
+  async start(): Promise<{ recovered: number }> {
+    const pending: Array<{ kind: string; id: string }> = [];
+    for await (const head of this.store.readHeads()) {
+      if (!head.final && this.definitions.has(head.actorKind)) {
+        pending.push({ kind: head.actorKind, id: head.actorId });
+      }
+    }
+    let recovered = 0;
+    const queue = [...pending];
+    const worker = async (): Promise<void> => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const { kind, id } = next;
+        try {
+          await this.mutex.run(streamNameOf(kind, id), async () => {
+            const hosted = await this.load(kind, id);
+            this.armDeadlines(hosted);
+            const definition = this.definitionOf(kind);
+            for (const request of definition.recover?.(hosted.snapshot as never) ?? []) {
+              this.runEffect(hosted, request, hosted.version, `recover.${hosted.version}`);
+            }
+          });
+          recovered++;
+        } catch (e) {
+          this.logger.error({ err: e, kind, id }, 'actor could not be recovered');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: 16 }, worker));
+    this.logger.info({ recovered, kinds: this.kinds() }, 'runtime started');
+    return { recovered };
+  }
+
+  /** Stops timers and waits (up to `graceMs`) for effects in flight; later outcomes are dropped. */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.stopped = true;
+    for (const hosted of this.hosted.values()) {
+      for (const { timer } of hosted.timers.values()) clearTimeout(timer);
+      hosted.timers.clear();
+    }
+    this.abort.abort();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((r) => (timer = setTimeout(r, graceMs))),
+    ]);
+    clearTimeout(timer);
+  }
+
+  /** Creates an actor with its creating command; a request id makes a retry return the first answer. */
+  async create(kind: string, commandName: string, payload: unknown, meta: CommandMeta = {}): Promise<ActorView> {
+    const definition = this.definitionOf(kind);
+    const spec = definition.commands[commandName];
+    if (!spec?.creates) {
+      throw new ValidationError(`${commandName} does not create a ${kind} actor`);
+    }
+    if (meta.requestId !== undefined) checkRequestId(meta.requestId);
+    const id = this.newId(meta.requestId === undefined ? undefined : `${kind}:${meta.requestId}`);
+    return this.execute(kind, id, commandName, payload, meta);
+  }
+
+  /** Sends a command to an existing actor (or the creating command to a new id). */
+  async execute(
+    kind: string,
+    id: string,
+    commandName: string,
+    payload: unknown,
+    meta: CommandMeta = {},
+  ): Promise<ActorView> {
+    const definition = this.definitionOf(kind);
+    checkId(kind, id);
+    const spec = definition.commands[commandName];
+    if (!spec) {
+      throw new ValidationError(`${kind} has no command ${commandName}`, [
+        { path: ['command'], message: `known: ${Object.keys(definition.commands).join(', ')}` },
+      ]);
+    }
+    if (meta.requestId !== undefined) checkRequestId(meta.requestId);
+    const parsed = spec.schema.safeParse(payload);
+    if (!parsed.success) {
+      throw new ValidationError(`invalid ${kind} ${commandName}: ${summarizeIssues(parsed.error.issues)}`, parsed.error.issues);
+    }
+    const input = spec.toEvent(parsed.data as never);
+    return this.dispatch(kind, id, input, { kind: 'command', name: commandName, meta }, spec.creates === true);
+  }
+
+  /** The actor's current view, read through to the store so that other writers are seen. */
+  async get(kind: string, id: string): Promise<ActorView> {
+    this.definitionOf(kind);
+    checkId(kind, id);
+    return this.mutex.run(streamNameOf(kind, id), async () => {
+      const hosted = await this.load(kind, id, true);
+      if (hosted.version === 0) throw new UnknownActorError(kind, id);
+      return this.viewOf(hosted);
+    });
+  }
+
+  /** The live snapshot held in memory, without reading the store (undefined when not held). */
+  peek(kind: string, id: string): AnyMachineSnapshot | undefined {
+    return this.hosted.get(streamNameOf(kind, id))?.snapshot;
+  }
+
+  /** Number of actors held in memory (unfinished ones, and finished ones until evicted). */
+  size(): number {
+    return this.hosted.size;
+  }
+
+  private definitionOf(kind: string): ActorDefinition {
+    const definition = this.definitions.get(kind);
+    if (!definition) throw new DaqflowError('UNKNOWN_ACTOR_KIND', `no actor kind ${kind}`, { kind });
+    return definition;
+  }
+
+  private dispatch(
+    kind: string,
+    id: string,
+    input: EventInput,
+    origin: Origin,
+    creates = false,
+  ): Promise<ActorView> {
+    return this.mutex.run(streamNameOf(kind, id), () => this.transitionOnce(kind, id, input, origin, creates));
+  }
+
+  private async transitionOnce(
+    kind: string,
+    id: string,
+    input: EventInput,
+    origin: Origin,
+    creates: boolean,
+  ): Promise<ActorView> {
+    const definition = this.definitionOf(kind);
+    const requestId = origin.kind === 'command' ? origin.meta.requestId : undefined;
+    for (let attempt = 1; ; attempt++) {
+      const hosted = await this.load(kind, id, attempt > 1);
+      if (requestId !== undefined && hosted.commandIds.has(requestId)) {
+        return { ...this.viewOf(hosted), duplicate: true };
+      }
+      if (creates && hosted.version > 0) {
+        throw new DaqflowError('WRONG_STATE', `${kind} ${id} exists already`, { kind, id });
+      }
+      if (!creates && hosted.version === 0) {
+        if (origin.kind === 'internal') return this.viewOf(hosted);
+        throw new UnknownActorError(kind, id);
+      }
+      const time = this.clock().toISOString();
+      const machineEvent: MachineEvent = { type: input.type, data: input.data, time };
+      if (!hosted.snapshot.can(machineEvent)) {
+        if (origin.kind === 'internal') {
+          // A late effect result or a deadline the machine has moved past: nothing to record.
+          this.logger.debug({ kind, id, type: input.type, state: stateOf(hosted.snapshot) }, 'event ignored');
+          return this.viewOf(hosted);
+        }
+        throw new WrongStateError(kind, id, stateOf(hosted.snapshot), origin.name);
+      }
+      const [next, actions] = transition(definition.machine, hosted.snapshot, machineEvent);
+      const correlationId =
+        hosted.correlationId ??
+        (origin.kind === 'command' ? origin.meta.correlationId : undefined) ??
+        this.newId();
+      const envelope = this.schemas.validate<EventEnvelope>({
+        id: this.newId(),
+        type: input.type,
+        schemaVersion: this.schemas.currentVersion(kind, input.type),
+        actorKind: kind,
+        actorId: id,
+        version: hosted.version + 1,
+        time,
+        correlationId,
+        causationId: origin.kind === 'command' ? (origin.meta.causationId ?? null) : origin.causationId,
+        commandId: requestId ?? null,
+        previousState: hosted.version === 0 ? null : stateOf(hosted.snapshot),
+        state: stateOf(next),
+        final: isFinal(next),
+        summary: definition.summary(next as never),
+        data: input.data,
+      });
+      const idempotencyKey =
+        requestId !== undefined
+          ? `${kind}.${id}.request.${requestId}`
+          : origin.kind === 'internal'
+            ? `${kind}.${id}.${origin.key}`
+            : undefined;
+      try {
+        await this.store.append(envelope, idempotencyKey === undefined ? {} : { idempotencyKey });
+      } catch (e) {
+        if (isVersionConflictError(e) || isDuplicateEventError(e)) {
+          // Someone else wrote first (another process, or this request before a crash):
+          // re-read and decide again; the command-id check above answers a retried request.
+          this.evict(kind, id);
+          if (isDuplicateEventError(e) && origin.kind === 'internal') {
+            return this.viewOf(await this.load(kind, id));
+          }
+          if (attempt < this.maxAttempts) continue;
+          if (isVersionConflictError(e)) throw e;
+          throw new VersionConflictError(streamNameOf(kind, id), hosted.version, undefined, { cause: e });
+        }
+        throw e;
+      }
+      const updated: Hosted = {
+        ...hosted,
+        snapshot: next,
+        version: envelope.version,
+        correlationId,
+        commandIds: requestId !== undefined ? new Set([...hosted.commandIds, requestId]) : hosted.commandIds,
+      };
+      this.hosted.set(streamNameOf(kind, id), updated);
+      this.logger.info(
+        {
+          kind,
+          id,
+          from: envelope.previousState,
+          to: envelope.state,
+          event: envelope.type,
+          version: envelope.version,
+          correlationId,
+        },
+        `${kind} ${id}: ${envelope.previousState ?? '(new)'} -> ${envelope.state} on ${envelope.type}`,
+      );
+      this.armDeadlines(updated);
+      actions.forEach((action, index) => {
+        const request: EffectRequest = { type: action.type, params: action.params };
+        this.runEffect(updated, request, envelope.version, `effect.${envelope.version}.${index}`);
+      });
+      if (envelope.final) this.evict(kind, id);
+      return this.viewOf(updated);
+    }
+  }
+
+  private async load(kind: string, id: string, refresh = false): Promise<Hosted> {
+    const key = streamNameOf(kind, id);
+    const cached = this.hosted.get(key);
+    const definition = this.definitionOf(kind);
+    if (cached && !refresh) return cached;
+    const events = await this.store.readStream(kind, id, (cached?.version ?? 0) + 1);
+    const folded = rehydrate(
+      definition,
+      id,
+      events,
+      cached ?? { snapshot: initialSnapshot(definition, id), version: 0, correlationId: undefined, commandIds: new Set() },
+    );
+    const hosted: Hosted = { ...folded, kind, id, timers: cached?.timers ?? new Map() };
+    if (hosted.version > 0 && !isFinal(hosted.snapshot)) this.hosted.set(key, hosted);
+    else this.evict(kind, id);
+    return hosted;
+  }
+
+  private evict(kind: string, id: string): void {
+    const key = streamNameOf(kind, id);
+    const hosted = this.hosted.get(key);
+    if (!hosted) return;
+    for (const { timer } of hosted.timers.values()) clearTimeout(timer);
+    this.hosted.delete(key);
+  }
+
+  private viewOf(hosted: Rehydrated & { kind: string; id: string }): ActorView {
+    const definition = this.definitionOf(hosted.kind);
+    return {
+      kind: hosted.kind,
+      id: hosted.id,
+      state: hosted.version === 0 ? 'new' : stateOf(hosted.snapshot),
+      final: isFinal(hosted.snapshot),
+      version: hosted.version,
+      summary: definition.summary(hosted.snapshot as never),
+    };
+  }
+
+  private armDeadlines(hosted: Hosted): void {
+    if (this.stopped) return;
+    const deadlines = deadlinesOf(hosted.snapshot);
+    for (const [name, armed] of hosted.timers) {
+      if (deadlines[name]?.at !== armed.at) {
+        clearTimeout(armed.timer);
+        hosted.timers.delete(name);
+      }
+    }
+    for (const [name, deadline] of Object.entries(deadlines)) {
+      if (hosted.timers.has(name)) continue;
+      const arm = (): void => {
+        const delay = Math.max(0, Date.parse(deadline.at) - this.clock().getTime());
+        const timer = setTimeout(() => {
+          if (Date.parse(deadline.at) > this.clock().getTime()) return arm();
+          hosted.timers.delete(name);
+          this.track(
+            this.dispatch(hosted.kind, hosted.id, deadline.event, {
+              kind: 'internal',
+              key: `deadline.${name}.${deadline.at}`,
+              causationId: null,
+            }),
+            hosted,
+            `deadline ${name}`,
+          );
+        }, Math.min(delay, MAX_TIMER_MS));
+        hosted.timers.set(name, { at: deadline.at, timer });
+      };
+      arm();
+    }
+  }
+
+  private runEffect(hosted: Hosted, request: EffectRequest, version: number, key: string): void {
+    if (this.stopped) return;
+    if (request.type.startsWith('xstate.')) return;
+    const handler = this.effects[hosted.kind]?.[request.type];
+    if (!handler) {
+      this.logger.warn({ kind: hosted.kind, id: hosted.id, effect: request.type }, 'no implementation for effect');
+      return;
+    }
+    const context: EffectContext = {
+      kind: hosted.kind,
+      id: hosted.id,
+      version,
+      correlationId: hosted.correlationId ?? '',
+      signal: this.abort.signal,
+    };
+    const causationId = `${hosted.kind}.${hosted.id}.${version}`;
+    const run = (async () => {
+      let outcomes: readonly EventInput[];
+      try {
+        const result = await handler(request.params as never, context);
+        outcomes = result === undefined ? [] : Array.isArray(result) ? result : [result as EventInput];
+      } catch (e) {
+        this.logger.warn({ err: e, kind: hosted.kind, id: hosted.id, effect: request.type }, 'effect failed');
+        outcomes = [
+          { type: 'effectFailed', data: { effect: request.type, message: e instanceof Error ? e.message : String(e) } },
+        ];
+      }
+      if (this.stopped) return;
+      for (const [index, outcome] of outcomes.entries()) {
+        await this.dispatch(hosted.kind, hosted.id, outcome, {
+          kind: 'internal',
+          key: `${key}.${index}`,
+          causationId,
+        });
+      }
+    })();
+    this.track(run, hosted, `effect ${request.type}`);
+  }
+
+  private track(work: Promise<unknown>, hosted: Hosted, what: string): void {
+    this.inFlight.add(work);
+    work
+      .catch((e: unknown) => {
+        if (!this.stopped) this.logger.error({ err: e, kind: hosted.kind, id: hosted.id }, `${what} could not be recorded`);
+      })
+      .finally(() => this.inFlight.delete(work));
+  }
+}
+
+const deadlinesOf = (snapshot: AnyMachineSnapshot): Record<string, Deadline> => {
+  const context: unknown = snapshot.context;
+  if (context && typeof context === 'object' && 'deadlines' in context) {
+    return (context as { deadlines?: Record<string, Deadline> }).deadlines ?? {};
+  }
+  return {};
+};
+
+const checkId = (kind: string, id: string): void => {
+  if (!tokenPattern.test(id)) {
+    throw new ValidationError(`invalid ${kind} id ${JSON.stringify(id).slice(0, 80)}: use 1-128 of A-Z a-z 0-9 _ -`);
+  }
+};
+
+const checkRequestId = (requestId: string): void => {
+  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) {
+    throw new ValidationError('requestId must be a string of 1 to 200 characters');
+  }
+};
+
+const summarizeIssues = (issues: readonly { path: PropertyKey[]; message: string }[]): string =>
+  issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.map(String).join('.') : '(body)'}: ${i.message}`)
+    .join('; ');

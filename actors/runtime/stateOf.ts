@@ -1,0 +1,15 @@
+import type { AnyMachineSnapshot, StateValue } from 'xstate';
+
+const flatten = (value: StateValue): string => {
+  if (typeof value === 'string') return value;
+  const entries = Object.entries(value);
+  return entries
+    .map(([key, child]) => (child && Object.keys(child).length ? `${key}.${flatten(child)}` : key))
+    .join(',');
+};
+
+/** The actor's state as one lower-case word (dotted for nested states), as stored in events. */
+export const stateOf = (snapshot: AnyMachineSnapshot): string => flatten(snapshot.value);
+
+/** True when the machine reached a final state: no further transitions. */
+export const isFinal = (snapshot: AnyMachineSnapshot): boolean => snapshot.status === 'done';

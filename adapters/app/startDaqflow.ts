@@ -1,0 +1,118 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Kysely } from 'kysely';
+import type { Logger as PinoLogger } from 'pino';
+import { allActorDefinitions } from '../../actors/registry.js';
+import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import { EventSchemas } from '../../events/eventSchemas.js';
+import type { EventStore } from '../../events/eventStore.js';
+import type { Database } from '../../projections/database.js';
+import { startProjector, type Projector } from '../../projections/projector.js';
+import { allProjections } from '../../projections/registry.js';
+import type { DaqflowConfig } from '../config/config.js';
+import { createDemoEffects } from '../demo/demoEffects.js';
+import { newId } from '../ids.js';
+import { connectNats } from '../jetstream/connection.js';
+import { ensureEventStream } from '../jetstream/eventStream.js';
+import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
+import { startApi } from '../natsApi/startApi.js';
+import { createDb } from '../postgres/createDb.js';
+import { migrateToLatest } from '../postgres/migrate.js';
+import { createStatusQueries } from './statusQueries.js';
+
+/** Service names and subject groups of each actor kind's request API. */
+export const actorServices = [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' }] as const;
+
+export interface Daqflow {
+  readonly nc: NatsConnection;
+  readonly store: EventStore;
+  readonly db: Kysely<Database>;
+  readonly runtime: ActorRuntime;
+  readonly projector: Projector;
+  stop(): Promise<void>;
+}
+
+/** The event subjects live under `<subjectPrefix>.events`. */
+export const eventSubjectPrefix = (config: Pick<DaqflowConfig, 'subjectPrefix'>): string =>
+  `${config.subjectPrefix}.events`;
+
+/** Connects to the event store (ensuring its JetStream stream) with the configured names. */
+export const openEventStore = async (
+  config: Pick<DaqflowConfig, 'stream' | 'subjectPrefix'>,
+  natsUrl: string,
+  name: string,
+): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
+  const nc = await connectNats(natsUrl, name);
+  try {
+    const schemas = new EventSchemas();
+    for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
+    await ensureEventStream(await jetstreamManager(nc), { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) });
+    const store = createJetStreamEventStore({ nc, stream: config.stream, subjectPrefix: eventSubjectPrefix(config), schemas });
+    return { nc, store, schemas };
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
+};
+
+/**
+ * Starts every role of daqflow in this process against the given servers: migrations, the
+ * actor runtime (recovering unfinished actors), the projector, and the NATS request API.
+ */
+export const startDaqflow = async (
+  config: DaqflowConfig,
+  urls: { natsUrl: string; databaseUrl: string },
+  logger: PinoLogger,
+): Promise<Daqflow> => {
+  const db = createDb(urls.databaseUrl);
+  const cleanups: Array<() => Promise<unknown>> = [() => db.destroy()];
+  try {
+    const migrations = await migrateToLatest(db);
+    const applied = (migrations.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+    if (applied.length) logger.info({ applied }, 'database migrated');
+    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow');
+    cleanups.unshift(() => nc.drain());
+    const runtime = new ActorRuntime({
+      store,
+      schemas,
+      definitions: allActorDefinitions,
+      effects: { demo: createDemoEffects() },
+      logger: logger.child({ component: 'runtime' }),
+      newId,
+    });
+    cleanups.unshift(() => runtime.stop());
+    const projector = startProjector({
+      db,
+      store,
+      projections: allProjections,
+      logger: logger.child({ component: 'projector' }),
+    });
+    cleanups.unshift(() => projector.stop());
+    await runtime.start();
+    const api = await startApi(nc, {
+      runtime,
+      queries: createStatusQueries(db),
+      logger: logger.child({ component: 'api' }),
+      kinds: actorServices.map((s) => ({ ...s, group: `daqflow.${s.group}` })),
+      subjectPrefix: config.subjectPrefix,
+    });
+    cleanups.unshift(() => api.stop());
+    let stopping: Promise<void> | undefined;
+    return {
+      nc,
+      store,
+      db,
+      runtime,
+      projector,
+      stop: () =>
+        (stopping ??= (async () => {
+          for (const cleanup of cleanups) {
+            await cleanup().catch((e: unknown) => logger.warn({ err: e }, 'error during shutdown'));
+          }
+        })()),
+    };
+  } catch (e) {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    throw e;
+  }
+};

@@ -1,0 +1,76 @@
+import { allProjections } from '../../projections/registry.js';
+import { connectNats } from '../jetstream/connection.js';
+import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
+import { cliContext, toolServers, type GlobalOptions } from './context.js';
+import { brief, progressBar, table } from './format.js';
+import { requestJson } from './natsRequest.js';
+
+export interface DemoOptions extends GlobalOptions {
+  readonly steps: string;
+  readonly intervalMs: string;
+}
+
+interface DemoView {
+  id: string;
+  state: string;
+  final?: boolean;
+  version?: number;
+  done?: number;
+  steps?: number;
+  error?: string;
+}
+
+/**
+ * `daqflow demo`: runs a demo job through the NATS API and shows its progress, transitions and
+ * status row. Uses a running `daqflow up` when one answers, else runs daqflow in-process.
+ */
+export const runDemo = async (options: DemoOptions): Promise<void> => {
+  const context = cliContext(options, { logLevel: 'warn' });
+  const prefix = context.config.subjectPrefix;
+  const servers = await toolServers(context);
+  const nc = await connectNats(servers.natsUrl, 'daqflow-demo-cli');
+  let inProcess: Daqflow | undefined;
+  try {
+    const running = await nc
+      .request('$SRV.PING.daqflow-demo', '', { timeout: 1_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (!running) {
+      process.stderr.write('no daqflow answering: running one in this process for the demo\n');
+      inProcess = await startDaqflow(context.config, servers, context.logger);
+    }
+    const steps = Number(options.steps);
+    const intervalMs = Number(options.intervalMs);
+    const started = await requestJson<DemoView>(nc, `${prefix}.demo.start`, { steps, intervalMs, label: 'daqflow demo' });
+    process.stdout.write(`demo job ${started.id}: ${started.state}\n`);
+    let view: DemoView = started;
+    const tty = process.stderr.isTTY === true;
+    for (;;) {
+      view = await requestJson<DemoView>(nc, `${prefix}.demo.get`, { id: started.id });
+      const line = `${progressBar(view.done ?? 0, view.steps ?? steps)} ${view.state} (${view.done ?? 0}/${view.steps ?? steps} steps)`;
+      process.stderr.write(tty ? `\r${line}` : `${line}\n`);
+      if (view.final) break;
+      await new Promise((r) => setTimeout(r, Math.min(500, Math.max(100, intervalMs))));
+    }
+    if (tty) process.stderr.write('\n');
+    // The status tables are a projection: wait until they have caught up with the last transition.
+    let history: { events: Array<Record<string, unknown>> } = { events: [] };
+    for (let i = 0; i < 50; i++) {
+      history = await requestJson<typeof history>(nc, `${prefix}.query.history`, { id: started.id }).catch(() => ({ events: [] }));
+      if (history.events.length >= (view.version ?? 0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    process.stdout.write(
+      `${table(
+        ['V', 'EVENT', 'FROM', 'TO', 'DATA'],
+        history.events.map((e) => [String(e.version), String(e.type), String(e.previous_state ?? e.previousState ?? '(new)'), String(e.state), brief(e.data, 50)]),
+      )}\n`,
+    );
+    process.stdout.write(`demo job ${started.id} ended ${view.state}${view.error ? `: ${view.error}` : ''}\n`);
+    process.stdout.write(`projections: ${allProjections.map((p) => p.name).join(', ')}; see \`npx daqflow status\`, \`npx daqflow history ${started.id}\`\n`);
+  } finally {
+    await inProcess?.stop();
+    await nc.close();
+    await servers.stop();
+  }
+};

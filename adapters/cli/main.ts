@@ -1,0 +1,102 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { isDaqflowError } from '../../events/errors.js';
+import { withGlobalOptions } from './context.js';
+import { runDemo } from './demo.js';
+import { runHistory } from './history.js';
+import { runMigrate } from './migrate.js';
+import { runReplayActor, runReplayProjections } from './replay.js';
+import { runStatus } from './status.js';
+import { runUp } from './up.js';
+
+const positiveInt = (value: string): string => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('a whole number of 1 or more');
+  return value;
+};
+const nonNegativeInt = (value: string): string => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number of 0 or more');
+  return value;
+};
+
+const program = new Command('daqflow')
+  .description(
+    'Durable, replayable jobs for a facility data system. Every transition of every job is an\n' +
+      'event in NATS JetStream; PostgreSQL holds projections of them. With nothing configured,\n' +
+      'daqflow runs its own nats-server and PostgreSQL under ./.daqflow.',
+  )
+  .showHelpAfterError('(add --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  npx daqflow up                      start everything on the embedded default
+  npx daqflow demo                    run a demo job and show its transitions
+  npx daqflow status --state waiting  actors waiting right now
+  npx daqflow history <id>            an actor's transitions, from the stream
+  npx daqflow replay actor <id> --at -5m   its state five minutes ago
+  npx daqflow replay projections      rebuild the PostgreSQL tables from the stream
+
+Configuration: DAQFLOW_* environment variables, a --config YAML file, then flags (see docs/configuration.md).`,
+  );
+
+withGlobalOptions(
+  program.command('up').description('run every role in this process: actor runtime, projections, NATS request API'),
+).action((_, command: Command) => runUp(command.optsWithGlobals()));
+
+withGlobalOptions(
+  program
+    .command('demo')
+    .description('run a demo job through the NATS API and print its progress and transitions')
+    .option('--steps <n>', 'steps of the demo job', positiveInt, '5')
+    .option('--interval-ms <ms>', 'time between steps', nonNegativeInt, '300'),
+).action((_, command: Command) => runDemo(command.optsWithGlobals()));
+
+withGlobalOptions(
+  program
+    .command('status')
+    .description('list actors from the status projection, most recently changed first')
+    .option('--kind <kind>', 'only this kind of actor (e.g. demo)')
+    .option('--state <state>', 'only actors in this state (e.g. waiting, completed)')
+    .option('--limit <n>', 'at most this many rows (max 1000)', positiveInt, '50')
+    .option('--json', 'print JSON instead of a table'),
+).action((_, command: Command) => runStatus(command.optsWithGlobals()));
+
+withGlobalOptions(
+  program
+    .command('history')
+    .description("print an actor's transitions, read from the event stream")
+    .argument('<id>', 'actor id')
+    .option('--kind <kind>', 'actor kind, when known (saves a lookup)')
+    .option('--json', 'print the stored events as JSON'),
+).action((id: string, _, command: Command) => runHistory(id, command.optsWithGlobals()));
+
+const replay = program.command('replay').description('rebuild projections, or an actor as it was');
+withGlobalOptions(
+  replay
+    .command('projections')
+    .description('rebuild every projection from the whole stream; status queries keep answering meanwhile'),
+).action((_, command: Command) => runReplayProjections(command.optsWithGlobals()));
+withGlobalOptions(
+  replay
+    .command('actor')
+    .description('print the state and context an actor had at a time, folded from its events')
+    .argument('<id>', 'actor id')
+    .option('--at <time>', 'ISO 8601 time, or relative: -30s, -5m, -2h, -1d (default: now)')
+    .option('--kind <kind>', 'actor kind, when known')
+    .option('--json', 'print JSON'),
+).action((id: string, _, command: Command) => runReplayActor(id, command.optsWithGlobals()));
+
+withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
+  (_, command: Command) => runMigrate(command.optsWithGlobals()),
+);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (isDaqflowError(e)) {
+    process.stderr.write(`daqflow: ${e.message}\n`);
+    process.exitCode = e.status === 400 ? 2 : 1;
+  } else {
+    process.stderr.write(`daqflow: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,41 @@
+import { listActors } from '../../projections/actorStatus.projection.js';
+import { createDb } from '../postgres/createDb.js';
+import { migrateToLatest } from '../postgres/migrate.js';
+import { cliContext, toolServers, type GlobalOptions } from './context.js';
+import { brief, table } from './format.js';
+
+export interface StatusOptions extends GlobalOptions {
+  readonly kind?: string;
+  readonly state?: string;
+  readonly limit?: string;
+  readonly json?: boolean;
+}
+
+/** `daqflow status`: the status rows of the projections, newest first. */
+export const runStatus = async (options: StatusOptions): Promise<void> => {
+  const context = cliContext(options, { logLevel: 'warn' });
+  const servers = await toolServers(context);
+  const db = createDb(servers.databaseUrl, { max: 2 });
+  try {
+    await migrateToLatest(db);
+    const limit = options.limit === undefined ? 50 : Number(options.limit);
+    const rows = await listActors(db, { kind: options.kind, state: options.state, limit });
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ items: rows }, null, 2)}\n`);
+      return;
+    }
+    if (rows.length === 0) {
+      process.stdout.write('no actors yet (start one: npx daqflow demo)\n');
+      return;
+    }
+    process.stdout.write(
+      `${table(
+        ['KIND', 'ID', 'STATE', 'VERSION', 'UPDATED', 'SUMMARY'],
+        rows.map((r) => [r.kind, r.id, r.state, String(r.version), new Date(r.updated_at).toISOString(), brief(r.summary)]),
+      )}\n`,
+    );
+  } finally {
+    await db.destroy();
+    await servers.stop();
+  }
+};

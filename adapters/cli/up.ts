@@ -1,0 +1,69 @@
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DaqflowError } from '../../events/errors.js';
+import { startDaqflow } from '../app/startDaqflow.js';
+import { isProcessAlive } from '../embedded/adoptOrphan.js';
+import { startEmbeddedServers } from '../embedded/embeddedServers.js';
+import { cliContext, type GlobalOptions } from './context.js';
+
+const refuseSecondInstance = (pidFile: string): void => {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').trim());
+  } catch {
+    return;
+  }
+  if (pid && pid !== process.pid && isProcessAlive(pid, 'daqflow')) {
+    throw new DaqflowError('WRONG_STATE', `daqflow up is already running in this home (pid ${pid}); stop it first or use another --home`);
+  }
+};
+
+/** `daqflow up`: every role in this process, on the embedded default unless URLs are given. */
+export const runUp = async (options: GlobalOptions): Promise<void> => {
+  const { config, logger } = cliContext(options);
+  const pidFile = join(config.homeDir, 'daqflow.pid');
+  refuseSecondInstance(pidFile);
+  const servers = await startEmbeddedServers(
+    config.homeDir,
+    { natsUrl: config.natsUrl, databaseUrl: config.databaseUrl },
+    logger,
+    'own',
+  );
+  let app;
+  try {
+    app = await startDaqflow(config, servers, logger);
+  } catch (e) {
+    await servers.stop();
+    throw e;
+  }
+  writeFileSync(pidFile, `${process.pid}\n`);
+  const shown = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
+  process.stdout.write(
+    `daqflow up: ready\n` +
+      `  nats      ${servers.natsUrl} (stream ${config.stream}, subjects ${config.subjectPrefix}.>)\n` +
+      `  postgres  ${shown(servers.databaseUrl)}\n` +
+      `  home      ${config.homeDir}\n` +
+      `Try \`npx daqflow demo\` in another terminal, \`npx daqflow status\` to see the actors. Ctrl-C stops.\n`,
+  );
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting at once');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping');
+      void app
+        .stop()
+        .then(() => servers.stop())
+        .finally(() => {
+          rmSync(pidFile, { force: true });
+          resolve();
+        });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  process.stdout.write('daqflow up: stopped\n');
+};

@@ -1,0 +1,110 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ValidationError } from '../../events/errors.js';
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Configuration keys, as written in a `--config` YAML file (camelCase) and their env names. */
+export const configKeys = {
+  home: 'DAQFLOW_HOME',
+  natsUrl: 'DAQFLOW_NATS_URL',
+  databaseUrl: 'DAQFLOW_DATABASE_URL',
+  dataRoot: 'DAQFLOW_DATA_ROOT',
+  bsreadStream: 'DAQFLOW_BSREAD_STREAM',
+  bsreadMode: 'DAQFLOW_BSREAD_MODE',
+  bufferLength: 'DAQFLOW_BUFFER_LENGTH',
+  archiverUrl: 'DAQFLOW_ARCHIVER_URL',
+  stream: 'DAQFLOW_STREAM',
+  subjectPrefix: 'DAQFLOW_SUBJECT_PREFIX',
+  logLevel: 'DAQFLOW_LOG_LEVEL',
+} as const;
+
+export type ConfigKey = keyof typeof configKeys;
+
+const configSchema = z.strictObject({
+  home: z.string().min(1).default('.daqflow'),
+  natsUrl: z.string().min(1).optional(),
+  databaseUrl: z.string().min(1).optional(),
+  dataRoot: z.string().min(1).optional(),
+  bsreadStream: z.string().min(1).optional(),
+  bsreadMode: z.enum(['pull', 'sub']).default('pull'),
+  bufferLength: z.coerce.number().int().min(1).default(1_000),
+  archiverUrl: z.string().min(1).optional(),
+  stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('DAQFLOW_EVENTS'),
+  subjectPrefix: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ and -')
+    .default('daqflow'),
+  logLevel: z.enum(logLevels).default('info'),
+});
+
+/** daqflow's configuration after defaults, environment, `--config` file and flags are merged. */
+export type DaqflowConfig = z.infer<typeof configSchema> & {
+  /** Absolute path of `home`. */
+  readonly homeDir: string;
+  /** Absolute path of `dataRoot` (default: `<home>/data`). */
+  readonly dataRootDir: string;
+};
+
+const fromEnv = (env: NodeJS.ProcessEnv): Partial<Record<ConfigKey, string>> => {
+  const out: Partial<Record<ConfigKey, string>> = {};
+  for (const [key, name] of Object.entries(configKeys) as [ConfigKey, string][]) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+};
+
+const fromFile = (path: string): Record<string, unknown> => {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ValidationError(`cannot read config file ${path}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (e) {
+    throw new ValidationError(`config file ${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ValidationError(`config file ${path} must hold a mapping of keys to values`);
+  }
+  return parsed as Record<string, unknown>;
+};
+
+/**
+ * Loads the configuration: defaults, then the environment (`DAQFLOW_*`), then the `--config`
+ * YAML file, then flags. An unknown key or a bad value fails with a message naming it.
+ */
+export const loadConfig = (
+  options: { env?: NodeJS.ProcessEnv; file?: string; flags?: Partial<Record<ConfigKey, unknown>>; cwd?: string } = {},
+): DaqflowConfig => {
+  const cwd = options.cwd ?? process.cwd();
+  const merged: Record<string, unknown> = {
+    ...fromEnv(options.env ?? process.env),
+    ...(options.file ? fromFile(resolve(cwd, options.file)) : {}),
+  };
+  for (const [key, value] of Object.entries(options.flags ?? {})) {
+    if (value !== undefined) merged[key] = value;
+  }
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const key = issue.path.map(String).join('.') || (issue as { keys?: string[] }).keys?.join(', ') || '(config)';
+      const env = configKeys[key as ConfigKey];
+      return `${key}${env ? ` (${env})` : ''}: ${issue.message}`;
+    });
+    throw new ValidationError(`invalid configuration: ${problems.join('; ')}`, parsed.error.issues);
+  }
+  const homeDir = resolve(cwd, parsed.data.home);
+  return {
+    ...parsed.data,
+    homeDir,
+    dataRootDir: resolve(cwd, parsed.data.dataRoot ?? resolve(homeDir, 'data')),
+  };
+};

@@ -1,0 +1,159 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import services, { type Service } from '@nats-io/services';
+import { z } from 'zod';
+import { allActorDefinitions } from '../../actors/registry.js';
+import type { ActorDefinition, AnyCommandSpec } from '../../actors/runtime/actorDefinition.js';
+import type { ActorRuntime, ActorView, CommandMeta } from '../../actors/runtime/actorRuntime.js';
+import type { Logger } from '../../actors/runtime/logger.js';
+import { tokenPattern } from '../../events/envelope.js';
+import { DaqflowError } from '../../events/errors.js';
+import { RequestGuard, type JsonReply } from './errors.js';
+import { validateBody, type RequestBody } from './requestBody.js';
+
+// @nats-io/services 3.0.0-25 is CJS whose exports are getters, which Node's ESM loader cannot
+// see as named exports: only the default import works.
+const { Svcm } = services;
+
+/** The part of the runtime the API drives. */
+export type ApiRuntime = Pick<ActorRuntime, 'create' | 'execute' | 'get'>;
+
+/** How to expose one actor kind as a NATS service. */
+export interface ActorServiceOptions {
+  readonly runtime: ApiRuntime;
+  readonly kind: string;
+  /** NATS service name (discoverable under `$SRV.*.<name>`), e.g. `daqflow-demo`. */
+  readonly serviceName: string;
+  /** Subject group of the endpoints, e.g. `daqflow.demo` for `daqflow.demo.start`. */
+  readonly subjectGroup: string;
+  readonly description: string;
+  /** Semantic version the service reports (the package version). */
+  readonly version: string;
+  readonly logger: Logger;
+  /** The kind's definition, for its command list; looked up in the registry when absent. */
+  readonly definition?: ActorDefinition;
+  /** Largest request body accepted (default 256 KiB). */
+  readonly maxBodyBytes?: number;
+}
+
+/** A running service and how to stop it once its requests in flight are answered. */
+export interface RunningService {
+  readonly service: Service;
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Name of the read endpoint every actor service has besides its commands. */
+export const GET_ENDPOINT = 'get';
+
+// requestId travels in the body next to the payload; the command schemas are strict and
+// would refuse it, so it is taken out (and checked) before they see the rest.
+const requestIdSchema = z.string().min(1).max(200).optional();
+const idSchema = z.string().regex(tokenPattern, 'an actor id is 1-128 of A-Z a-z 0-9 _ -');
+const commandTargetSchema = z.object({ id: idSchema, requestId: requestIdSchema });
+// requestId means nothing to a read, but clients that stamp every request must not be refused.
+const getSchema = z.strictObject({ id: idSchema, requestId: requestIdSchema });
+
+/** The reply of every actor endpoint: the summary's fields, then id, state, version and final. */
+export const actorReply = (view: ActorView): JsonReply => ({
+  // Core fields last so that a summary field can never shadow them.
+  body: { ...view.summary, id: view.id, state: view.state, version: view.version, final: view.final },
+  // A retry gets the same body; the header says it was answered from the first request.
+  ...(view.duplicate ? { headers: { 'Daqflow-Duplicate': 'true' } } : {}),
+});
+
+const metaOf = (requestId: string | undefined): CommandMeta => (requestId === undefined ? {} : { requestId });
+
+const inputSchemaText = (spec: AnyCommandSpec): string | undefined => {
+  try {
+    return JSON.stringify(z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }));
+  } catch {
+    // Discovery metadata is a courtesy; a schema zod cannot express is simply not listed.
+    return undefined;
+  }
+};
+
+const definitionOf = (kind: string, given: ActorDefinition | undefined): ActorDefinition => {
+  const definition = given ?? allActorDefinitions.find((d) => d.kind === kind);
+  if (!definition) throw new DaqflowError('UNKNOWN_ACTOR_KIND', `no actor kind ${kind}`, { kind });
+  if (definition.kind !== kind) {
+    throw new DaqflowError('INTERNAL', `definition of ${definition.kind} given for kind ${kind}`, { kind });
+  }
+  if (GET_ENDPOINT in definition.commands) {
+    throw new DaqflowError('INTERNAL', `${kind} has a command named ${GET_ENDPOINT}, which the API keeps for reads`, {
+      kind,
+    });
+  }
+  return definition;
+};
+
+/**
+ * Adds one NATS service for one actor kind: an endpoint `<group>.<command>` per command of its
+ * definition (the creating one makes a new actor; the others take `{ id, ...payload }`) and
+ * `<group>.get` `{ id }`. `requestId` in a body is the idempotency key: a retry gets the first
+ * answer.
+ */
+export const addActorService = async (nc: NatsConnection, options: ActorServiceOptions): Promise<RunningService> => {
+  const { runtime, kind, logger } = options;
+  const definition = definitionOf(kind, options.definition);
+  const guard = new RequestGuard(logger, options.maxBodyBytes);
+  // The library's NatsConnection type comes from its own nats-core prerelease; the object is the same.
+  const service = await new Svcm(nc as never).add({
+    name: options.serviceName,
+    version: options.version,
+    description: options.description,
+    metadata: { kind },
+    statsHandler: (endpoint) => Promise.resolve(guard.statsFor(endpoint.subject)),
+  });
+  const group = service.addGroup(options.subjectGroup);
+  const subjectOf = (name: string): string => `${options.subjectGroup}.${name}`;
+
+  for (const [name, spec] of Object.entries(definition.commands)) {
+    const schema = inputSchemaText(spec);
+    const creates = spec.creates === true;
+    const work = creates
+      ? async (body: RequestBody): Promise<JsonReply> => {
+          const { requestId, ...payload } = body;
+          const checked = validateBody(requestIdSchema, requestId, `${kind} ${name} requestId`);
+          return actorReply(await runtime.create(kind, name, payload, metaOf(checked)));
+        }
+      : async (body: RequestBody): Promise<JsonReply> => {
+          const { id, requestId, ...payload } = body;
+          const target = validateBody(commandTargetSchema, { id, requestId }, `${kind} ${name}`);
+          return actorReply(await runtime.execute(kind, target.id, name, payload, metaOf(target.requestId)));
+        };
+    group.addEndpoint(name, {
+      handler: guard.handler(subjectOf(name), work),
+      metadata: {
+        kind,
+        command: name,
+        creates: String(creates),
+        description: creates
+          ? `creates a ${kind} actor; body: the command payload and an optional requestId; replies {id, state, version, final, ...summary}`
+          : `sends ${name} to a ${kind} actor; body: {id, requestId?, ...payload}; replies {id, state, version, final, ...summary}`,
+        ...(schema === undefined ? {} : { request_schema: schema }),
+      },
+    });
+  }
+
+  group.addEndpoint(GET_ENDPOINT, {
+    handler: guard.handler(subjectOf(GET_ENDPOINT), async (body) => {
+      const { id } = validateBody(getSchema, body, `${kind} get`);
+      return actorReply(await runtime.get(kind, id));
+    }),
+    metadata: {
+      kind,
+      description: `reads a ${kind} actor; body: {id}; replies {id, state, version, final, ...summary}`,
+    },
+  });
+
+  logger.info(
+    { service: options.serviceName, id: service.info().id, subjects: service.info().endpoints.map((e) => e.subject) },
+    `service ${options.serviceName} listening`,
+  );
+  return {
+    service,
+    stop: async (graceMs = 5_000) => {
+      await service.stop();
+      await guard.settle(graceMs);
+    },
+  };
+};

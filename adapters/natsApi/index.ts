@@ -1,0 +1,5 @@
+export * from './actorService.js';
+export * from './errors.js';
+export * from './queryService.js';
+export * from './requestBody.js';
+export * from './startApi.js';

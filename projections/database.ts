@@ -1,0 +1,10 @@
+import type { ActorStatusTable } from './actorStatus.projection.js';
+import type { ActorTransitionTable } from './actorTransition.projection.js';
+import type { ProjectionCheckpointTable } from './checkpoints.js';
+
+/** Every table of the read side, as kysely sees it; each table is declared by the file that writes it. */
+export interface Database {
+  projection_checkpoint: ProjectionCheckpointTable;
+  actor_status: ActorStatusTable;
+  actor_transition: ActorTransitionTable;
+}

@@ -1,0 +1,50 @@
+// Records golden histories of an actor kind into test/fixtures/histories/<kind>/<name>.json.
+// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo`.
+// Existing files are never overwritten: a recorded history is a promise to keep accepting it.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { demoActor } from '../../actors/demo/index.js';
+import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import { defineActor } from '../../actors/runtime/actorDefinition.js';
+import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
+import { newId } from '../../adapters/ids.js';
+import { EventSchemas } from '../../events/eventSchemas.js';
+import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
+
+const scenarios: Record<string, (runtime: ActorRuntime) => Promise<string>> = {
+  completed: async (runtime) => {
+    const { id } = await runtime.create('demo', 'start', { steps: 3, intervalMs: 1, label: 'golden' }, { requestId: 'golden-completed' });
+    await runtime.execute('demo', id, 'note', { text: 'a note while waiting' });
+    return id;
+  },
+  failed: async (runtime) =>
+    (await runtime.create('demo', 'start', { steps: 3, intervalMs: 1, failAtStep: 2 }, { requestId: 'golden-failed' })).id,
+  cancelled: async (runtime) => {
+    const { id } = await runtime.create('demo', 'start', { steps: 3, intervalMs: 60_000 }, { requestId: 'golden-cancelled' });
+    await runtime.execute('demo', id, 'cancel', { reason: 'operator asked' });
+    return id;
+  },
+};
+
+const kind = process.argv[2] ?? 'demo';
+const folder = join('test', 'fixtures', 'histories', kind);
+mkdirSync(folder, { recursive: true });
+for (const [name, scenario] of Object.entries(scenarios)) {
+  const file = join(folder, `${name}.json`);
+  if (existsSync(file)) continue;
+  const store = new InMemoryEventStore();
+  const runtime = new ActorRuntime({
+    store,
+    schemas: new EventSchemas(),
+    definitions: [defineActor(demoActor)],
+    effects: { demo: createDemoEffects() },
+    newId,
+  });
+  const id = await scenario(runtime);
+  for (let i = 0; i < 500 && !(await store.readLast('demo', id))?.final; i++) await new Promise((r) => setTimeout(r, 5));
+  await runtime.stop(100);
+  const events = await store.readStream('demo', id);
+  const last = events.at(-1);
+  writeFileSync(file, `${JSON.stringify({ kind, id, finalState: last?.state, events }, null, 2)}\n`);
+  console.log(`recorded ${file}: ${events.length} events, ends ${last?.state}`);
+}
