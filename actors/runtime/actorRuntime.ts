@@ -249,9 +249,8 @@ export class ActorRuntime {
     const requestId = origin.kind === 'command' ? origin.meta.requestId : undefined;
     for (let attempt = 1; ; attempt++) {
       const hosted = await this.load(kind, id, attempt > 1);
-      if (requestId !== undefined && hosted.commandIds.has(requestId)) {
-        return { ...this.viewOf(hosted), duplicate: true };
-      }
+      const answered = requestId === undefined ? undefined : hosted.commandIds.get(requestId);
+      if (answered !== undefined) return this.firstAnswer(kind, id, answered);
       if (creates && hosted.version > 0) {
         throw new DaqflowError('WRONG_STATE', `${kind} ${id} exists already`, { kind, id });
       }
@@ -318,7 +317,7 @@ export class ActorRuntime {
         snapshot: next,
         version: envelope.version,
         correlationId,
-        commandIds: requestId !== undefined ? new Set([...hosted.commandIds, requestId]) : hosted.commandIds,
+        commandIds: requestId !== undefined ? new Map([...hosted.commandIds, [requestId, envelope.version]]) : hosted.commandIds,
       };
       this.hosted.set(streamNameOf(kind, id), updated);
       this.logger.info(
@@ -353,12 +352,30 @@ export class ActorRuntime {
       definition,
       id,
       events,
-      cached ?? { snapshot: initialSnapshot(definition, id), version: 0, correlationId: undefined, commandIds: new Set() },
+      cached ?? { snapshot: initialSnapshot(definition, id), version: 0, correlationId: undefined, commandIds: new Map() },
     );
     const hosted: Hosted = { ...folded, kind, id, timers: cached?.timers ?? new Map() };
     if (hosted.version > 0 && !isFinal(hosted.snapshot)) this.hosted.set(key, hosted);
     else this.evict(kind, id);
     return hosted;
+  }
+
+  /**
+   * The answer a request got when it was first applied: the actor as the event it produced
+   * left it (every event records state and summary), whatever happened to the actor since.
+   */
+  private async firstAnswer(kind: string, id: string, version: number): Promise<ActorView> {
+    const [event] = await this.store.readStream(kind, id, version);
+    if (!event || event.version !== version) throw new UnknownActorError(kind, id);
+    return {
+      kind,
+      id,
+      state: event.state,
+      final: event.final,
+      version: event.version,
+      summary: event.summary,
+      duplicate: true,
+    };
   }
 
   private evict(kind: string, id: string): void {

@@ -100,6 +100,9 @@ describe('ActorRuntime with the demo actor', () => {
     const again = await runtime.create('demo', 'start', { intervalMs: 60_000 }, { requestId: 'r-1' });
     expect(again).toMatchObject({ id: first.id, duplicate: true, version: 1 });
     await runtime.execute('demo', first.id, 'note', { text: 'x' }, { requestId: 'n-1' });
+    // The actor has moved on, but a retry still gets the answer the first request got.
+    const late = await runtime.create('demo', 'start', { intervalMs: 60_000 }, { requestId: 'r-1' });
+    expect(late).toEqual({ ...first, duplicate: true });
     // A second process that never saw the first request still answers from the stored history.
     const other = makeRuntime(store);
     const retried = await other.execute('demo', first.id, 'note', { text: 'x' }, { requestId: 'n-1' });

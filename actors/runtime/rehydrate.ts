@@ -9,7 +9,8 @@ export interface Rehydrated {
   readonly snapshot: AnyMachineSnapshot;
   readonly version: number;
   readonly correlationId: string | undefined;
-  readonly commandIds: Set<string>;
+  /** Request ids already applied, with the version of the event each one produced. */
+  readonly commandIds: ReadonlyMap<string, number>;
 }
 
 export const toMachineEvent = (event: RecordedEvent): MachineEvent => ({
@@ -36,7 +37,7 @@ export const rehydrate = (
   let snapshot = from?.snapshot ?? initialSnapshot(definition, id);
   let version = from?.version ?? 0;
   let correlationId = from?.correlationId;
-  const commandIds = new Set(from?.commandIds);
+  const commandIds = new Map(from?.commandIds);
   for (const event of events) {
     if (event.version !== version + 1) {
       throw new ReplayIncompatibleError(`${definition.kind} ${id}: version gap at ${event.version}`, {
@@ -63,7 +64,7 @@ export const rehydrate = (
     }
     version = event.version;
     correlationId ??= event.correlationId;
-    if (event.commandId) commandIds.add(event.commandId);
+    if (event.commandId) commandIds.set(event.commandId, event.version);
   }
   return { snapshot, version, correlationId, commandIds };
 };

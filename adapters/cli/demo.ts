@@ -31,8 +31,10 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
   const nc = await connectNats(servers.natsUrl, 'daqflow-demo-cli');
   let inProcess: Daqflow | undefined;
   try {
+    // Any reply, even "unknown id", means a daqflow serves this subject prefix; $SRV.PING would
+    // also be answered by daqflows serving other prefixes on the same NATS server.
     const running = await nc
-      .request('$SRV.PING.daqflow-demo', '', { timeout: 1_000 })
+      .request(`${prefix}.demo.get`, JSON.stringify({ id: 'is-anyone-there' }), { timeout: 1_000 })
       .then(() => true)
       .catch(() => false);
     if (!running) {
