@@ -1,0 +1,36 @@
+import { ESLint } from 'eslint';
+import { describe, expect, it } from 'vitest';
+
+// The purity of machine and event files is a lint rule; these cases prove the rule bites.
+const lint = async (filePath: string, code: string): Promise<string[]> => {
+  const eslint = new ESLint({ cwd: import.meta.dirname + '/..' });
+  const [result] = await eslint.lintText(code, { filePath });
+  return (result?.messages ?? []).map((m) => `${m.ruleId}: ${m.message}`);
+};
+
+describe('lint boundaries', () => {
+  it('refuses I/O, clocks and randomness in machine files', async () => {
+    const messages = await lint(
+      'actors/demo/demo.machine.ts',
+      "import { readFileSync } from 'node:fs';\nimport pg from 'pg';\nexport const f = (): unknown => [readFileSync, pg, Date.now(), Math.random(), new Date()];\n",
+    );
+    expect(messages.filter((m) => m.startsWith('no-restricted-imports'))).toHaveLength(2);
+    expect(messages.filter((m) => m.startsWith('no-restricted-properties'))).toHaveLength(2);
+    expect(messages.filter((m) => m.startsWith('no-restricted-syntax'))).toHaveLength(1);
+  });
+
+  it('refuses adapters and Node built-ins in events/', async () => {
+    const messages = await lint('events/envelope.ts', "import { connect } from '@nats-io/transport-node';\nimport { x } from '../adapters/ids.js';\nexport const y = [connect, x];\n");
+    expect(messages.filter((m) => m.startsWith('no-restricted-imports'))).toHaveLength(2);
+  });
+
+  it('keeps migrations frozen: they import kysely only', async () => {
+    const messages = await lint('migrations/2026_11_22_000100_create_projection_checkpoint.ts', "import { x } from '../adapters/ids.js';\nexport const y = x;\n");
+    expect(messages.some((m) => m.startsWith('no-restricted-imports'))).toBe(true);
+  });
+
+  it('lets adapters do I/O', async () => {
+    const messages = await lint('adapters/ids.ts', "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n");
+    expect(messages).toEqual([]);
+  });
+});
