@@ -1,7 +1,7 @@
 import type { EventStore } from '../../events/eventStore.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { allActorDefinitions } from '../../actors/registry.js';
-import { UnknownActorError } from '../../events/errors.js';
+import { DaqflowError, UnknownActorError } from '../../events/errors.js';
 import { openEventStore } from '../app/startDaqflow.js';
 import type { CliContext } from './context.js';
 import { toolServers } from './context.js';
@@ -34,5 +34,6 @@ export const readActorById = async (
   for (const k of kinds) {
     if (await store.readLast(k, id)) return { kind: k, events: await store.readStream(k, id) };
   }
-  throw new UnknownActorError(kind ?? 'any', id);
+  if (kind) throw new UnknownActorError(kind, id);
+  throw new DaqflowError('UNKNOWN_ACTOR', `no actor with id ${id} (kinds tried: ${kinds.join(', ')})`, { id });
 };
