@@ -1,4 +1,4 @@
-import { transition, type AnyMachineSnapshot } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import type { EventEnvelope } from '../../events/envelope.js';
 import { streamNameOf, tokenPattern } from '../../events/envelope.js';
 import {
@@ -23,6 +23,7 @@ import type {
 } from './actorDefinition.js';
 import { KeyedMutex } from './keyedMutex.js';
 import { silentLogger, type Logger } from './logger.js';
+import { createPureTransitions } from './pureTransition.js';
 import { initialSnapshot, rehydrate, type Rehydrated } from './rehydrate.js';
 import { isFinal, stateOf } from './stateOf.js';
 
@@ -268,7 +269,7 @@ export class ActorRuntime {
         }
         throw new WrongStateError(kind, id, stateOf(hosted.snapshot), origin.name);
       }
-      const [next, actions] = transition(definition.machine, hosted.snapshot, machineEvent);
+      const [next, actions] = createPureTransitions(definition.machine, { id }).next(hosted.snapshot, machineEvent);
       const correlationId =
         hosted.correlationId ??
         (origin.kind === 'command' ? origin.meta.correlationId : undefined) ??

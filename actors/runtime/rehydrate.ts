@@ -1,7 +1,8 @@
-import { initialTransition, transition, type AnyMachineSnapshot } from 'xstate';
+import type { AnyMachineSnapshot } from 'xstate';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { ReplayIncompatibleError } from '../../events/errors.js';
 import type { ActorDefinition, MachineEvent } from './actorDefinition.js';
+import { createPureTransitions } from './pureTransition.js';
 import { stateOf } from './stateOf.js';
 
 /** An actor rebuilt from its events. */
@@ -21,7 +22,7 @@ export const toMachineEvent = (event: RecordedEvent): MachineEvent => ({
 
 /** The state of a new actor before its first event. */
 export const initialSnapshot = (definition: ActorDefinition, id: string): AnyMachineSnapshot =>
-  initialTransition(definition.machine, { id })[0];
+  createPureTransitions(definition.machine, { id }).initial()[0];
 
 /**
  * Folds stored events through the machine's pure transition function. No action runs: replay
@@ -34,7 +35,8 @@ export const rehydrate = (
   events: readonly RecordedEvent[],
   from?: Rehydrated,
 ): Rehydrated => {
-  let snapshot = from?.snapshot ?? initialSnapshot(definition, id);
+  const transitions = createPureTransitions(definition.machine, { id });
+  let snapshot = from?.snapshot ?? transitions.initial()[0];
   let version = from?.version ?? 0;
   let correlationId = from?.correlationId;
   const commandIds = new Map(from?.commandIds);
@@ -54,7 +56,7 @@ export const rehydrate = (
         { kind: definition.kind, id, version: event.version, type: event.type, state: stateOf(snapshot) },
       );
     }
-    [snapshot] = transition(definition.machine, snapshot, machineEvent);
+    [snapshot] = transitions.next(snapshot, machineEvent);
     const computed = stateOf(snapshot);
     if (computed !== event.state) {
       throw new ReplayIncompatibleError(

@@ -46,7 +46,10 @@ export const appendToStream = async (
   const expected = envelope.version - 1;
 
   let head = ctx.heads.get(subject);
-  if (head?.version !== expected) head = await fetchHead(ctx, subject);
+  // A first event needs no look-up: expecting sequence 0 makes the server refuse it when the
+  // subject already has messages, which is the conflict we would have looked for.
+  if (head === undefined && expected === 0) head = { version: 0, seq: 0 };
+  else if (head?.version !== expected) head = await fetchHead(ctx, subject);
   const stale = head.version !== expected;
   // A key must be reported as a duplicate even when the version is stale, as the port's
   // reference store does; only the server knows the keys, so a stale append with a key still

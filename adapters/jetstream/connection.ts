@@ -19,6 +19,9 @@ export const connectNats = async (
       servers: url,
       name: options.name ?? 'daqflow',
       timeout: options.timeoutMs ?? 5_000,
+      // The client otherwise captures a stack trace for every request it sends, most of its CPU
+      // per append; our errors carry their own context.
+      noAsyncTraces: true,
       // Once connected, a restarting server must not end the process's connection for good:
       // operations fail with StoreUnavailableError meanwhile and work again after it is back.
       maxReconnectAttempts: -1,

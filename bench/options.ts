@@ -1,0 +1,117 @@
+import { parseArgs } from 'node:util';
+
+export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory'] as const;
+export type MeasurementName = (typeof measurementNames)[number];
+
+export interface BenchOptions {
+  /** Events of the aggregate append run (actors x events/actors). */
+  readonly events: number;
+  /** Actors appending concurrently (also the raw baseline's publishes in flight). */
+  readonly actors: number;
+  /** Sequential appends to one actor for the latency rows. */
+  readonly latencyOps: number;
+  /** Events in the projection rebuild. */
+  readonly rebuildEvents: number;
+  /** Actors the rebuild's events belong to. */
+  readonly rebuildActors: number;
+  /** Events of the rehydrated actor. */
+  readonly rehydrateEvents: number;
+  readonly folds: number;
+  readonly reads: number;
+  /** Live actors of the memory row. */
+  readonly liveActors: number;
+  readonly memoryStore: 'jetstream' | 'memory';
+  /** Runs per throughput/latency measurement (median reported), after one warm-up. */
+  readonly repeat: number;
+  readonly only: readonly MeasurementName[];
+  readonly outDir: string | undefined;
+}
+
+const numeric = {
+  events: { default: 20_000, help: 'events of the aggregate append run' },
+  actors: { default: 1_000, help: 'actors appending concurrently (= raw publishes in flight)' },
+  'latency-ops': { default: 2_000, help: 'sequential appends to one actor, per run' },
+  'rebuild-events': { default: 20_000, help: 'events in the projection rebuild' },
+  'rebuild-actors': { default: 1_000, help: 'actors the rebuild events belong to' },
+  'rehydrate-events': { default: 1_000, help: 'events of the rehydrated actor' },
+  folds: { default: 50, help: 'timed in-memory folds' },
+  reads: { default: 20, help: 'timed JetStream reads + folds' },
+  'live-actors': { default: 10_000, help: 'live actors for the memory row' },
+  repeat: { default: 5, help: 'runs per throughput/latency measurement (median reported)' },
+} as const;
+
+type NumericName = keyof typeof numeric;
+
+const envName = (flag: string): string => `DAQFLOW_BENCH_${flag.toUpperCase().replace(/-/g, '_')}`;
+
+export const usage = (): string =>
+  [
+    'usage: npm run bench -- [options]      (or: npx tsx bench/bench.ts [options])',
+    '',
+    ...Object.entries(numeric).map(
+      ([flag, { default: d, help }]) => `  --${flag.padEnd(17)} ${help} (default ${d}; env ${envName(flag)})`,
+    ),
+    `  --${'memory-store'.padEnd(17)} jetstream | memory: store the live actors are created through (default jetstream; env ${envName('memory-store')})`,
+    `  --${'only'.padEnd(17)} comma list of ${measurementNames.join(',')} (default all; env ${envName('only')})`,
+    `  --${'out'.padEnd(17)} folder of the JSON result (default bench/out; env ${envName('out')})`,
+    `  --${'help'.padEnd(17)} this text`,
+    '',
+    'PostgreSQL: $DAQFLOW_BENCH_PG_URL, else postgres://postgres@127.0.0.1:5432/postgres, else embedded.',
+  ].join('\n');
+
+/** Options from flags, then DAQFLOW_BENCH_* environment variables, then defaults. */
+export const parseOptions = (argv: readonly string[]): BenchOptions | 'help' => {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      ...Object.fromEntries(Object.keys(numeric).map((k) => [k, { type: 'string' as const }])),
+      'memory-store': { type: 'string' },
+      only: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return 'help';
+  const raw = (flag: string): string | undefined => {
+    const v = (values as Record<string, unknown>)[flag];
+    return typeof v === 'string' ? v : process.env[envName(flag)];
+  };
+  const num = (flag: NumericName): number => {
+    const text = raw(flag);
+    if (text === undefined || text === '') return numeric[flag].default;
+    const n = Number(text.replace(/_/g, ''));
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${flag} ${text}: expected a positive integer`);
+    return n;
+  };
+  const memoryStore = raw('memory-store') ?? 'jetstream';
+  if (memoryStore !== 'jetstream' && memoryStore !== 'memory') {
+    throw new Error(`--memory-store ${memoryStore}: expected jetstream or memory`);
+  }
+  const onlyText = raw('only');
+  const only = onlyText ? onlyText.split(',').map((s) => s.trim()).filter(Boolean) : [...measurementNames];
+  for (const name of only) {
+    if (!(measurementNames as readonly string[]).includes(name)) {
+      throw new Error(`--only ${name}: expected some of ${measurementNames.join(',')}`);
+    }
+  }
+  const events = num('events');
+  const actors = num('actors');
+  if (actors > events) throw new Error(`--actors ${actors} exceeds --events ${events}`);
+  return {
+    events,
+    actors,
+    latencyOps: num('latency-ops'),
+    rebuildEvents: num('rebuild-events'),
+    rebuildActors: num('rebuild-actors'),
+    rehydrateEvents: num('rehydrate-events'),
+    folds: num('folds'),
+    reads: num('reads'),
+    liveActors: num('live-actors'),
+    memoryStore,
+    repeat: num('repeat'),
+    only: only as MeasurementName[],
+    outDir: raw('out'),
+  };
+};
