@@ -1,6 +1,7 @@
 /**
- * Error codes of daqflow, as a table so that every transport maps them in one place.
- * The numbers follow the NATS service error contract of the brief (400, 404, 409, 500).
+ * Error codes of daqflow and their status numbers, as a table so that every transport maps them
+ * in one place. The NATS request API allows only 400, 404, 409 and 500 and maps the 503 of
+ * STORE_UNAVAILABLE to 500 (adapters/natsApi/errors.ts).
  */
 export const ErrorCodes = {
   INVALID_REQUEST: 400,
@@ -78,7 +79,7 @@ export class ValidationError extends DaqflowError {
   }
 }
 
-/** No actor with that id (or no actor kind with that name). */
+/** No actor of that kind with that id. An unknown kind is a DaqflowError with code UNKNOWN_ACTOR_KIND. */
 export class UnknownActorError extends DaqflowError {
   override readonly name = 'UnknownActorError';
   constructor(kind: string, id: string) {
@@ -110,8 +111,6 @@ export class ReplayIncompatibleError extends DaqflowError {
 export const isDaqflowError = (e: unknown): e is DaqflowError => e instanceof DaqflowError;
 export const isVersionConflictError = (e: unknown): e is VersionConflictError =>
   e instanceof VersionConflictError;
-export const isStoreUnavailableError = (e: unknown): e is StoreUnavailableError =>
-  e instanceof StoreUnavailableError;
 
 /** The same idempotency key was appended before; `position` is where the first one landed. */
 export class DuplicateEventError extends DaqflowError {

@@ -10,9 +10,6 @@ export interface EventSchema {
   readonly upcasters?: Readonly<Record<number, (data: unknown) => unknown>>;
 }
 
-/** Event schemas keyed by actor kind, then event type. */
-export type EventSchemaTable = Readonly<Record<string, Readonly<Record<string, EventSchema>>>>;
-
 /**
  * Validates events on write and upcasts them on read. Unknown kinds or types are refused on
  * write (nothing unvalidated enters the store) and passed through untouched on read (an old

@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../events/index.js';
-import { createTestDatabase, type TestDatabase } from '../test/harness/testDatabase.js';
+import { recordedDemoStep } from '../test/harness/demoEvents.js';
+import { projectionSteps } from '../test/harness/projectionSteps.js';
+import { useTestDatabase } from '../test/harness/testDatabase.js';
 import {
   actorStatusProjection,
   getActorStatus,
@@ -9,27 +11,13 @@ import {
   type ActorStatusRow,
 } from './actorStatus.projection.js';
 
-const timeOf = (position: number): string => new Date(Date.UTC(2026, 10, 22, 8, 0, position)).toISOString();
-
-/** A 'demo' event; the time follows the position so rows are predictable. */
-const demo = (id: string, version: number, position: number, state = 'running'): RecordedEvent => ({
-  id: `${id}-${version}`,
-  type: state === 'completed' ? 'DemoCompleted' : 'DemoProgressed',
-  schemaVersion: 1,
-  actorKind: 'demo',
-  actorId: id,
-  version,
-  time: timeOf(position),
-  correlationId: `corr-${id}-${version}`,
-  causationId: null,
-  commandId: null,
-  previousState: version === 1 ? null : 'running',
-  state,
-  final: state === 'completed',
-  summary: { step: version, tags: ['a', 'b'] },
-  data: { n: version },
-  position,
-});
+/** A 'demo' event at `position`; 'completed' makes it the actor's last. */
+const demo = (id: string, version: number, position: number, state: 'running' | 'completed' = 'running'): RecordedEvent =>
+  recordedDemoStep(id, version, state === 'completed' ? version : version + 1, position, {
+    // One per version: a row that kept an older event's correlation id would show.
+    correlationId: `corr-${id}-${version}`,
+    summary: { step: version, tags: ['a', 'b'] },
+  });
 
 const expectedRow = (first: RecordedEvent, last: RecordedEvent): ActorStatusRow => ({
   kind: last.actorKind,
@@ -46,23 +34,11 @@ const expectedRow = (first: RecordedEvent, last: RecordedEvent): ActorStatusRow 
 });
 
 describe('actorStatusProjection', () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
+  const { given, when } = projectionSteps(t, actorStatusProjection);
   const rows = (): Promise<ActorStatusRow[]> =>
     t.db.selectFrom('actor_status').selectAll().orderBy('kind').orderBy('id').execute();
-  /** Applies the batch twice, each time in its own transaction, as a redelivery would. */
-  const when = async (events: RecordedEvent[], numberOfTimes = 2): Promise<void> => {
-    for (let i = 0; i < numberOfTimes; i += 1) {
-      await t.db.transaction().execute((trx) => actorStatusProjection.apply(trx, events));
-    }
-  };
-  const given = (events: RecordedEvent[]): Promise<void> => when(events, 1);
 
-  beforeAll(async () => {
-    t = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await t?.drop();
-  });
   beforeEach(async () => {
     await sql`truncate actor_status`.execute(t.db);
   });

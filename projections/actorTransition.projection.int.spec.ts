@@ -1,34 +1,18 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../events/index.js';
-import { createTestDatabase, type TestDatabase } from '../test/harness/testDatabase.js';
+import { recordedDemoStep } from '../test/harness/demoEvents.js';
+import { projectionSteps } from '../test/harness/projectionSteps.js';
+import { useTestDatabase } from '../test/harness/testDatabase.js';
 import {
   actorHistory,
   actorTransitionProjection,
   type ActorTransitionRow,
 } from './actorTransition.projection.js';
 
-const timeOf = (position: number): string => new Date(Date.UTC(2026, 10, 22, 8, 0, position)).toISOString();
-
-/** A 'demo' event; the time follows the position so rows are predictable. */
-const demo = (id: string, version: number, position: number, data: unknown = { n: version }): RecordedEvent => ({
-  id: `${id}-${version}`,
-  type: version === 3 ? 'DemoCompleted' : 'DemoProgressed',
-  schemaVersion: 1,
-  actorKind: 'demo',
-  actorId: id,
-  version,
-  time: timeOf(position),
-  correlationId: `corr-${id}`,
-  causationId: version === 1 ? null : `${id}-${version - 1}`,
-  commandId: version === 1 ? `cmd-${id}` : null,
-  previousState: version === 1 ? null : 'running',
-  state: version === 3 ? 'completed' : 'running',
-  final: version === 3,
-  summary: {},
-  data,
-  position,
-});
+/** A 'demo' event at `position`, of a history that version 3 completes; version 1 carries a command id. */
+const demo = (id: string, version: number, position: number, data: unknown = { n: version }): RecordedEvent =>
+  recordedDemoStep(id, version, 3, position, { commandId: version === 1 ? `cmd-${id}` : null, data });
 
 const expectedRow = (e: RecordedEvent): ActorTransitionRow => ({
   position: e.position,
@@ -47,23 +31,11 @@ const expectedRow = (e: RecordedEvent): ActorTransitionRow => ({
 });
 
 describe('actorTransitionProjection', () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
+  const { given, when } = projectionSteps(t, actorTransitionProjection);
   const rows = (): Promise<ActorTransitionRow[]> =>
     t.db.selectFrom('actor_transition').selectAll().orderBy('position').execute();
-  /** Applies the batch twice, each time in its own transaction, as a redelivery would. */
-  const when = async (events: RecordedEvent[], numberOfTimes = 2): Promise<void> => {
-    for (let i = 0; i < numberOfTimes; i += 1) {
-      await t.db.transaction().execute((trx) => actorTransitionProjection.apply(trx, events));
-    }
-  };
-  const given = (events: RecordedEvent[]): Promise<void> => when(events, 1);
 
-  beforeAll(async () => {
-    t = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await t?.drop();
-  });
   beforeEach(async () => {
     await sql`truncate actor_transition`.execute(t.db);
   });

@@ -1,44 +1,12 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { InMemoryEventStore, type EventEnvelope, type EventStore } from '../events/index.js';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { InMemoryEventStore, type EventStore } from '../events/index.js';
 import { createDb } from '../adapters/postgres/createDb.js';
-import { createTestDatabase, type TestDatabase } from '../test/harness/testDatabase.js';
+import { appendDemoHistories } from '../test/harness/demoEvents.js';
+import { useTestDatabase } from '../test/harness/testDatabase.js';
 import { readCheckpoint, setCheckpoint, storeCheckpoint } from './checkpoints.js';
 import { startProjector, type BatchReport, type Projector, type ProjectorLogger } from './projector.js';
 import { allProjections } from './registry.js';
-
-/** Version `version` of demo actor `id`; the last of `versions` completes it. */
-const demo = (id: string, version: number, versions: number): EventEnvelope => ({
-  id: `${id}-${version}`,
-  type: version === versions ? 'DemoCompleted' : 'DemoProgressed',
-  schemaVersion: 1,
-  actorKind: 'demo',
-  actorId: id,
-  version,
-  time: new Date(Date.UTC(2026, 10, 22) + version * 1_000).toISOString(),
-  correlationId: `corr-${id}`,
-  causationId: version === 1 ? null : `${id}-${version - 1}`,
-  commandId: null,
-  previousState: version === 1 ? null : 'running',
-  state: version === versions ? 'completed' : 'running',
-  final: version === versions,
-  summary: { step: version },
-  data: { n: version },
-});
-
-/** Appends `versions` events to each actor, interleaved across actors as real traffic would be. */
-const appendHistories = async (
-  store: EventStore,
-  ids: readonly string[],
-  versions: number,
-  fromVersion = 1,
-): Promise<number> => {
-  let last = 0;
-  for (let v = fromVersion; v <= versions; v += 1) {
-    for (const id of ids) last = (await store.append(demo(id, v, versions))).position;
-  }
-  return last;
-};
 
 const actorIds = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 
@@ -56,7 +24,7 @@ const until = async (condition: () => boolean | Promise<boolean>, timeoutMs = 10
 };
 
 describe('startProjector', () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   let store: InMemoryEventStore;
   const running: Projector[] = [];
   const start = (options: Partial<Parameters<typeof startProjector>[0]> = {}): Projector => {
@@ -84,12 +52,8 @@ describe('startProjector', () => {
       (await t.db.selectFrom('actor_status').select(['id', 'version']).execute()).map((r) => [r.id, r.version]),
     );
 
-  beforeAll(async () => {
-    t = await createTestDatabase();
-  });
   afterAll(async () => {
     await Promise.all(running.map((p) => p.stop()));
-    await t?.drop();
   });
   beforeEach(async () => {
     await Promise.all(running.splice(0).map((p) => p.stop()));
@@ -125,8 +89,8 @@ describe('startProjector', () => {
         checks += 1;
       }
     })();
-    await appendHistories(store, ids, 10);
-    await appendHistories(store, actorIds('b', 20), 10);
+    await appendDemoHistories(store, ids, 10);
+    await appendDemoHistories(store, actorIds('b', 20), 10);
     appending = false;
     await projector.caughtUp(400);
     await checking;
@@ -142,7 +106,7 @@ describe('startProjector', () => {
 
   it('stopped mid-way and restarted: nothing lost, nothing applied twice', async () => {
     const ids = actorIds('s', 50);
-    await appendHistories(store, ids, 20);
+    await appendDemoHistories(store, ids, 20);
     const reports: BatchReport[] = [];
     const first = start({ batchSize: 25, onBatch: (r) => reports.push(r) });
     await first.caughtUp(300);
@@ -153,7 +117,7 @@ describe('startProjector', () => {
     expect(await snapshot()).toEqual({ checkpoint: stoppedAt, transitions: stoppedAt, newest: stoppedAt });
     await expect(first.caughtUp(1_000)).rejects.toThrow(/stopped/);
 
-    await appendHistories(store, ids, 24, 21);
+    await appendDemoHistories(store, ids, 24, { from: 21 });
     const second = start({ batchSize: 25, onBatch: (r) => reports.push(r) });
     await second.caughtUp(1_200);
 
@@ -168,11 +132,11 @@ describe('startProjector', () => {
     const logger = silentLogger();
     const projector = start({ batchSize: 30, logger, maxBackoffMs: 200 });
     const ids = actorIds('f', 10);
-    await appendHistories(store, ids, 10);
+    await appendDemoHistories(store, ids, 10);
     await projector.caughtUp(100);
 
     await sql`alter table actor_transition rename to actor_transition_away`.execute(t.db);
-    await appendHistories(store, ids, 15, 11);
+    await appendDemoHistories(store, ids, 15, { from: 11 });
     await until(() => logger.errors.length >= 2);
     // actor_status is applied before actor_transition in the same transaction: still at v10.
     expect(Object.values(await statusVersions())).toEqual(Array(10).fill(10));
@@ -195,12 +159,12 @@ describe('startProjector', () => {
       const logger = silentLogger();
       const projector = start({ db: projectorDb, batchSize: 30, logger, maxBackoffMs: 100 });
       const ids = actorIds('l', 5);
-      await appendHistories(store, ids, 4);
+      await appendDemoHistories(store, ids, 4);
       await projector.caughtUp(20);
       await t.db.connection().execute(async (conn) => {
         await sql`begin`.execute(conn);
         await sql`lock table actor_status in exclusive mode`.execute(conn);
-        await appendHistories(store, ids, 8, 5);
+        await appendDemoHistories(store, ids, 8, { from: 5 });
         await until(() => logger.errors.length >= 2);
         expect(logger.errors[0]).toMatchObject({ err: { code: '55P03' } });
         expect(await readCheckpoint(conn, 'daqflow-projector')).toBe(20);
@@ -220,7 +184,7 @@ describe('startProjector', () => {
     const reports: BatchReport[] = [];
     const a = start({ batchSize: 10, onBatch: (r) => reports.push(r) });
     const b = start({ batchSize: 10, onBatch: (r) => reports.push(r) });
-    await appendHistories(store, actorIds('d', 25), 20);
+    await appendDemoHistories(store, actorIds('d', 25), 20);
     await Promise.all([a.caughtUp(500), b.caughtUp(500)]);
     expect(reports.reduce((sum, r) => sum + r.applied, 0)).toBe(500);
     expect(await snapshot()).toEqual({ checkpoint: 500, transitions: 500, newest: 500 });
@@ -258,17 +222,17 @@ describe('startProjector', () => {
     const reports: BatchReport[] = [];
     const projector = start({ batchSize: 10, onBatch: (r) => reports.push(r) });
     const ids = actorIds('m', 10);
-    await appendHistories(store, ids, 3);
+    await appendDemoHistories(store, ids, 3);
     await projector.caughtUp(30);
     await setCheckpoint(t.db, 'daqflow-projector', 50);
-    await appendHistories(store, ids, 6, 4);
+    await appendDemoHistories(store, ids, 6, { from: 4 });
     await projector.caughtUp(60);
     // 31..50 were taken as done: the checkpoint said so.
     expect((await snapshot()).transitions).toBe(40);
 
     await sql`truncate actor_transition, actor_status`.execute(t.db);
     await setCheckpoint(t.db, 'daqflow-projector', 0);
-    await appendHistories(store, ids, 7, 7);
+    await appendDemoHistories(store, ids, 7, { from: 7 });
     await projector.caughtUp(70);
     expect(await snapshot()).toEqual({ checkpoint: 70, transitions: 70, newest: 70 });
   });

@@ -1,8 +1,9 @@
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
-import { InMemoryEventStore, type EventEnvelope, type EventStore } from '../events/index.js';
-import { createTestDatabase, type TestDatabase } from '../test/harness/testDatabase.js';
+import { InMemoryEventStore, type EventEnvelope } from '../events/index.js';
+import { appendDemoHistories, demoStep, demoTime } from '../test/harness/demoEvents.js';
+import { migratedIndexes, useTestDatabase } from '../test/harness/testDatabase.js';
 import { getActorStatus, listActors } from './actorStatus.projection.js';
 import { actorHistory } from './actorTransition.projection.js';
 import { readCheckpoint } from './checkpoints.js';
@@ -14,37 +15,19 @@ const ACTORS = 200;
 const VERSIONS = 100;
 const N = ACTORS * VERSIONS;
 
-/** Version `version` of demo actor `id`; the last of `versions` completes it. */
-const demo = (id: string, version: number, versions: number): EventEnvelope => ({
-  id: `${id}-${version}`,
-  type: version === versions ? 'DemoCompleted' : 'DemoProgressed',
-  schemaVersion: 1,
-  actorKind: 'demo',
-  actorId: id,
-  version,
-  time: new Date(Date.UTC(2026, 10, 22) + version * 1_000 + id.length).toISOString(),
-  correlationId: `corr-${id}`,
-  causationId: version === 1 ? null : `${id}-${version - 1}`,
-  commandId: version === 1 ? `start-${id}` : null,
-  previousState: version === 1 ? null : 'running',
-  state: version === versions ? 'completed' : 'running',
-  final: version === versions,
-  summary: { step: version, of: versions },
-  data: { n: version, samples: [version, version * 2] },
-});
-
-const appendHistories = async (store: EventStore, ids: readonly string[], versions: number): Promise<number> => {
-  let last = 0;
-  for (let v = 1; v <= versions; v += 1) {
-    for (const id of ids) last = (await store.append(demo(id, v, versions))).position;
-  }
-  return last;
-};
+/** A demo event with more in it to carry over: a command id, nested data, milliseconds in the time. */
+const step = (id: string, version: number, versions: number): EventEnvelope =>
+  demoStep(id, version, versions, {
+    time: demoTime(version, id.length),
+    commandId: version === 1 ? `start-${id}` : null,
+    summary: { step: version, of: versions },
+    data: { n: version, samples: [version, version * 2] },
+  });
 
 const quiet: ProjectorLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('rebuildProjections', () => {
-  let t: TestDatabase;
+  const t = useTestDatabase();
   let store: InMemoryEventStore;
   let rebuild: (extra?: Partial<RebuildOptions>) => ReturnType<typeof rebuildProjections>;
   const allRows = async () => ({
@@ -56,9 +39,8 @@ describe('rebuildProjections', () => {
   let snapshot: Awaited<ReturnType<typeof allRows>>;
 
   beforeAll(async () => {
-    t = await createTestDatabase();
     store = new InMemoryEventStore();
-    await appendHistories(store, Array.from({ length: ACTORS }, (_, i) => `a${i}`), VERSIONS);
+    await appendDemoHistories(store, Array.from({ length: ACTORS }, (_, i) => `a${i}`), VERSIONS, { step });
     const projector = startProjector({ db: t.db, store, projections: allProjections, logger: quiet });
     await projector.caughtUp(N);
     await projector.stop();
@@ -72,9 +54,6 @@ describe('rebuildProjections', () => {
         ...extra,
       });
   }, 120_000);
-  afterAll(async () => {
-    await t?.drop();
-  });
 
   it(`(a) recreates dropped tables row for row from ${N} events`, async () => {
     expect(snapshot.status).toHaveLength(ACTORS);
@@ -95,15 +74,7 @@ describe('rebuildProjections', () => {
     const { rows: indexes } = await sql<{ indexname: string }>`
       select indexname from pg_indexes where schemaname = 'public' and tablename like 'actor_%' order by 1
     `.execute(t.db);
-    expect(indexes.map((r) => r.indexname)).toEqual([
-      'actor_status_id_idx',
-      'actor_status_pkey',
-      'actor_status_state_idx',
-      'actor_status_updated_at_idx',
-      'actor_transition_id_version_idx',
-      'actor_transition_kind_id_version_key',
-      'actor_transition_pkey',
-    ]);
+    expect(indexes.map((r) => r.indexname)).toEqual(migratedIndexes.filter((name) => name.startsWith('actor_')));
     console.info(
       `rebuild of ${N} events: ${Math.round(result.ms)} ms, ${Math.round((N / result.ms) * 1_000)} events/s ` +
         `(${Math.round(((N + ACTORS) / result.ms) * 1_000)} rows/s)`,
@@ -150,7 +121,7 @@ describe('rebuildProjections', () => {
     let stopAppending = false;
     const trickle = (async () => {
       for (let i = 0; !stopAppending; i += 1) {
-        await store.append(demo(`trickle${i}`, 1, 1));
+        await store.append(step(`trickle${i}`, 1, 1));
         await new Promise((r) => setTimeout(r, 2));
       }
     })();
@@ -159,7 +130,7 @@ describe('rebuildProjections', () => {
       onProgress: (p) => {
         if (p.phase === 'fold' && appendedDuringFold === 0) {
           appendedDuringFold = late.length * 3;
-          void appendHistories(store, late, 3);
+          void appendDemoHistories(store, late, 3, { step });
         }
       },
     });

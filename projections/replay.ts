@@ -6,7 +6,7 @@ import { applyProjections, type Projection } from './projection.js';
 import { DEFAULT_PROJECTOR_NAME, lockProjections } from './projector.js';
 
 export interface RebuildProgress {
-  /** fold: into the shadow tables; swapped: the rebuilt tables are live. */
+  /** fold: into the shadow tables; catch-up: what arrived meanwhile, under the lock; swapped: the rebuilt tables are live. */
   readonly phase: 'fold' | 'catch-up' | 'swapped';
   /** Events applied so far. */
   readonly events: number;

@@ -1,11 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres, type RunningPostgres } from '../adapters/embedded/embeddedPostgres.js';
 import { startNatsServer, type RunningNatsServer } from '../adapters/embedded/natsServer.js';
+import { canConnect } from '../adapters/postgres/canConnect.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,19 +13,6 @@ declare module 'vitest' {
     pgAdminUrl: string;
   }
 }
-
-const canConnect = async (url: string): Promise<boolean> => {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-};
 
 /**
  * Starts the servers once per run: a nats-server child of our own (so no spec sees another's

@@ -2,14 +2,12 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
-import { newId } from '../../adapters/ids.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../../adapters/jetstream/index.js';
-import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';
+import { createDemoRuntime } from '../../test/harness/demoRuntime.js';
 import { testStream } from '../../test/harness/testNames.js';
-import { demoActor } from '../demo/index.js';
-import { defineActor, type EffectHandlers } from './actorDefinition.js';
-import { ActorRuntime } from './actorRuntime.js';
+import type { EffectHandlers } from './actorDefinition.js';
+import type { ActorRuntime } from './actorRuntime.js';
 
 // The runtime against the real JetStream store, with two connections standing in for two
 // processes: the concurrency check, deduplication and recovery must hold across them.
@@ -25,13 +23,7 @@ const openStore = async (): Promise<EventStore> => {
 
 const makeRuntime = async (effects: EffectHandlers = createDemoEffects()): Promise<{ runtime: ActorRuntime; store: EventStore }> => {
   const store = await openStore();
-  const runtime = new ActorRuntime({
-    store,
-    schemas: new EventSchemas(),
-    definitions: [defineActor(demoActor)],
-    effects: { demo: effects },
-    newId,
-  });
+  const runtime = createDemoRuntime(store, { effects: { demo: effects } });
   runtimes.push(runtime);
   return { runtime, store };
 };

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoActor } from '../demo/index.js';
-import { EventSchemas } from '../../events/eventSchemas.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
 import {
   UnknownActorError,
@@ -10,22 +9,15 @@ import {
   WrongStateError,
   isDaqflowError,
 } from '../../events/errors.js';
-import { newId } from '../../adapters/ids.js';
 import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
-import { ActorRuntime, type ActorRuntimeOptions } from './actorRuntime.js';
+import type { ActorRuntime, ActorRuntimeOptions } from './actorRuntime.js';
 import { defineActor, type EffectHandlers } from './actorDefinition.js';
 import { rehydrate } from './rehydrate.js';
+import { createDemoRuntime } from '../../test/harness/demoRuntime.js';
 
 const runtimes: ActorRuntime[] = [];
 const makeRuntime = (store: InMemoryEventStore, options: Partial<ActorRuntimeOptions> = {}): ActorRuntime => {
-  const runtime = new ActorRuntime({
-    store,
-    schemas: new EventSchemas(),
-    definitions: [defineActor(demoActor)],
-    effects: { demo: createDemoEffects() },
-    newId,
-    ...options,
-  });
+  const runtime = createDemoRuntime(store, options);
   runtimes.push(runtime);
   return runtime;
 };

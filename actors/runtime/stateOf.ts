@@ -8,7 +8,7 @@ const flatten = (value: StateValue): string => {
     .join(',');
 };
 
-/** The actor's state as one lower-case word (dotted for nested states), as stored in events. */
+/** The actor's state as stored in events: the state's name, dotted for nested states, comma-separated for parallel ones. */
 export const stateOf = (snapshot: AnyMachineSnapshot): string => flatten(snapshot.value);
 
 /** True when the machine reached a final state: no further transitions. */

@@ -3,8 +3,8 @@ import type { DemoWorkParams } from '../../actors/demo/index.js';
 import type { EffectHandlers } from '../../actors/runtime/index.js';
 
 /**
- * The demo's `work` effect: a small deterministic computation per step (a digest of the label
- * and step), so that re-running a step after a crash gives the same result.
+ * The demo's `work` effect: a small deterministic computation per step (a digest of the actor id,
+ * label and step), so that re-running a step after a crash gives the same result.
  */
 export const createDemoEffects = (options: { workMs?: number } = {}): EffectHandlers => ({
   work: async (params: DemoWorkParams, context) => {

@@ -69,7 +69,8 @@ const waitForPort = async (port: number, child: ChildProcess, timeoutMs: number)
 
 /**
  * Starts `nats-server -js` as a child process bound to 127.0.0.1 and waits until it accepts
- * connections. The child dies with us: it is killed on stop() and on our process exit.
+ * connections. It is killed on stop() and when this process exits; a SIGKILL of this process
+ * leaves it running, and startEmbeddedServers adopts it through its pid file.
  */
 export const startNatsServer = async (options: NatsServerOptions): Promise<RunningNatsServer> => {
   const binary = findNatsServerBinary();

@@ -16,7 +16,8 @@ import {
   VersionConflictError,
 } from '../../events/errors.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
-import { appendHistory, demoEvent, testEventStoreContract } from '../../test/contracts/eventStore.contract.js';
+import { appendHistory, testEventStoreContract } from '../../test/contracts/eventStore.contract.js';
+import { demoEvent } from '../../test/harness/demoEvents.js';
 import { testStream } from '../../test/harness/testNames.js';
 import { connectNats } from './connection.js';
 import { duplicateWindowMs, ensureEventStream, type EventStreamNames } from './eventStream.js';

@@ -17,8 +17,8 @@ export interface OrderedReadOptions {
   readonly what: string;
 }
 
-/** Ordered consumers are ephemeral; the server drops one this long after its reader went away. */
-const inactiveThresholdMs = 30_000;
+/** Ephemeral consumers (ordered reads, unnamed subscriptions) are dropped by the server this long after their reader went away. */
+export const inactiveThresholdMs = 30_000;
 
 /** Messages asked for per pull: small batches to the caller need not mean small pulls. */
 export const pullSize = (batchSize: number): number => Math.min(Math.max(batchSize, 256), 1_000);

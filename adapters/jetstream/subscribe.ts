@@ -13,13 +13,11 @@ import { tokenPattern, type RecordedEvent } from '../../events/envelope.js';
 import { StoreUnavailableError, ValidationError } from '../../events/errors.js';
 import type { EventSubscription, SubscribeOptions } from '../../events/eventStore.js';
 import { toStoreError } from './errors.js';
-import { pullSize } from './orderedRead.js';
+import { inactiveThresholdMs, pullSize } from './orderedRead.js';
 import { allActorsSubject } from './subjects.js';
 import type { StoreContext } from './storeContext.js';
 
 const defaultBatchSize = 500;
-/** How long an ephemeral consumer outlives a reader that vanished without closing. */
-const inactiveThresholdMs = 30_000;
 /**
  * Unacked messages come back after this. The reader never sees them twice (it skips what it
  * has yielded), so this only bounds the redelivery traffic of a slow acker.

@@ -13,7 +13,7 @@ export type ApiStatus = 400 | 404 | 409 | 500;
  * The one place where daqflow error codes become service error codes. It is a full Record so
  * that a new ErrorCode does not compile until someone decides its reply here.
  *
- * STORE_UNAVAILABLE is 503 inside daqflow but the brief's contract names only 400/404/409/500,
+ * STORE_UNAVAILABLE is 503 inside daqflow but the API contract (docs/api.md) names only 400/404/409/500,
  * so clients see 500 with `code: "STORE_UNAVAILABLE"` and `details.retryable: true`: the status
  * set stays closed and the body still tells a retrying client what happened.
  */

@@ -1,17 +1,13 @@
 import { connect } from '@nats-io/transport-node';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { demoActor } from '../../actors/demo/index.js';
-import { defineActor } from '../../actors/runtime/actorDefinition.js';
-import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import type { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { StoreUnavailableError } from '../../events/errors.js';
-import { EventSchemas } from '../../events/eventSchemas.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
+import { createDemoRuntime } from '../../test/harness/demoRuntime.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
-import { createDemoEffects } from '../demo/demoEffects.js';
-import { newId } from '../ids.js';
 import type { ApiRuntime } from './actorService.js';
 import type { StatusQueries } from './queryService.js';
 import { startApi, type RunningApi } from './startApi.js';
@@ -110,14 +106,7 @@ beforeAll(async () => {
   server = await connect({ servers: url, name: 'natsApi-spec-server' });
   client = await connect({ servers: url, name: 'natsApi-spec-client' });
   store = new InMemoryEventStore();
-  runtime = new ActorRuntime({
-    store,
-    schemas: new EventSchemas(),
-    definitions: [defineActor(demoActor)],
-    effects: { demo: createDemoEffects() },
-    newId,
-    logger,
-  });
+  runtime = createDemoRuntime(store, { logger });
   // A runtime that fails in a way no DaqflowError describes, to see what a client is told.
   const flaky: ApiRuntime = {
     create: (...args) => runtime.create(...args),

@@ -12,7 +12,7 @@ export interface ApiKind {
   readonly kind: string;
   /** NATS service name, e.g. `daqflow-demo`. */
   readonly serviceName: string;
-  /** Subject group as the brief writes it, e.g. `daqflow.demo`; its first token is the prefix. */
+  /** Subject group under the default prefix, e.g. `daqflow.demo`; `subjectPrefix` replaces its first token. */
   readonly group: string;
   readonly description?: string;
   /** The kind's definition; looked up in the actor registry when absent. */

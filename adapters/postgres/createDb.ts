@@ -35,6 +35,3 @@ export const createDb = (url: string, options: CreateDbOptions = {}): Kysely<Dat
   pool.on('error', options.onIdleError ?? (() => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 };
-
-/** Closes the pool behind `db`; waits for checked-out connections to be released. */
-export const endDb = <DB>(db: Kysely<DB>): Promise<void> => db.destroy();

@@ -1,6 +1,6 @@
 import { Migrator, NO_MIGRATIONS, sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../../test/harness/testDatabase.js';
+import { describe, expect, it } from 'vitest';
+import { migratedIndexes, useTestDatabase, type TestDatabase } from '../../test/harness/testDatabase.js';
 import { folderMigrationProvider, migrateToLatest } from './migrate.js';
 
 const tablesIn = async (t: TestDatabase, schema: string): Promise<string[]> => {
@@ -18,25 +18,9 @@ const indexesIn = async (t: TestDatabase, schema: string): Promise<string[]> => 
 };
 
 const projectionTables = ['actor_status', 'actor_transition', 'projection_checkpoint'];
-const projectionIndexes = [
-  'actor_status_id_idx',
-  'actor_status_pkey',
-  'actor_status_state_idx',
-  'actor_status_updated_at_idx',
-  'actor_transition_id_version_idx',
-  'actor_transition_kind_id_version_key',
-  'actor_transition_pkey',
-  'projection_checkpoint_pkey',
-];
 
 describe('migrateToLatest', () => {
-  let t: TestDatabase;
-  beforeAll(async () => {
-    t = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await t?.drop();
-  });
+  const t = useTestDatabase();
 
   it('migrates a fresh database: tables, indexes and the migration table in public', async () => {
     expect(await tablesIn(t, 'public')).toEqual([
@@ -45,7 +29,7 @@ describe('migrateToLatest', () => {
       'kysely_migration_lock',
       projectionTables[2],
     ]);
-    expect(await indexesIn(t, 'public')).toEqual(expect.arrayContaining(projectionIndexes));
+    expect(await indexesIn(t, 'public')).toEqual(expect.arrayContaining([...migratedIndexes]));
     const applied = await t.db
       .withTables<{ kysely_migration: { name: string } }>()
       .selectFrom('kysely_migration')
@@ -76,7 +60,7 @@ describe('migrateToLatest', () => {
       projectionTables[2],
     ]);
     expect((await indexesIn(t, schema)).filter((i) => !i.startsWith('kysely_'))).toEqual(
-      projectionIndexes,
+      migratedIndexes,
     );
     expect((await migrateToLatest(t.db, { schema })).results).toEqual([]);
 

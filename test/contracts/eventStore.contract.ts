@@ -1,35 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { EventEnvelope, RecordedEvent } from '../../events/envelope.js';
+import type { RecordedEvent } from '../../events/envelope.js';
 import { DuplicateEventError, VersionConflictError } from '../../events/errors.js';
 import type { EventStore, EventSubscription } from '../../events/eventStore.js';
+import { demoEvent } from '../harness/demoEvents.js';
 
 /** A fresh, empty store and how to dispose of it. */
 export interface EventStoreUnderTest {
   readonly store: EventStore;
   cleanup(): Promise<void>;
 }
-
-/** An envelope of a 'demo' actor with a random id; `overrides` wins. */
-export const demoEvent = (overrides: Partial<EventEnvelope> = {}): EventEnvelope => ({
-  id: randomUUID(),
-  type: 'demo.touched',
-  schemaVersion: 1,
-  actorKind: 'demo',
-  actorId: randomUUID(),
-  version: 1,
-  time: new Date().toISOString(),
-  correlationId: randomUUID(),
-  causationId: null,
-  commandId: null,
-  previousState: null,
-  state: 'idle',
-  final: false,
-  summary: {},
-  data: { n: 1 },
-  ...overrides,
-});
 
 /** Appends versions 1..count of one actor and returns them as recorded. */
 export const appendHistory = async (

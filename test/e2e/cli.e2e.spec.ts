@@ -1,41 +1,23 @@
-import { rmSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
 import { killAllDaqflowProcesses, runCli, showResult, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { createTestDatabase, type TestDatabase } from '../harness/testDatabase.js';
 import { uniqueToken } from '../harness/testNames.js';
-import { apiRequest, mapConcurrent, readWholeStream, streamLastPosition, tempHome, waitFor } from './e2eHelpers.js';
+import { apiRequest, mapConcurrent, readWholeStream, streamLastPosition, useE2eEnvironments, waitFor, waitForProjector } from './e2eHelpers.js';
 
 const natsUrl = inject('natsUrl');
-const token = uniqueToken();
-const stream = `T_${token}`;
-const prefix = `t_${token}`;
+const e2e = useE2eEnvironments('cli');
+let stream: string;
+let prefix: string;
 let database: TestDatabase;
-let home: string;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  home = tempHome('cli');
-  env = {
-    DAQFLOW_NATS_URL: natsUrl,
-    DAQFLOW_DATABASE_URL: database.url,
-    DAQFLOW_HOME: home,
-    DAQFLOW_STREAM: stream,
-    DAQFLOW_SUBJECT_PREFIX: prefix,
-    DAQFLOW_LOG_LEVEL: 'warn',
-  };
-});
-
-afterAll(async () => {
-  await killAllDaqflowProcesses();
-  await database?.drop();
-  if (home) rmSync(home, { recursive: true, force: true });
+  ({ stream, prefix, database, env } = await e2e.create());
 });
 
 const globalOptions = ['--config', '--home', '--nats-url', '--database-url', '--stream', '--subject-prefix', '--log-level'];
@@ -90,23 +72,12 @@ describe('daqflow --help and usage errors', () => {
 });
 
 describe('daqflow migrate', () => {
-  const name = `m_${uniqueToken()}`;
-  const admin = async (statement: string): Promise<void> => {
-    const client = new pg.Client({ connectionString: inject('pgAdminUrl') });
-    await client.connect();
-    try {
-      await client.query(statement);
-    } finally {
-      await client.end();
-    }
-  };
-  afterAll(() => admin(`drop database if exists ${name} with (force)`));
+  let empty: TestDatabase | undefined;
+  afterAll(() => empty?.drop());
 
   it('migrates an empty database, and says it is up to date the second time', async () => {
-    await admin(`create database ${name}`);
-    const url = new URL(inject('pgAdminUrl'));
-    url.pathname = `/${name}`;
-    const migrateEnv = { ...env, DAQFLOW_DATABASE_URL: url.toString() };
+    empty = await createTestDatabase({ migrate: false });
+    const migrateEnv = { ...env, DAQFLOW_DATABASE_URL: empty.url };
     const first = await runCli(['migrate'], migrateEnv);
     expect(first.code, showResult(['migrate'], first)).toBe(0);
     expect(first.stdout).toMatch(/create_actor_status/);
@@ -225,18 +196,7 @@ describe('daqflow commands beside a running daqflow up', () => {
       10_000,
     );
     const last = await streamLastPosition(natsUrl, stream, prefix);
-    await waitFor(
-      `the projector to reach ${last}`,
-      async () => {
-        const row = await database.db
-          .selectFrom('projection_checkpoint')
-          .select('position')
-          .where('name', '=', DEFAULT_PROJECTOR_NAME)
-          .executeTakeFirst();
-        return row && Number(row.position) === last ? true : undefined;
-      },
-      10_000,
-    );
+    await waitForProjector(database, last, 10_000);
     const snapshot = async () => ({
       status: await database.db.selectFrom('actor_status').selectAll().orderBy('kind').orderBy('id').execute(),
       transitions: await database.db.selectFrom('actor_transition').selectAll().orderBy('position').execute(),

@@ -1,12 +1,9 @@
-import { rmSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RecordedEvent } from '../../events/envelope.js';
-import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
 import { killAllDaqflowProcesses, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
-import { createTestDatabase, type TestDatabase } from '../harness/testDatabase.js';
-import { uniqueToken } from '../harness/testNames.js';
+import type { TestDatabase } from '../harness/testDatabase.js';
 import {
   apiRequest,
   foldStatus,
@@ -14,8 +11,9 @@ import {
   readWholeStream,
   sortStatus,
   streamLastPosition,
-  tempHome,
+  useE2eEnvironments,
   waitFor,
+  waitForProjector,
   type ApiOutcome,
 } from './e2eHelpers.js';
 
@@ -55,35 +53,23 @@ interface Sent {
 }
 
 const natsUrl = inject('natsUrl');
-const token = uniqueToken();
-const stream = `T_${token}`;
-const prefix = `t_${token}`;
+const e2e = useE2eEnvironments('crash');
+let token: string;
+let stream: string;
+let prefix: string;
 let database: TestDatabase;
-let home: string;
 let nc: NatsConnection;
 let env: Record<string, string>;
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  home = tempHome('crash');
-  env = {
-    DAQFLOW_NATS_URL: natsUrl,
-    DAQFLOW_DATABASE_URL: database.url,
-    DAQFLOW_HOME: home,
-    DAQFLOW_STREAM: stream,
-    DAQFLOW_SUBJECT_PREFIX: prefix,
-    DAQFLOW_LOG_LEVEL: 'warn',
-  };
+  ({ token, stream, prefix, database, env } = await e2e.create());
   nc = await connect({ servers: natsUrl, name: 'e2e-crash-client' });
 });
 
 afterEach(killAllDaqflowProcesses);
 
 afterAll(async () => {
-  await killAllDaqflowProcesses();
   await nc?.close();
-  await database?.drop();
-  if (home) rmSync(home, { recursive: true, force: true });
 });
 
 const okBody = (sent: Sent): Record<string, unknown> => {
@@ -258,18 +244,7 @@ describe('daqflow up killed with SIGKILL in the middle of a stream of commands',
 
     // (d) the projector catches up, and its tables equal the fold of the stream.
     const last = await streamLastPosition(natsUrl, stream, prefix);
-    await waitFor(
-      () => `projection checkpoint ${DEFAULT_PROJECTOR_NAME} to reach ${last}`,
-      async () => {
-        const row = await database.db
-          .selectFrom('projection_checkpoint')
-          .select('position')
-          .where('name', '=', DEFAULT_PROJECTOR_NAME)
-          .executeTakeFirst();
-        return row && Number(row.position) === last ? true : undefined;
-      },
-      20_000,
-    );
+    await waitForProjector(database, last, 20_000);
     const events = await readWholeStream(natsUrl, stream, prefix);
     expect(events.length, 'no events after the projector caught up').toBe(last);
     expect(versionProblems(events)).toEqual([]);

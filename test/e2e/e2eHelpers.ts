@@ -1,10 +1,17 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { createJetStreamEventStore } from '../../adapters/jetstream/index.js';
+import { afterAll, beforeAll, inject } from 'vitest';
+import { eventSubjectPrefix } from '../../adapters/app/startDaqflow.js';
+import { createJetStreamEventStore, type JetStreamEventStore } from '../../adapters/jetstream/index.js';
 import type { RecordedEvent } from '../../events/envelope.js';
+import { readCheckpoint } from '../../projections/checkpoints.js';
+import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
+import { killAllDaqflowProcesses } from '../harness/daqflowProcess.js';
+import { createTestDatabase, type TestDatabase } from '../harness/testDatabase.js';
+import { uniqueToken } from '../harness/testNames.js';
 
 /** What one request to the daqflow NATS API came back with. */
 export type ApiOutcome =
@@ -33,28 +40,32 @@ export const apiRequest = async (
   return { kind: 'ok', body: parsed, duplicate: msg.headers?.get('Daqflow-Duplicate') === 'true' };
 };
 
-/** Every event of the stream, read with the product's own JetStream reader. */
-export const readWholeStream = async (natsUrl: string, stream: string, subjectPrefix: string): Promise<RecordedEvent[]> => {
+/** Runs `work` with the product's own JetStream store on the stream of a daqflow with that subject prefix. */
+const withStore = async <T>(
+  natsUrl: string,
+  stream: string,
+  subjectPrefix: string,
+  work: (store: JetStreamEventStore) => Promise<T>,
+): Promise<T> => {
   const nc = await connect({ servers: natsUrl, name: 'e2e-stream-reader' });
   try {
-    const store = createJetStreamEventStore({ nc, stream, subjectPrefix: `${subjectPrefix}.events` });
-    const events: RecordedEvent[] = [];
-    for await (const batch of store.readAll({ batchSize: 1_000 })) events.push(...batch);
-    return events;
+    return await work(createJetStreamEventStore({ nc, stream, subjectPrefix: eventSubjectPrefix({ subjectPrefix }) }));
   } finally {
     await nc.close();
   }
 };
 
+/** Every event of the stream, read with the product's own JetStream reader. */
+export const readWholeStream = (natsUrl: string, stream: string, subjectPrefix: string): Promise<RecordedEvent[]> =>
+  withStore(natsUrl, stream, subjectPrefix, async (store) => {
+    const events: RecordedEvent[] = [];
+    for await (const batch of store.readAll({ batchSize: 1_000 })) events.push(...batch);
+    return events;
+  });
+
 /** The newest position of the stream. */
-export const streamLastPosition = async (natsUrl: string, stream: string, subjectPrefix: string): Promise<number> => {
-  const nc = await connect({ servers: natsUrl, name: 'e2e-stream-reader' });
-  try {
-    return await createJetStreamEventStore({ nc, stream, subjectPrefix: `${subjectPrefix}.events` }).lastPosition();
-  } finally {
-    await nc.close();
-  }
-};
+export const streamLastPosition = (natsUrl: string, stream: string, subjectPrefix: string): Promise<number> =>
+  withStore(natsUrl, stream, subjectPrefix, (store) => store.lastPosition());
 
 /** actor_status as the stream says it must be: each actor's newest event. */
 export interface FoldedStatus {
@@ -104,6 +115,14 @@ export const waitFor = async <T>(
   }
 };
 
+/** Waits until the live projector's checkpoint in `database` is at `position`. */
+export const waitForProjector = (database: TestDatabase, position: number, timeoutMs: number): Promise<true> =>
+  waitFor(
+    () => `projection checkpoint ${DEFAULT_PROJECTOR_NAME} to reach ${position}`,
+    async () => ((await readCheckpoint(database.db, DEFAULT_PROJECTOR_NAME)) === position ? true : undefined),
+    timeoutMs,
+  );
+
 /**
  * A fresh temp folder for DAQFLOW_HOME. World-traversable: as root, the embedded PostgreSQL
  * runs as the `postgres` user and must reach its data folder inside.
@@ -112,6 +131,67 @@ export const tempHome = (name: string): string => {
   const dir = mkdtempSync(join(tmpdir(), `daqflow-e2e-${name}-`));
   chmodSync(dir, 0o755);
   return dir;
+};
+
+/** What one daqflow of a spec has to itself: a database, a JetStream stream and a subject prefix. */
+export interface DaqflowEnvironment {
+  /** The token in the stream and prefix names. */
+  readonly token: string;
+  readonly stream: string;
+  readonly prefix: string;
+  readonly database: TestDatabase;
+  /** The DAQFLOW_* variables that point a daqflow (or a CLI command) at all of it. */
+  readonly env: Record<string, string>;
+}
+
+/**
+ * The e2e environment of a spec file: a temp DAQFLOW_HOME (`name` in its folder name) made
+ * before all tests, and `create()` for each daqflow environment in it. After all tests every
+ * daqflow process is killed, the databases are dropped and the home is removed. Call it before
+ * the file's own hooks, so that their cleanup runs first.
+ */
+export const useE2eEnvironments = (
+  name: string,
+): { readonly home: string; create(token?: string): Promise<DaqflowEnvironment> } => {
+  let home: string | undefined;
+  const databases: TestDatabase[] = [];
+  const currentHome = (): string => {
+    if (home === undefined) throw new Error('the e2e home exists only in hooks and tests, after beforeAll');
+    return home;
+  };
+  beforeAll(() => {
+    home = tempHome(name);
+  });
+  afterAll(async () => {
+    await killAllDaqflowProcesses();
+    for (const database of databases.splice(0)) await database.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+  return {
+    get home() {
+      return currentHome();
+    },
+    create: async (token = uniqueToken()) => {
+      const database = await createTestDatabase();
+      databases.push(database);
+      const stream = `T_${token}`;
+      const prefix = `t_${token}`;
+      return {
+        token,
+        stream,
+        prefix,
+        database,
+        env: {
+          DAQFLOW_NATS_URL: inject('natsUrl'),
+          DAQFLOW_DATABASE_URL: database.url,
+          DAQFLOW_HOME: currentHome(),
+          DAQFLOW_STREAM: stream,
+          DAQFLOW_SUBJECT_PREFIX: prefix,
+          DAQFLOW_LOG_LEVEL: 'warn',
+        },
+      };
+    },
+  };
 };
 
 /** Runs `work` over `items` with at most `concurrency` at a time, results in input order. */

@@ -3,13 +3,9 @@
 // Existing files are never overwritten: a recorded history is a promise to keep accepting it.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoActor } from '../../actors/demo/index.js';
-import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
-import { defineActor } from '../../actors/runtime/actorDefinition.js';
-import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
-import { newId } from '../../adapters/ids.js';
-import { EventSchemas } from '../../events/eventSchemas.js';
+import type { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
+import { createDemoRuntime } from '../harness/demoRuntime.js';
 
 const scenarios: Record<string, (runtime: ActorRuntime) => Promise<string>> = {
   completed: async (runtime) => {
@@ -33,13 +29,7 @@ for (const [name, scenario] of Object.entries(scenarios)) {
   const file = join(folder, `${name}.json`);
   if (existsSync(file)) continue;
   const store = new InMemoryEventStore();
-  const runtime = new ActorRuntime({
-    store,
-    schemas: new EventSchemas(),
-    definitions: [defineActor(demoActor)],
-    effects: { demo: createDemoEffects() },
-    newId,
-  });
+  const runtime = createDemoRuntime(store);
   const id = await scenario(runtime);
   for (let i = 0; i < 500 && !(await store.readLast('demo', id))?.final; i++) await new Promise((r) => setTimeout(r, 5));
   await runtime.stop(100);
