@@ -56,7 +56,7 @@ export class VersionConflictError extends DaqflowError {
   ) {
     super(
       'VERSION_CONFLICT',
-      `stream ${stream}: expected version ${expected}, found ${actual ?? 'another'}`,
+      `${stream} was changed by another writer (expected version ${expected}, found ${actual ?? 'a newer one'}); read it again and retry`,
       { stream, expected, actual },
       options,
     );

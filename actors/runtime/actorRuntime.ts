@@ -225,7 +225,9 @@ export class ActorRuntime {
 
   private definitionOf(kind: string): ActorDefinition {
     const definition = this.definitions.get(kind);
-    if (!definition) throw new DaqflowError('UNKNOWN_ACTOR_KIND', `no actor kind ${kind}`, { kind });
+    if (!definition) {
+      throw new DaqflowError('UNKNOWN_ACTOR_KIND', `no actor kind ${kind} (known: ${this.kinds().join(', ')})`, { kind });
+    }
     return definition;
   }
 

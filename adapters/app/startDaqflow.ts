@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import type { Logger as PinoLogger } from 'pino';
 import { allActorDefinitions } from '../../actors/registry.js';
 import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import type { Logger } from '../../actors/runtime/logger.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
@@ -41,13 +42,22 @@ export const openEventStore = async (
   config: Pick<DaqflowConfig, 'stream' | 'subjectPrefix'>,
   natsUrl: string,
   name: string,
+  logger: Logger,
 ): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
   const nc = await connectNats(natsUrl, name);
   try {
     const schemas = new EventSchemas();
     for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
     await ensureEventStream(await jetstreamManager(nc), { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) });
-    const store = createJetStreamEventStore({ nc, stream: config.stream, subjectPrefix: eventSubjectPrefix(config), schemas });
+    const store = createJetStreamEventStore({
+      nc,
+      stream: config.stream,
+      subjectPrefix: eventSubjectPrefix(config),
+      schemas,
+      // A message that does not decode is skipped by every reader; it must at least be seen.
+      onCorrupt: (position, error) =>
+        logger.error({ position, err: error, stream: config.stream }, 'event does not decode: skipped'),
+    });
     return { nc, store, schemas };
   } catch (e) {
     await nc.close();
@@ -70,7 +80,7 @@ export const startDaqflow = async (
     const migrations = await migrateToLatest(db);
     const applied = (migrations.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     if (applied.length) logger.info({ applied }, 'database migrated');
-    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow');
+    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger);
     cleanups.unshift(() => nc.drain());
     const runtime = new ActorRuntime({
       store,

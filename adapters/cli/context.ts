@@ -42,8 +42,8 @@ export const cliContext = (options: GlobalOptions, defaults: { logLevel?: string
     logLevel: options.logLevel,
   };
   const config = loadConfig({ file: options.config, flags });
-  // Tools print their answer on stdout; they log only warnings unless asked for more.
-  const level = options.logLevel ?? process.env.DAQFLOW_LOG_LEVEL ?? defaults.logLevel ?? config.logLevel;
+  // Tools print their answer on stdout; they log only warnings unless a level was set somewhere.
+  const level = config.explicit.has('logLevel') ? config.logLevel : (defaults.logLevel ?? config.logLevel);
   return { config, logger: createLogger(level) };
 };
 

@@ -13,7 +13,7 @@ export const withEventStore = async <T>(
 ): Promise<T> => {
   const servers = await toolServers(context);
   try {
-    const { nc, store } = await openEventStore(context.config, servers.natsUrl, 'daqflow-cli');
+    const { nc, store } = await openEventStore(context.config, servers.natsUrl, 'daqflow-cli', context.logger);
     try {
       return await work(store, servers);
     } finally {

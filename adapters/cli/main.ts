@@ -129,7 +129,15 @@ try {
     process.stderr.write(`daqflow: ${e.message}\n`);
     process.exitCode = e.status === 400 ? 2 : 1;
   } else {
-    process.stderr.write(`daqflow: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // System errors (a refused connection, a missing file) say enough in one line; anything
+    // else is a bug worth its stack.
+    const system = typeof (e as { code?: unknown }).code === 'string';
+    const message = e instanceof Error ? e.message.replace(/\/\/([^:@/]+):[^@/]+@/g, '//$1:***@') : String(e);
+    const refused = (e as { code?: unknown }).code === 'ECONNREFUSED'
+      ? ' (is the server running? check DAQFLOW_DATABASE_URL and DAQFLOW_NATS_URL, or leave them unset for the embedded default)'
+      : '';
+    const detail = !system && e instanceof Error && e.stack ? `\n${e.stack}` : refused;
+    process.stderr.write(`daqflow: ${message}${detail}\n`);
     process.exitCode = 1;
   }
 }

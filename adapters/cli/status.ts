@@ -1,6 +1,6 @@
 import { listActors } from '../../projections/actorStatus.projection.js';
 import { createDb } from '../postgres/createDb.js';
-import { migrateToLatest } from '../postgres/migrate.js';
+import { DaqflowError } from '../../events/errors.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { brief, table } from './format.js';
 
@@ -17,9 +17,15 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
   const servers = await toolServers(context);
   const db = createDb(servers.databaseUrl, { max: 2 });
   try {
-    await migrateToLatest(db);
-    const limit = options.limit === undefined ? 50 : Number(options.limit);
-    const rows = await listActors(db, { kind: options.kind, state: options.state, limit });
+    // A read-only tool: it does not migrate a database a running daqflow of another version uses.
+    const rows = await listActors(db, { kind: options.kind, state: options.state, limit: Number(options.limit ?? 50) }).catch(
+      (e: unknown) => {
+        if ((e as { code?: string }).code === '42P01') {
+          throw new DaqflowError('WRONG_STATE', 'this database has no status tables yet: run `daqflow migrate` or start `daqflow up`');
+        }
+        throw e;
+      },
+    );
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ items: rows }, null, 2)}\n`);
       return;

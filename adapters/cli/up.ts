@@ -1,5 +1,5 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DaqflowError } from '../../events/errors.js';
 import { startDaqflow } from '../app/startDaqflow.js';
 import { isProcessAlive } from '../embedded/adoptOrphan.js';
@@ -18,25 +18,43 @@ const refuseSecondInstance = (pidFile: string): void => {
   }
 };
 
+/** Takes the home's pid file, created exclusively so that two `up` started together cannot both pass. */
+const claimPidFile = (pidFile: string): void => {
+  mkdirSync(dirname(pidFile), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(pidFile, `${process.pid}\n`, { flag: 'wx' });
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      refuseSecondInstance(pidFile);
+      // Left by a run that died: take it over.
+      rmSync(pidFile, { force: true });
+    }
+  }
+  refuseSecondInstance(pidFile);
+};
+
 /** `daqflow up`: every role in this process, on the embedded default unless URLs are given. */
 export const runUp = async (options: GlobalOptions): Promise<void> => {
   const { config, logger } = cliContext(options);
   const pidFile = join(config.homeDir, 'daqflow.pid');
-  refuseSecondInstance(pidFile);
-  const servers = await startEmbeddedServers(
-    config.homeDir,
-    { natsUrl: config.natsUrl, databaseUrl: config.databaseUrl },
-    logger,
-    'own',
-  );
+  claimPidFile(pidFile);
+  let servers;
   let app;
   try {
+    servers = await startEmbeddedServers(
+      config.homeDir,
+      { natsUrl: config.natsUrl, databaseUrl: config.databaseUrl },
+      logger,
+      'own',
+    );
     app = await startDaqflow(config, servers, logger);
   } catch (e) {
-    await servers.stop();
+    await servers?.stop();
+    rmSync(pidFile, { force: true });
     throw e;
   }
-  writeFileSync(pidFile, `${process.pid}\n`);
   const shown = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
   process.stdout.write(
     `daqflow up: ready\n` +

@@ -42,6 +42,8 @@ const configSchema = z.strictObject({
 
 /** daqflow's configuration after defaults, environment, `--config` file and flags are merged. */
 export type DaqflowConfig = z.infer<typeof configSchema> & {
+  /** Keys that were set somewhere (environment, file or flag) rather than defaulted. */
+  readonly explicit: ReadonlySet<ConfigKey>;
   /** Absolute path of `home`. */
   readonly homeDir: string;
   /** Absolute path of `dataRoot` (default: `<home>/data`). */
@@ -104,6 +106,7 @@ export const loadConfig = (
   const homeDir = resolve(cwd, parsed.data.home);
   return {
     ...parsed.data,
+    explicit: new Set(Object.keys(merged).filter((k) => merged[k] !== undefined) as ConfigKey[]),
     homeDir,
     dataRootDir: resolve(cwd, parsed.data.dataRoot ?? resolve(homeDir, 'data')),
   };

@@ -55,9 +55,11 @@ export const startEmbeddedPostgres = async (
   try {
     await pg.start();
   } catch (e) {
-    throw new Error(`embedded PostgreSQL did not start: ${logLines.slice(-5).join(' | ')}`, {
-      cause: e,
-    });
+    const said = logLines.slice(-5).join(' | ');
+    throw new Error(
+      `embedded PostgreSQL did not start (data ${dataDir}, port ${chosen}): ${said || (e as Error).message}`,
+      { cause: e },
+    );
   }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${chosen}/postgres`,

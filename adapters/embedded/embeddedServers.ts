@@ -88,14 +88,14 @@ export const startEmbeddedServers = async (
       databaseUrl = await ensureDatabase(adminUrl, 'daqflow');
     }
   } catch (e) {
-    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+    for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
     throw e;
   }
   return {
     natsUrl,
     databaseUrl,
     stop: async () => {
-      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
     },
   };
 };

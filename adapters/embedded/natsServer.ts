@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, openSync } from 'node:fs';
+import { accessSync, closeSync, constants, mkdirSync, openSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { DaqflowError } from '../../events/errors.js';
@@ -80,6 +80,8 @@ export const startNatsServer = async (options: NatsServerOptions): Promise<Runni
   const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir], {
     stdio: ['ignore', out, out],
   });
+  // The child has its own copy of the descriptor.
+  if (typeof out === 'number') closeSync(out);
   const killOnExit = (): void => {
     child.kill('SIGKILL');
   };
@@ -88,7 +90,8 @@ export const startNatsServer = async (options: NatsServerOptions): Promise<Runni
     await waitForPort(port, child, 15_000);
   } catch (e) {
     child.kill('SIGKILL');
-    throw e;
+    const where = options.logFile ? `; its log: ${options.logFile}` : '';
+    throw new DaqflowError('INTERNAL', `${(e as Error).message} (store ${options.storeDir}${where})`, {}, { cause: e });
   }
   return {
     url: `nats://127.0.0.1:${port}`,

@@ -37,7 +37,9 @@ export const appendToStream = async (
 ): Promise<AppendResult> => {
   const checked = eventEnvelopeSchema.safeParse(event);
   if (!checked.success) {
-    throw new ValidationError('the event envelope is invalid', checked.error.issues);
+    const first = checked.error.issues[0];
+    const where = first ? `${first.path.map(String).join('.') || '(envelope)'}: ${first.message}` : '';
+    throw new ValidationError(`the event envelope is invalid: ${where}`, checked.error.issues);
   }
   const envelope = pickEnvelope(event);
   const name = streamNameOf(envelope.actorKind, envelope.actorId);
