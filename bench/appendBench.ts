@@ -1,5 +1,6 @@
 import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import { createJetStreamEventStore } from '../adapters/jetstream/jetstreamEventStore.js';
+import { PubAckPipeline } from '../adapters/jetstream/pubAckPipeline.js';
 import { actorSubject } from '../adapters/jetstream/subjects.js';
 import type { EventStreamNames } from '../adapters/jetstream/eventStream.js';
 import type { EventEnvelope } from '../events/envelope.js';
@@ -104,6 +105,31 @@ const rawExpectRate = async (
   return { rate: total / seconds, cpu: used };
 };
 
+/**
+ * The same bytes through daqflow's own pipelined publisher (one reply subscription, no per-message
+ * timer), no expect header, `inFlight` at a time: the fastest raw publish this client can do, so
+ * the store's own cost shows apart from the transport's.
+ */
+const rawPipelineRate = async (
+  servers: BenchServers,
+  names: EventStreamNames,
+  items: readonly Publishable[],
+  inFlight: number,
+): Promise<Rated> => {
+  await recreateStream(servers.jsm, names);
+  const publisher = new PubAckPipeline(servers.nc, 30_000);
+  const cpu = cpuMeter(servers);
+  const started = performance.now();
+  await pool(items, inFlight, async (item) => {
+    await publisher.publish(item.subject, item.bytes, {});
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const used = cpu(items.length);
+  publisher.close();
+  await checkCount(servers, names, items.length);
+  return { rate: items.length / seconds, cpu: used };
+};
+
 const checkCount = async (servers: BenchServers, names: EventStreamNames, expected: number): Promise<void> => {
   const info = await servers.jsm.streams.info(names.stream);
   if (info.state.messages !== expected) {
@@ -166,17 +192,21 @@ export const runAppendBench = async (servers: BenchServers, options: AppendBench
   await daqflowAppendRate(servers, names, warm);
   await rawPublishRate(servers, names, js, publishablesOf(names, interleave(warm)), warm.length);
   await rawExpectRate(servers, names, js, perActorItems.slice(0, warm.length));
+  await rawPipelineRate(servers, names, publishablesOf(names, interleave(warm)), warm.length);
 
+  const pipelineRuns: Rated[] = [];
   const daqflowRuns: Rated[] = [];
   const rawRuns: Rated[] = [];
   const rawExpectRuns: Rated[] = [];
   let identical = true;
   for (let rep = 0; rep < repeat; rep++) {
     // Rotate the order so no path always runs on a server that just worked hard.
-    const paths = ['raw', 'daqflow', 'expect'] as const;
-    const order = [0, 1, 2].map((i) => paths[(i + rep) % paths.length]!);
+    const paths = ['raw', 'daqflow', 'expect', 'pipeline'] as const;
+    const order = [0, 1, 2, 3].map((i) => paths[(i + rep) % paths.length]!);
     for (const path of order) {
-      if (path === 'raw') {
+      if (path === 'pipeline') {
+        pipelineRuns.push(await rawPipelineRate(servers, names, items, actors));
+      } else if (path === 'raw') {
         rawRuns.push(await rawPublishRate(servers, names, js, items, actors));
       } else if (path === 'expect') {
         rawExpectRuns.push(await rawExpectRate(servers, names, js, perActorItems));
@@ -186,7 +216,7 @@ export const runAppendBench = async (servers: BenchServers, options: AppendBench
       }
     }
     log(
-      `append: run ${rep + 1}/${repeat}: daqflow ${Math.round(daqflowRuns.at(-1)!.rate)}/s, raw ${Math.round(rawRuns.at(-1)!.rate)}/s, raw+expect ${Math.round(rawExpectRuns.at(-1)!.rate)}/s`,
+      `append: run ${rep + 1}/${repeat}: daqflow ${Math.round(daqflowRuns.at(-1)!.rate)}/s, raw ${Math.round(rawRuns.at(-1)!.rate)}/s, raw+expect ${Math.round(rawExpectRuns.at(-1)!.rate)}/s, raw pipelined ${Math.round(pipelineRuns.at(-1)!.rate)}/s`,
     );
   }
 
@@ -230,6 +260,7 @@ export const runAppendBench = async (servers: BenchServers, options: AppendBench
   };
   const rateRatio = pairedRatio(daqflowRates, rawRates);
   const rawExpect = median(rawExpectRates);
+  const pipelineRates = pipelineRuns.map((r) => r.rate);
   return {
     rows: [
       {
@@ -251,6 +282,17 @@ export const runAppendBench = async (servers: BenchServers, options: AppendBench
         ratio: pairedRatio(rawExpectRates, rawRates),
         unit: 'ev/s',
         baselineLabel: `raw js.publish, ${actors} in flight`,
+        target: '-',
+        result: 'INFO',
+      },
+      {
+        key: 'append.vsPipeline',
+        measurement: '  same, against raw pipelined publish (same transport)',
+        daqflow: daqflowRate,
+        baseline: median(pipelineRates),
+        ratio: pairedRatio(daqflowRates, pipelineRates),
+        unit: 'ev/s',
+        baselineLabel: `raw publish through PubAckPipeline, ${actors} in flight, no expect header`,
         target: '-',
         result: 'INFO',
       },
@@ -278,7 +320,7 @@ export const runAppendBench = async (servers: BenchServers, options: AppendBench
       },
     ],
     notes: [
-      `append CPU per event, this process + nats-server: daqflow ${cpuText(cpuOf(daqflowRuns))}, raw ${cpuText(cpuOf(rawRuns))}, raw+expect ${cpuText(cpuOf(rawExpectRuns))}`,
+      `append CPU per event, this process + nats-server: daqflow ${cpuText(cpuOf(daqflowRuns))}, raw ${cpuText(cpuOf(rawRuns))}, raw+expect ${cpuText(cpuOf(rawExpectRuns))}, raw pipelined ${cpuText(cpuOf(pipelineRuns))}`,
       `append payload ${fmt(mean(payloadBytes))} B mean (${Math.min(...payloadBytes)}-${Math.max(...payloadBytes)}); bytes stored by daqflow identical to the raw payload: ${identical ? 'yes' : 'NO'}`,
     ],
     details: {
@@ -291,6 +333,7 @@ export const runAppendBench = async (servers: BenchServers, options: AppendBench
       daqflowRates,
       rawRates,
       rawExpectRates,
+      pipelineRates,
       cpuPerEventUs: { daqflow: cpuOf(daqflowRuns), raw: cpuOf(rawRuns), rawExpect: cpuOf(rawExpectRuns) },
       latencyOps,
       latencySamples: daqflowLat.length,

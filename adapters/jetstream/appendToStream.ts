@@ -60,9 +60,9 @@ export const appendToStream = async (
 
   let ack;
   try {
-    ack = await ctx.js.publish(subject, encode(envelope), {
+    ack = await ctx.publisher.publish(subject, encode(envelope), {
       ...(key !== undefined && { msgID: key }),
-      expect: { lastSubjectSequence: stale ? unreachableSequence : head.seq },
+      lastSubjectSequence: stale ? unreachableSequence : head.seq,
     });
   } catch (e) {
     if (isWrongLastSequence(e)) {

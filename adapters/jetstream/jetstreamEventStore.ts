@@ -14,6 +14,7 @@ import { appendToStream } from './appendToStream.js';
 import { decodeEvent } from './decodeEvent.js';
 import { defaultEventStream } from './eventStream.js';
 import { HeadCache } from './headCache.js';
+import { PubAckPipeline } from './pubAckPipeline.js';
 import { lastPosition } from './lastPosition.js';
 import { readAll } from './readAll.js';
 import { readHeads } from './readHeads.js';
@@ -63,6 +64,7 @@ export const createJetStreamEventStore = (options: JetStreamEventStoreOptions): 
   const onCorrupt = options.onCorrupt;
   const ctx: StoreContext = {
     js: jetstream(options.nc, { timeout }),
+    publisher: new PubAckPipeline(options.nc, timeout),
     // Without the account check, making the manager sends nothing, so the store can be made
     // synchronously; an unreachable server shows on the first operation instead.
     manager: () => (manager ??= jetstreamManager(options.nc, { timeout, checkAPI: false })),
@@ -114,6 +116,7 @@ export const createJetStreamEventStore = (options: JetStreamEventStoreOptions): 
       const open = [...subscriptions];
       subscriptions.clear();
       await Promise.all(open.map((s) => s.close()));
+      ctx.publisher.close();
     },
   };
 };
