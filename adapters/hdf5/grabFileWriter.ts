@@ -1,0 +1,352 @@
+/**
+ * Writes one grab run's HDF5 file (layout in `grabFileLayout.ts`), streaming: each parameter's
+ * datasets are created on its first append, chunked and unlimited, then grown and written in place
+ * for every later append. Nothing of a parameter's series is kept in memory beyond the one append
+ * being written; the writer remembers only each parameter's row count and units.
+ *
+ * The file is written as a draft (`.<name>.draft` in `draftDir`) and appears under its final name
+ * in `outDir` only when `finish()` has closed, synced and moved it there, so a reader never sees a
+ * partial `MLParamData_*.h5`. `abort()` keeps the draft and names it, so a failed run can say where
+ * its partial data is; a later try of the same run truncates it.
+ *
+ * h5wasm's Node build uses Emscripten's NODERAWFS: the HDF5 library reads and writes the real file
+ * through Node's `fs`, there is no in-memory copy of the file to sync. What lives in the wasm heap
+ * is HDF5's metadata cache and the one append being written (h5wasm opens and closes a dataset per
+ * call, so no per-dataset chunk cache stays allocated). The heap grows to its high-water mark and
+ * stays there, so peak memory is bounded by the largest append, not by the file.
+ *
+ * h5wasm is synchronous: an append blocks the event loop while it writes (about a millisecond for
+ * 3,600 samples). Calls on one writer must not interleave with its `finish()`/`abort()`.
+ */
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import h5wasm from 'h5wasm/node';
+import type { Dataset, File as H5File } from 'h5wasm/node';
+import { DaqflowError, ValidationError } from '../../events/errors.js';
+import {
+  DEFAULT_CHUNK_SAMPLES,
+  GRAB_LAYOUT_VERSION,
+  draftFileName,
+  escapeParameterName,
+  grabAttrs,
+  grabDatasets,
+  grabFileName,
+  partialFileName,
+  type GrabWindow,
+} from './grabFileLayout.js';
+
+export interface OpenGrabFileOptions {
+  /** Folder of the draft; relative paths are taken from `dataRoot`. Created when missing. */
+  readonly draftDir: string;
+  /** Folder of the finished file; relative paths are taken from `dataRoot`. Created when missing. */
+  readonly outDir: string;
+  readonly window: GrabWindow;
+  /** When the run was created: names the file (whole Unix seconds) and is written as an attribute. */
+  readonly created: Date;
+  /** Every file must resolve inside this folder (`DAQFLOW_DATA_ROOT`). Created when missing. */
+  readonly dataRoot: string;
+  /** Chunk length in samples of new datasets (default {@link DEFAULT_CHUNK_SAMPLES}). */
+  readonly chunkSamples?: number;
+}
+
+export interface GrabFileResult {
+  /** Absolute path of the finished file, symlinks resolved. */
+  readonly path: string;
+  readonly bytes: number;
+  /** Parameters written (every parameter appended at least once, even with no samples). */
+  readonly parameters: number;
+  /** Samples written over all parameters. */
+  readonly samples: number;
+}
+
+export interface GrabFileWriter {
+  /** Absolute path of the draft while it is written. */
+  readonly draftPath: string;
+  /** Absolute path the file will have after `finish()`. */
+  readonly finalPath: string;
+  /**
+   * Appends samples to a parameter: `times` in UTC seconds (finite), `values` of the same length
+   * (NaN allowed). `units`, where the source gives them, become the `units` attribute of the
+   * parameter's `value` dataset; a later append with other units is refused. Bad input is refused
+   * with a `VALIDATION_FAILED` error before anything is written, and the writer stays usable.
+   */
+  appendSamples(parameter: string, times: Float64Array, values: Float64Array, units?: string): void;
+  /** Samples written so far for a parameter (0 when never appended). */
+  samplesOf(parameter: string): number;
+  /** Closes, syncs and moves the draft to `finalPath`. */
+  finish(): Promise<GrabFileResult>;
+  /** Closes the draft and keeps it, for the failed run to name; nothing appears in `outDir`. */
+  abort(): Promise<{ draftPath: string }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths inside the data root
+// ---------------------------------------------------------------------------------------------
+
+const isInside = (root: string, path: string): boolean => {
+  const rel = relative(root, path);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+};
+
+const errnoOf = (e: unknown): string | undefined =>
+  typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
+
+/** `realpath` of the longest existing ancestor, with the rest of the path appended. */
+const realpathOfExisting = async (absolute: string): Promise<string> => {
+  const rest: string[] = [];
+  let head = absolute;
+  for (;;) {
+    try {
+      return join(await realpath(head), ...rest.reverse());
+    } catch (e) {
+      const code = errnoOf(e);
+      const parent = dirname(head);
+      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === head) throw e;
+      rest.push(basename(head));
+      head = parent;
+    }
+  }
+};
+
+/**
+ * Resolves `dir` (relative ones from `rootReal`) with '..' and existing symlinks followed, refuses
+ * it unless it lies inside `rootReal`, creates it and checks again (a symlink made meanwhile).
+ */
+export const resolveDirInsideRoot = async (rootReal: string, dir: string, what: string): Promise<string> => {
+  if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError(`${what} must be a non-empty path`);
+  const refuse = (real: string): never => {
+    throw new ValidationError(
+      `${what} ${JSON.stringify(dir)} resolves to ${real}, outside the data root ${rootReal}; every output file must be inside DAQFLOW_DATA_ROOT`,
+      [{ path: [what], message: 'outside the data root' }],
+    );
+  };
+  const before = await realpathOfExisting(resolve(rootReal, dir));
+  if (!isInside(rootReal, before)) refuse(before);
+  await mkdir(before, { recursive: true });
+  const after = await realpath(before);
+  if (!isInside(rootReal, after)) refuse(after);
+  return after;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Publishing the draft
+// ---------------------------------------------------------------------------------------------
+
+const fsyncFile = async (path: string): Promise<void> => {
+  const fh = await open(path, 'r+');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+};
+
+/** Best effort: a directory fsync makes a rename durable on Linux; some systems refuse it. */
+const fsyncDir = async (path: string): Promise<void> => {
+  try {
+    const fh = await open(path, constants.O_RDONLY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // not supported here (e.g. Windows, some network file systems): the data itself is synced
+  }
+};
+
+export interface PublishOps {
+  readonly rename: (from: string, to: string) => Promise<void>;
+}
+
+const defaultOps: PublishOps = { rename };
+
+/**
+ * Moves a complete, synced draft to its final path so that the final name only ever names a
+ * complete file. Same file system: one `rename` (atomic; an existing file of that name is
+ * replaced, so a retried run republishes the same path). Across file systems (`EXDEV`): copy to
+ * `.<name>.partial` in the final folder, sync it, rename it to the final name, then remove the
+ * draft. A failed copy removes the partial copy and keeps the draft.
+ */
+export const publishDraft = async (draftPath: string, finalPath: string, ops: PublishOps = defaultOps): Promise<void> => {
+  const finalDir = dirname(finalPath);
+  try {
+    await ops.rename(draftPath, finalPath);
+  } catch (e) {
+    if (errnoOf(e) !== 'EXDEV') throw e;
+    const partial = join(finalDir, partialFileName(basename(finalPath)));
+    try {
+      await copyFile(draftPath, partial);
+      await fsyncFile(partial);
+      await rename(partial, finalPath);
+    } catch (copyError) {
+      await rm(partial, { force: true });
+      throw copyError;
+    }
+    await rm(draftPath, { force: true });
+    await fsyncDir(dirname(draftPath));
+  }
+  await fsyncDir(finalDir);
+};
+
+// ---------------------------------------------------------------------------------------------
+// The writer
+// ---------------------------------------------------------------------------------------------
+
+interface ParameterState {
+  rows: number;
+  units: string | undefined;
+  readonly time: Dataset;
+  readonly value: Dataset;
+}
+
+type WriterState = 'open' | 'finished' | 'aborted' | 'failed';
+
+const createSeries = (file: H5File, parameter: string, chunk: number): ParameterState => {
+  const group = file.create_group(escapeParameterName(parameter));
+  group.create_attribute(grabAttrs.parameter, parameter);
+  const series = (name: string, dtype: string): Dataset =>
+    group.create_dataset({ name, data: new Float64Array(0), shape: [0], maxshape: [null], chunks: [chunk], dtype });
+  const time = series(grabDatasets.time.name, grabDatasets.time.dtype);
+  time.create_attribute(grabAttrs.units, grabDatasets.time.units);
+  time.create_attribute(grabAttrs.epoch, grabDatasets.time.epoch);
+  const value = series(grabDatasets.value.name, grabDatasets.value.dtype);
+  return { rows: 0, units: undefined, time, value };
+};
+
+/**
+ * Opens the draft of a grab run's file. Refuses (`VALIDATION_FAILED`) a window whose stop is not
+ * after its start, and a `draftDir` or `outDir` that does not resolve inside `dataRoot` after '..'
+ * and symlinks are resolved. An old draft of the same name (a crashed earlier try) is truncated.
+ */
+export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFileWriter> => {
+  const chunk = options.chunkSamples ?? DEFAULT_CHUNK_SAMPLES;
+  if (!Number.isInteger(chunk) || chunk < 1) throw new ValidationError('chunkSamples must be a positive integer');
+  const name = grabFileName(options.window, options.created);
+  if (typeof options.dataRoot !== 'string' || options.dataRoot.length === 0) {
+    throw new ValidationError('dataRoot must be a non-empty path');
+  }
+  const rootAbsolute = resolve(options.dataRoot);
+  await mkdir(rootAbsolute, { recursive: true });
+  const rootReal = await realpath(rootAbsolute);
+  const draftDir = await resolveDirInsideRoot(rootReal, options.draftDir, 'draftDir');
+  const outDir = await resolveDirInsideRoot(rootReal, options.outDir, 'outDir');
+  const draftPath = join(draftDir, draftFileName(name));
+  const finalPath = join(outDir, name);
+
+  await h5wasm.ready;
+  const file = new h5wasm.File(draftPath, 'w');
+  try {
+    file.create_attribute(grabAttrs.layout, GRAB_LAYOUT_VERSION);
+    file.create_attribute(grabAttrs.created, options.created.toISOString());
+    file.create_attribute(grabAttrs.windowStart, options.window.start.toISOString());
+    file.create_attribute(grabAttrs.windowStop, options.window.stop.toISOString());
+  } catch (e) {
+    file.close();
+    throw new DaqflowError('INTERNAL', `could not write the attributes of ${draftPath}`, { draftPath }, { cause: e });
+  }
+
+  const parameters = new Map<string, ParameterState>();
+  let state: WriterState = 'open';
+  let samples = 0;
+
+  const requireOpen = (op: string): void => {
+    if (state !== 'open') {
+      throw new DaqflowError('INTERNAL', `cannot ${op}: the grab file ${draftPath} is ${state}`, { draftPath, state });
+    }
+  };
+
+  const closeQuietly = (): void => {
+    try {
+      file.close();
+    } catch {
+      // already closed or broken: the draft is what it is
+    }
+  };
+
+  const appendSamples = (parameter: string, times: Float64Array, values: Float64Array, units?: string): void => {
+    requireOpen('append');
+    if (!(times instanceof Float64Array) || !(values instanceof Float64Array)) {
+      throw new ValidationError(`${parameter}: times and values must be Float64Arrays`);
+    }
+    if (times.length !== values.length) {
+      throw new ValidationError(`${parameter}: ${times.length} times but ${values.length} values`);
+    }
+    for (let i = 0; i < times.length; i++) {
+      if (!Number.isFinite(times[i])) {
+        throw new ValidationError(`${parameter}: time ${i} of this append is ${times[i]}; times must be finite`);
+      }
+    }
+    if (units !== undefined && typeof units !== 'string') throw new ValidationError(`${parameter}: units must be a string`);
+    const known = parameters.get(parameter);
+    if (known?.units !== undefined && units !== undefined && units !== known.units) {
+      throw new ValidationError(`${parameter}: units ${JSON.stringify(units)} differ from ${JSON.stringify(known.units)} given before`);
+    }
+    escapeParameterName(parameter); // refuses an empty name before anything is written
+
+    try {
+      const series = known ?? createSeries(file, parameter, chunk);
+      if (!known) parameters.set(parameter, series);
+      if (units !== undefined && series.units === undefined) {
+        series.value.create_attribute(grabAttrs.units, units);
+        series.units = units;
+      }
+      const n = times.length;
+      if (n === 0) return;
+      const from = series.rows;
+      const to = from + n;
+      series.time.resize([to]);
+      series.value.resize([to]);
+      series.time.write_slice([[from, to]], times);
+      series.value.write_slice([[from, to]], values);
+      series.rows = to;
+      samples += n;
+    } catch (e) {
+      state = 'failed';
+      closeQuietly();
+      throw new DaqflowError('INTERNAL', `could not append ${parameter} to ${draftPath}: ${String(e)}`, { draftPath, parameter }, {
+        cause: e,
+      });
+    }
+  };
+
+  const finish = async (): Promise<GrabFileResult> => {
+    requireOpen('finish');
+    try {
+      file.flush();
+      file.close();
+      await fsyncFile(draftPath);
+      const bytes = (await stat(draftPath)).size;
+      await publishDraft(draftPath, finalPath);
+      state = 'finished';
+      return { path: finalPath, bytes, parameters: parameters.size, samples };
+    } catch (e) {
+      state = 'failed';
+      closeQuietly();
+      throw new DaqflowError('INTERNAL', `could not finish ${finalPath} (the draft stays at ${draftPath}): ${String(e)}`, {
+        draftPath,
+        finalPath,
+      }, { cause: e });
+    }
+  };
+
+  const abort = (): Promise<{ draftPath: string }> => {
+    if (state === 'open' || state === 'failed') {
+      closeQuietly();
+      state = 'aborted';
+    } else if (state === 'finished') {
+      return Promise.reject(new DaqflowError('INTERNAL', `cannot abort: ${finalPath} is already finished`, { finalPath }));
+    }
+    return Promise.resolve({ draftPath });
+  };
+
+  return {
+    draftPath,
+    finalPath,
+    appendSamples,
+    samplesOf: (parameter) => parameters.get(parameter)?.rows ?? 0,
+    finish,
+    abort,
+  };
+};
