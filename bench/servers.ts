@@ -14,6 +14,7 @@ import { ensureEventStream, type EventStreamNames } from '../adapters/jetstream/
 import { createDb } from '../adapters/postgres/createDb.js';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
 import type { Database } from '../projections/database.js';
+import { canConnect } from '../adapters/postgres/canConnect.js';
 
 /** Everything the bench runs against, started for this run only, and how to take it down. */
 export interface BenchServers {
@@ -31,19 +32,6 @@ export interface BenchServers {
   /** A plain pg pool on the bench database, for the raw baselines. */
   readonly pool: pg.Pool;
 }
-
-const canConnect = async (url: string): Promise<boolean> => {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-};
 
 const asAdmin = async <T>(url: string, run: (client: pg.Client) => Promise<T>): Promise<T> => {
   const client = new pg.Client({ connectionString: url });
