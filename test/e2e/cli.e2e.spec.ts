@@ -226,4 +226,30 @@ describe('daqflow commands beside a running daqflow up', () => {
       .executeTakeFirst();
     expect(Number(checkpoint?.position)).toBe(last);
   });
+
+  it('request sends one request to an endpoint and prints the reply; a refused one exits non-zero', async () => {
+    // The test before stopped `up`; this one needs it answering again.
+    up = await startDaqflowProcess({ env });
+    const body = JSON.stringify({ steps: 1, intervalMs: 3_600_000, requestId: `req-${uniqueToken()}` });
+    const args = ['request', `${prefix}.demo.start`, body];
+    const first = await runCli(args, env);
+    expect(first.code, showResult(args, first)).toBe(0);
+    const reply = JSON.parse(first.stdout) as { id: string; state: string; version: number };
+    expect(reply).toMatchObject({ state: 'waiting', version: 1 });
+    // The same request id again: the first answer, nothing new stored.
+    const again = await runCli(args, env);
+    expect(JSON.parse(again.stdout)).toEqual(reply);
+    const stored = (await readWholeStream(natsUrl, stream, prefix)).filter((e) => e.actorId === reply.id);
+    expect(stored).toHaveLength(1);
+
+    const bad = ['request', `${prefix}.demo.start`, '{"steps":"many"}'];
+    const refused = await runCli(bad, env);
+    expect(refused.code, showResult(bad, refused)).toBe(1);
+    expect(refused.stderr).toMatch(/error 400/);
+    expect(refused.stderr).toMatch(/VALIDATION_FAILED/);
+    const notJson = ['request', `${prefix}.demo.start`, '{steps'];
+    const malformed = await runCli(notJson, env);
+    expect(malformed.code, showResult(notJson, malformed)).toBe(2);
+    expect(malformed.stderr).toMatch(/not JSON/);
+  });
 });
