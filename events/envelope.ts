@@ -3,6 +3,12 @@ import { z } from 'zod';
 /** Actor kinds and ids become NATS subject tokens, so they are restricted to safe characters. */
 export const tokenPattern = /^[A-Za-z0-9_-]{1,128}$/;
 
+/** An actor id (or kind) as clients send it. */
+export const actorIdSchema = z.string().regex(tokenPattern, 'an actor id is 1-128 of A-Z a-z 0-9 _ -');
+
+/** A client's request id: the idempotency key of a command. */
+export const requestIdSchema = z.string().min(1, 'a requestId is 1-200 characters').max(200, 'a requestId is 1-200 characters');
+
 /**
  * One stored event: one transition of one actor. The envelope carries the state the transition
  * led to, so readers (projections, `history`) never need the machine, and replay can check that

@@ -1,6 +1,6 @@
-import type { ColumnType, Insertable, JSONColumnType, Kysely, Selectable, Transaction } from 'kysely';
+import type { ColumnType, Insertable, JSONColumnType, Selectable } from 'kysely';
 import type { RecordedEvent } from '../events/index.js';
-import type { Database } from './database.js';
+import type { DbOrTrx } from './database.js';
 import { inStatementChunks, jsonb, type Projection } from './projection.js';
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -25,7 +25,7 @@ export interface ActorStatusTable {
 export type ActorStatusRow = Selectable<ActorStatusTable>;
 export type NewActorStatusRow = Insertable<ActorStatusTable>;
 
-type Db = Kysely<Database> | Transaction<Database>;
+type Db = DbOrTrx;
 
 // A multi-row ON CONFLICT DO UPDATE may not touch the same row twice, so a batch is first
 // reduced to one row per actor: the newest event, with the time of the oldest for created_at.

@@ -1,6 +1,6 @@
-import type { ColumnType, Insertable, Kysely, Selectable, Transaction } from 'kysely';
+import type { ColumnType, Insertable, Selectable } from 'kysely';
 import type { RecordedEvent } from '../events/index.js';
-import type { Database } from './database.js';
+import type { DbOrTrx } from './database.js';
 import { inStatementChunks, jsonb, type Projection } from './projection.js';
 
 /** One row per event: the transition history of every actor. */
@@ -57,7 +57,7 @@ export const actorTransitionProjection: Projection = {
 
 /** Every transition of the actor `id`, oldest first. */
 export const actorHistory = (
-  db: Kysely<Database> | Transaction<Database>,
+  db: DbOrTrx,
   id: string,
 ): Promise<ActorTransitionRow[]> =>
   db

@@ -1,5 +1,5 @@
-import { sql, type Generated, type Kysely, type Transaction } from 'kysely';
-import type { Database } from './database.js';
+import { sql, type Generated } from 'kysely';
+import type { DbOrTrx } from './database.js';
 
 export interface ProjectionCheckpointTable {
   name: string;
@@ -8,7 +8,7 @@ export interface ProjectionCheckpointTable {
   updated_at: Generated<Date>;
 }
 
-type Db = Kysely<Database> | Transaction<Database>;
+type Db = DbOrTrx;
 
 /** The stored position for `name`, 0 when it has none (nothing applied yet). */
 export const readCheckpoint = async (db: Db, name: string): Promise<number> => {

@@ -1,3 +1,4 @@
+import type { Kysely, Transaction } from 'kysely';
 import type { ActorStatusTable } from './actorStatus.projection.js';
 import type { ActorTransitionTable } from './actorTransition.projection.js';
 import type { ProjectionCheckpointTable } from './checkpoints.js';
@@ -8,3 +9,6 @@ export interface Database {
   actor_status: ActorStatusTable;
   actor_transition: ActorTransitionTable;
 }
+
+/** What read and write functions take first: the database, or a transaction on it. */
+export type DbOrTrx = Kysely<Database> | Transaction<Database>;

@@ -1,6 +1,5 @@
-import type { Kysely, Transaction } from 'kysely';
 import type { RecordedEvent } from '../events/index.js';
-import type { Database } from './database.js';
+import type { DbOrTrx } from './database.js';
 
 /**
  * A read model fed by events. `apply` takes a whole batch (in position order) and must be
@@ -13,12 +12,12 @@ export interface Projection {
   readonly tables: readonly string[];
   /** Events the projection cares about; all when absent. */
   readonly handles?: (event: RecordedEvent) => boolean;
-  apply(trx: Transaction<Database> | Kysely<Database>, events: readonly RecordedEvent[]): Promise<void>;
+  apply(trx: DbOrTrx, events: readonly RecordedEvent[]): Promise<void>;
 }
 
 /** Applies one batch to every projection, each seeing only the events it handles. */
 export const applyProjections = async (
-  trx: Transaction<Database> | Kysely<Database>,
+  trx: DbOrTrx,
   projections: readonly Projection[],
   events: readonly RecordedEvent[],
 ): Promise<void> => {

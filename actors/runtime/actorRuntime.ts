@@ -1,6 +1,6 @@
 import type { AnyMachineSnapshot } from 'xstate';
 import type { EventEnvelope } from '../../events/envelope.js';
-import { streamNameOf, tokenPattern } from '../../events/envelope.js';
+import { requestIdSchema, streamNameOf, tokenPattern } from '../../events/envelope.js';
 import {
   DaqflowError,
   isDuplicateEventError,
@@ -497,9 +497,8 @@ const checkId = (kind: string, id: string): void => {
 };
 
 const checkRequestId = (requestId: string): void => {
-  if (typeof requestId !== 'string' || requestId.length === 0 || requestId.length > 200) {
-    throw new ValidationError('requestId must be a string of 1 to 200 characters');
-  }
+  const checked = requestIdSchema.safeParse(requestId);
+  if (!checked.success) throw new ValidationError(checked.error.issues[0]?.message ?? 'invalid requestId', checked.error.issues);
 };
 
 const summarizeIssues = (issues: readonly { path: PropertyKey[]; message: string }[]): string =>

@@ -107,9 +107,6 @@ export const startDaqflow = async (
       subjectPrefix: config.subjectPrefix,
     });
     cleanups.unshift(() => api.stop());
-    // The endpoints' subscriptions must be on the server before anyone is told we are ready:
-    // a client on another connection could otherwise get "no responders".
-    await nc.flush();
     let stopping: Promise<void> | undefined;
     return {
       nc,

@@ -5,7 +5,7 @@ import { allActorDefinitions } from '../../actors/registry.js';
 import type { ActorDefinition, AnyCommandSpec } from '../../actors/runtime/actorDefinition.js';
 import type { ActorRuntime, ActorView, CommandMeta } from '../../actors/runtime/actorRuntime.js';
 import type { Logger } from '../../actors/runtime/logger.js';
-import { tokenPattern } from '../../events/envelope.js';
+import { actorIdSchema, requestIdSchema } from '../../events/envelope.js';
 import { DaqflowError } from '../../events/errors.js';
 import { RequestGuard, type JsonReply } from './errors.js';
 import { validateBody, type RequestBody } from './requestBody.js';
@@ -46,11 +46,11 @@ export const GET_ENDPOINT = 'get';
 
 // requestId travels in the body next to the payload; the command schemas are strict and
 // would refuse it, so it is taken out (and checked) before they see the rest.
-const requestIdSchema = z.string().min(1).max(200).optional();
-const idSchema = z.string().regex(tokenPattern, 'an actor id is 1-128 of A-Z a-z 0-9 _ -');
-const commandTargetSchema = z.object({ id: idSchema, requestId: requestIdSchema });
+const optionalRequestId = requestIdSchema.optional();
+const idSchema = actorIdSchema;
+const commandTargetSchema = z.object({ id: idSchema, requestId: optionalRequestId });
 // requestId means nothing to a read, but clients that stamp every request must not be refused.
-const getSchema = z.strictObject({ id: idSchema, requestId: requestIdSchema });
+const getSchema = z.strictObject({ id: idSchema, requestId: optionalRequestId });
 
 /** The reply of every actor endpoint: the summary's fields, then id, state, version and final. */
 export const actorReply = (view: ActorView): JsonReply => ({
@@ -112,7 +112,7 @@ export const addActorService = async (nc: NatsConnection, options: ActorServiceO
     const work = creates
       ? async (body: RequestBody): Promise<JsonReply> => {
           const { requestId, ...payload } = body;
-          const checked = validateBody(requestIdSchema, requestId, `${kind} ${name} requestId`);
+          const checked = validateBody(optionalRequestId, requestId, `${kind} ${name} requestId`);
           return actorReply(await runtime.create(kind, name, payload, metaOf(checked)));
         }
       : async (body: RequestBody): Promise<JsonReply> => {

@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import services from '@nats-io/services';
 import { z } from 'zod';
 import type { Logger } from '../../actors/runtime/logger.js';
-import { tokenPattern } from '../../events/envelope.js';
+import { actorIdSchema, requestIdSchema, tokenPattern } from '../../events/envelope.js';
 import { DaqflowError } from '../../events/errors.js';
 import type { RunningService } from './actorService.js';
 import { RequestGuard } from './errors.js';
@@ -46,16 +46,16 @@ export const DEFAULT_LIST_LIMIT = 100;
 /** The most rows one list request may ask for. */
 export const MAX_LIST_LIMIT = 1_000;
 
-const requestIdSchema = z.string().min(1).max(200).optional();
+const optionalRequestId = requestIdSchema.optional();
 const listSchema = z.strictObject({
   kind: z.string().regex(tokenPattern, 'an actor kind is 1-128 of A-Z a-z 0-9 _ -').optional(),
   state: z.string().min(1).max(100).optional(),
   limit: z.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
-  requestId: requestIdSchema,
+  requestId: optionalRequestId,
 });
 const historySchema = z.strictObject({
-  id: z.string().regex(tokenPattern, 'an actor id is 1-128 of A-Z a-z 0-9 _ -'),
-  requestId: requestIdSchema,
+  id: actorIdSchema,
+  requestId: optionalRequestId,
 });
 
 /**

@@ -113,5 +113,8 @@ export const startApi = async (nc: NatsConnection, options: StartApiOptions): Pr
     await stop(0).catch((err: unknown) => options.logger.error({ err }, 'api cleanup failed'));
     throw e;
   }
+  // The services' subscriptions must be on the server before callers announce the API: a
+  // client on another connection could otherwise get "no responders", or miss a $SRV.PING.
+  await nc.flush();
   return { services: running.map((r) => r.service), stop };
 };
