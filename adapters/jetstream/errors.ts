@@ -7,7 +7,7 @@ import {
   TimeoutError,
 } from '@nats-io/transport-node';
 import { JetStreamApiCodes, JetStreamApiError, JetStreamError } from '@nats-io/jetstream';
-import { DaqflowError, StoreUnavailableError, VersionConflictError } from '../../events/errors.js';
+import { DaqflowError, StoreUnavailableError } from '../../events/errors.js';
 
 /** Whether the server refused a publish because the subject's last sequence moved on. */
 export const isWrongLastSequence = (error: unknown): boolean =>
@@ -25,24 +25,14 @@ export const isUnreachable = (error: unknown): boolean =>
   // (no stream, JetStream off); the class is not exported by the package, hence the name test.
   (error instanceof Error && error.name === 'JetStreamNotEnabled');
 
-export interface ConflictContext {
-  /** The actor's stream name (kind.id) for the VersionConflictError. */
-  readonly stream: string;
-  readonly expected: number;
-  readonly actual?: number;
-}
-
 /**
  * Turns an error thrown by the NATS client into the port's vocabulary, so callers never see
- * client classes: a wrong-last-sequence becomes VersionConflictError (when `conflict` says
- * which actor), anything about reaching the server or JetStream becomes StoreUnavailableError.
+ * client classes: anything about reaching the server or JetStream becomes StoreUnavailableError.
+ * (A wrong last sequence is mapped by appendToStream, which knows the actor and versions.)
  * Errors that are ours already, or programming errors, pass through untouched.
  */
-export const toStoreError = (error: unknown, operation: string, conflict?: ConflictContext): unknown => {
+export const toStoreError = (error: unknown, operation: string): unknown => {
   if (error instanceof DaqflowError) return error;
-  if (conflict && isWrongLastSequence(error)) {
-    return new VersionConflictError(conflict.stream, conflict.expected, conflict.actual, { cause: error });
-  }
   if (isUnreachable(error)) {
     const detail = error instanceof Error ? error.message : String(error);
     return new StoreUnavailableError(`event store unavailable during ${operation}: ${detail}`, {
