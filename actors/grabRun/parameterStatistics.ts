@@ -37,25 +37,9 @@ import { z } from 'zod';
  * when it needs the run's statistics, rather than a cumulative state in every event.
  */
 
-/** Statistics of the sample-to-sample intervals, in seconds. */
-export interface IntervalStatistics {
+/** Count, NaN count, min, max, mean, std and mode of one series; null where undefined. */
+export interface SeriesStatistics {
   count: number;
-  /** Always 0: times are finite. */
-  nanCount: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  /** Sample standard deviation (n − 1); null for fewer than 2 intervals. */
-  std: number | null;
-  /** Most frequent interval, the smallest on a tie. */
-  mode: number | null;
-}
-
-/** Statistics of one parameter; null where not defined (no samples, or n < 2 for std). */
-export interface ParameterStatistics {
-  /** Finite samples. */
-  count: number;
-  /** NaN and ±Infinity samples, left out of the value statistics. */
   nanCount: number;
   min: number | null;
   max: number | null;
@@ -64,6 +48,16 @@ export interface ParameterStatistics {
   std: number | null;
   /** Most frequent value, the smallest on a tie. */
   mode: number | null;
+}
+
+/** Statistics of the sample-to-sample intervals, in seconds; `nanCount` is always 0 (times are finite). */
+export type IntervalStatistics = SeriesStatistics;
+
+/**
+ * Statistics of one parameter: over its finite samples (`nanCount` counts NaN and ±Infinity,
+ * left out), plus the first and last sample time and the intervals.
+ */
+export interface ParameterStatistics extends SeriesStatistics {
   /** Time of the first sample, NaN samples included (seconds UTC). */
   firstTime: number | null;
   /** Time of the last sample, NaN samples included (seconds UTC). */
@@ -71,9 +65,6 @@ export interface ParameterStatistics {
   /** Intervals between consecutive samples' times, whatever the samples' values. */
   interval: IntervalStatistics;
 }
-
-// ---------------------------------------------------------------------------------------------
-// JSON state
 
 /** A number in JSON: finite numbers as themselves, the others (and −0) as strings. */
 const jsonNumberSchema = z.union([z.number(), z.enum(['NaN', 'Infinity', '-Infinity', '-0'])]);
@@ -129,9 +120,6 @@ export const statisticsStateSchema = z.object({
   intervals: momentsStateSchema,
 });
 export type StatisticsState = z.infer<typeof statisticsStateSchema>;
-
-// ---------------------------------------------------------------------------------------------
-// Moments: count, mean, M2, min, max and an exact frequency table
 
 class Moments {
   count = 0;
@@ -239,9 +227,6 @@ function describe(m: Moments): Omit<IntervalStatistics, 'nanCount'> {
     mode: m.mode(),
   };
 }
-
-// ---------------------------------------------------------------------------------------------
-// The accumulator
 
 /** One parameter's statistics, built one sample at a time, carried as JSON, merged by chunks. */
 export class StatisticsAccumulator {

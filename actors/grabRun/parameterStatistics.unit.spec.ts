@@ -13,9 +13,7 @@ interface Sample {
   time: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// An independent, straightforward computation: arrays, two passes, a sort for the mode.
-
+// The reference the accumulator is checked against: arrays, two passes, a sort for the mode.
 interface Described {
   count: number;
   min: number | null;
@@ -117,9 +115,6 @@ function onePass(samples: readonly Sample[]): StatisticsAccumulator {
   return acc;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Generators
-
 const valueArb = fc.oneof(
   { weight: 3, arbitrary: fc.integer({ min: -3, max: 3 }) }, // repeated values and ties
   { weight: 2, arbitrary: fc.constantFrom(NaN, 0, -0, Infinity, -Infinity, 0.1, 0.2, 0.30000000000000004) },
@@ -159,8 +154,6 @@ const chunkedArb = samplesArb.chain((samples) =>
 );
 
 const RUNS = { numRuns: Number(process.env.STATS_RUNS ?? 500) };
-
-// ---------------------------------------------------------------------------------------------
 
 describe('parameter statistics: hand-checked examples', () => {
   it('values [1,2,2,3,NaN] at times [0,1,2,4,5]: intervals count the NaN sample', () => {

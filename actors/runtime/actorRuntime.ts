@@ -24,7 +24,7 @@ import type {
 import { KeyedMutex } from './keyedMutex.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createPureTransitions } from './pureTransition.js';
-import { initialSnapshot, rehydrate, type Rehydrated } from './rehydrate.js';
+import { rehydrate, type Rehydrated } from './rehydrate.js';
 import { isFinal, stateOf } from './stateOf.js';
 
 /** What a command or query answers about an actor. */
@@ -351,12 +351,7 @@ export class ActorRuntime {
     const definition = this.definitionOf(kind);
     if (cached && !refresh) return cached;
     const events = await this.store.readStream(kind, id, (cached?.version ?? 0) + 1);
-    const folded = rehydrate(
-      definition,
-      id,
-      events,
-      cached ?? { snapshot: initialSnapshot(definition, id), version: 0, correlationId: undefined, commandIds: new Map() },
-    );
+    const folded = rehydrate(definition, id, events, cached);
     const hosted: Hosted = { ...folded, kind, id, timers: cached?.timers ?? new Map() };
     if (hosted.version > 0 && !isFinal(hosted.snapshot)) this.hosted.set(key, hosted);
     else this.evict(kind, id);

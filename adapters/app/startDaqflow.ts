@@ -103,7 +103,7 @@ export const startDaqflow = async (
       runtime,
       queries: createStatusQueries(db),
       logger: logger.child({ component: 'api' }),
-      kinds: actorServices.map((s) => ({ ...s, group: `daqflow.${s.group}` })),
+      kinds: actorServices,
       subjectPrefix: config.subjectPrefix,
     });
     cleanups.unshift(() => api.stop());

@@ -65,7 +65,7 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
     process.stdout.write(
       `${table(
         ['V', 'EVENT', 'FROM', 'TO', 'DATA'],
-        history.events.map((e) => [String(e.version), String(e.type), String(e.previous_state ?? e.previousState ?? '(new)'), String(e.state), brief(e.data, 50)]),
+        history.events.map((e) => [String(e.version), String(e.type), String(e.previous_state ?? '(new)'), String(e.state), brief(e.data, 50)]),
       )}\n`,
     );
     process.stdout.write(`demo job ${started.id} ended ${view.state}${view.error ? `: ${view.error}` : ''}\n`);

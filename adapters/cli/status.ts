@@ -7,7 +7,8 @@ import { brief, table } from './format.js';
 export interface StatusOptions extends GlobalOptions {
   readonly kind?: string;
   readonly state?: string;
-  readonly limit?: string;
+  /** Always set: the flag has a default. */
+  readonly limit: string;
   readonly json?: boolean;
 }
 
@@ -18,7 +19,7 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
   const db = createDb(servers.databaseUrl, { max: 2 });
   try {
     // A read-only tool: it does not migrate a database a running daqflow of another version uses.
-    const rows = await listActors(db, { kind: options.kind, state: options.state, limit: Number(options.limit ?? 50) }).catch(
+    const rows = await listActors(db, { kind: options.kind, state: options.state, limit: Number(options.limit) }).catch(
       (e: unknown) => {
         if ((e as { code?: string }).code === '42P01') {
           throw new DaqflowError('WRONG_STATE', 'this database has no status tables yet: run `daqflow migrate` or start `daqflow up`');

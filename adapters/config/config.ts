@@ -23,6 +23,9 @@ export const configKeys = {
 
 export type ConfigKey = keyof typeof configKeys;
 
+/** Dot-separated tokens: what may stand before every daqflow subject. */
+export const subjectPrefixPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
 const configSchema = z.strictObject({
   home: z.string().min(1).default('.daqflow'),
   natsUrl: z.string().min(1).optional(),
@@ -35,7 +38,7 @@ const configSchema = z.strictObject({
   stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('DAQFLOW_EVENTS'),
   subjectPrefix: z
     .string()
-    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'dot-separated tokens of letters, digits, _ and -')
+    .regex(subjectPrefixPattern, 'dot-separated tokens of letters, digits, _ and -')
     .default('daqflow'),
   logLevel: z.enum(logLevels).default('info'),
 });

@@ -48,10 +48,6 @@ export const grabAttrs = {
  */
 export const DEFAULT_CHUNK_SAMPLES = 4_096;
 
-// ---------------------------------------------------------------------------------------------
-// Parameter names ↔ HDF5 link names
-// ---------------------------------------------------------------------------------------------
-
 /**
  * The link name of a parameter's group, escaped reversibly with percent-encoding:
  *
@@ -94,10 +90,6 @@ export const parameterDatasetPaths = (parameter: string): { time: string; value:
   const group = parameterGroupPath(parameter);
   return { time: `${group}/${grabDatasets.time.name}`, value: `${group}/${grabDatasets.value.name}` };
 };
-
-// ---------------------------------------------------------------------------------------------
-// File names
-// ---------------------------------------------------------------------------------------------
 
 /** Prefix of every grab-run parameter file, as in the seed's ParamDataGrabber.py. */
 export const GRAB_FILE_PREFIX = 'MLParamData';

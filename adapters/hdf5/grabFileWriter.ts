@@ -80,10 +80,6 @@ export interface GrabFileWriter {
   abort(): Promise<{ draftPath: string }>;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Paths inside the data root
-// ---------------------------------------------------------------------------------------------
-
 const isInside = (root: string, path: string): boolean => {
   const rel = relative(root, path);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
@@ -128,10 +124,6 @@ export const resolveDirInsideRoot = async (rootReal: string, dir: string, what: 
   if (!isInside(rootReal, after)) refuse(after);
   return after;
 };
-
-// ---------------------------------------------------------------------------------------------
-// Publishing the draft
-// ---------------------------------------------------------------------------------------------
 
 const fsyncFile = async (path: string): Promise<void> => {
   const fh = await open(path, 'r+');
@@ -189,10 +181,6 @@ export const publishDraft = async (draftPath: string, finalPath: string, ops: Pu
   }
   await fsyncDir(finalDir);
 };
-
-// ---------------------------------------------------------------------------------------------
-// The writer
-// ---------------------------------------------------------------------------------------------
 
 interface ParameterState {
   rows: number;

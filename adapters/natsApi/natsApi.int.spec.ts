@@ -118,7 +118,7 @@ beforeAll(async () => {
     runtime: flaky,
     queries: fakeQueries(store),
     logger,
-    kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'daqflow.demo' }],
+    kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' }],
     subjectPrefix: prefix,
   });
 });

@@ -4,6 +4,7 @@ import type { Service } from '@nats-io/services';
 import type { ActorDefinition } from '../../actors/runtime/actorDefinition.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { DaqflowError } from '../../events/errors.js';
+import { subjectPrefixPattern } from '../config/config.js';
 import { addActorService, type ApiRuntime, type RunningService } from './actorService.js';
 import { addQueryService, type StatusQueries } from './queryService.js';
 
@@ -12,7 +13,7 @@ export interface ApiKind {
   readonly kind: string;
   /** NATS service name, e.g. `daqflow-demo`. */
   readonly serviceName: string;
-  /** Subject group under the default prefix, e.g. `daqflow.demo`; `subjectPrefix` replaces its first token. */
+  /** Subject group under the prefix, e.g. `demo` for `daqflow.demo.start`. */
   readonly group: string;
   readonly description?: string;
   /** The kind's definition; looked up in the actor registry when absent. */
@@ -26,7 +27,7 @@ export interface StartApiOptions {
   readonly logger: Logger;
   readonly kinds: readonly ApiKind[];
   /**
-   * Replaces the first token of every subject group (default `daqflow`), so that specs sharing
+   * Stands before every subject group (default `daqflow`), so that deployments or specs sharing
    * one nats-server do not answer each other's requests: `t_abc` gives `t_abc.demo.start`.
    */
   readonly subjectPrefix?: string;
@@ -46,7 +47,6 @@ export interface RunningApi {
 /** Default first token of every API subject. */
 export const DEFAULT_SUBJECT_PREFIX = 'daqflow';
 
-const prefixPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 let cachedVersion: string | undefined;
 
@@ -57,11 +57,8 @@ export const packageVersion = (): string => {
   return cachedVersion;
 };
 
-/** A subject group with its first token replaced by the prefix. */
-export const prefixedGroup = (group: string, prefix: string): string => {
-  const dot = group.indexOf('.');
-  return dot < 0 ? `${prefix}.${group}` : `${prefix}${group.slice(dot)}`;
-};
+/** A service's subject group under the prefix: `demo` becomes `daqflow.demo`. */
+export const prefixedGroup = (group: string, prefix: string): string => `${prefix}.${group}`;
 
 /**
  * Starts the NATS request API on a connection: one service per actor kind, plus
@@ -69,7 +66,7 @@ export const prefixedGroup = (group: string, prefix: string): string => {
  */
 export const startApi = async (nc: NatsConnection, options: StartApiOptions): Promise<RunningApi> => {
   const prefix = options.subjectPrefix ?? DEFAULT_SUBJECT_PREFIX;
-  if (!prefixPattern.test(prefix)) {
+  if (!subjectPrefixPattern.test(prefix)) {
     throw new DaqflowError('INVALID_REQUEST', `subject prefix ${JSON.stringify(prefix)} is not a plain subject`, { prefix });
   }
   const version = options.version ?? packageVersion();
