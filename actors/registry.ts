@@ -1,5 +1,6 @@
 import { demoActor } from './demo/index.js';
+import { grabRunActor } from './grabRun/index.js';
 import { defineActor, type ActorDefinition } from './runtime/actorDefinition.js';
 
 /** Every actor kind daqflow hosts. Domain kinds (acquisitions, grabs, reports) join here. */
-export const allActorDefinitions: readonly ActorDefinition[] = [defineActor(demoActor)];
+export const allActorDefinitions: readonly ActorDefinition[] = [defineActor(demoActor), defineActor(grabRunActor)];

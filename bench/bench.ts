@@ -13,6 +13,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAppendBench } from './appendBench.js';
+import { runGrabBench } from './grabBench.js';
 import { runMemoryBench } from './memoryBench.js';
 import { parseOptions, usage, type BenchOptions, type MeasurementName } from './options.js';
 import { runRebuildBench } from './rebuildBench.js';
@@ -56,6 +57,8 @@ const unitText = (value: number | null, unit: string): string => {
       return fmtMs(value);
     case 'ev/s':
       return `${fmt(value)} ev/s`;
+    case 'samples/s':
+      return `${fmt(value)} samples/s`;
     case 'MB':
       return `${fmt(value, 1)} MB`;
     case 'B':
@@ -123,6 +126,8 @@ const run = async (options: BenchOptions, log: Log): Promise<number> => {
       reads: options.reads,
       liveActors: options.liveActors,
       memoryStore: options.memoryStore,
+      grab: `${options.grabParameters}x${options.grabHours}h@${options.grabRateHz}Hz/${options.grabChunkSeconds}s`,
+      grabRepeat: options.grabRepeat,
       repeat: options.repeat,
       only: options.only,
     };
@@ -152,6 +157,18 @@ const run = async (options: BenchOptions, log: Log): Promise<number> => {
         runRehydrateBench(servers, { events: options.rehydrateEvents, folds: options.folds, reads: options.reads }, log),
       memory: () =>
         runMemoryBench(servers, { actors: options.liveActors, store: options.memoryStore, concurrency: 64 }, log),
+      grab: () =>
+        runGrabBench(
+          servers,
+          {
+            parameters: options.grabParameters,
+            hours: options.grabHours,
+            rateHz: options.grabRateHz,
+            chunkSeconds: options.grabChunkSeconds,
+            repeat: options.grabRepeat,
+          },
+          log,
+        ),
     };
     for (const name of options.only) {
       const t = performance.now();

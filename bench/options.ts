@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory'] as const;
+export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory', 'grab'] as const;
 export type MeasurementName = (typeof measurementNames)[number];
 
 export interface BenchOptions {
@@ -21,6 +21,12 @@ export interface BenchOptions {
   /** Live actors of the memory row. */
   readonly liveActors: number;
   readonly memoryStore: 'jetstream' | 'memory';
+  /** The grab run: simulated parameters, window length, sample rate, chunk length, runs. */
+  readonly grabParameters: number;
+  readonly grabHours: number;
+  readonly grabRateHz: number;
+  readonly grabChunkSeconds: number;
+  readonly grabRepeat: number;
   /** Runs per throughput/latency measurement (median reported), after one warm-up. */
   readonly repeat: number;
   readonly only: readonly MeasurementName[];
@@ -38,6 +44,11 @@ const numeric = {
   reads: { default: 20, help: 'timed JetStream reads + folds' },
   'live-actors': { default: 10_000, help: 'live actors for the memory row' },
   repeat: { default: 5, help: 'runs per throughput/latency measurement (median reported)' },
+  'grab-parameters': { default: 100, help: 'simulated parameters of the grab run' },
+  'grab-hours': { default: 24, help: 'window of the grab run, hours (the memory rows also run a quarter of it)' },
+  'grab-rate-hz': { default: 1, help: 'samples per second of every grabbed parameter' },
+  'grab-chunk-seconds': { default: 3_600, help: 'chunk length of the grab run, seconds' },
+  'grab-repeat': { default: 1, help: 'grab runs, each between its baselines (median reported)' },
 } as const;
 
 type NumericName = keyof typeof numeric;
@@ -49,12 +60,12 @@ export const usage = (): string =>
     'usage: npm run bench -- [options]      (or: npx tsx bench/bench.ts [options])',
     '',
     ...Object.entries(numeric).map(
-      ([flag, { default: d, help }]) => `  --${flag.padEnd(17)} ${help} (default ${d}; env ${envName(flag)})`,
+      ([flag, { default: d, help }]) => `  --${flag.padEnd(19)} ${help} (default ${d}; env ${envName(flag)})`,
     ),
-    `  --${'memory-store'.padEnd(17)} jetstream | memory: store the live actors are created through (default jetstream; env ${envName('memory-store')})`,
-    `  --${'only'.padEnd(17)} comma list of ${measurementNames.join(',')} (default all; env ${envName('only')})`,
-    `  --${'out'.padEnd(17)} folder of the JSON result (default bench/out; env ${envName('out')})`,
-    `  --${'help'.padEnd(17)} this text`,
+    `  --${'memory-store'.padEnd(19)} jetstream | memory: store the live actors are created through (default jetstream; env ${envName('memory-store')})`,
+    `  --${'only'.padEnd(19)} comma list of ${measurementNames.join(',')} (default all; env ${envName('only')})`,
+    `  --${'out'.padEnd(19)} folder of the JSON result (default bench/out; env ${envName('out')})`,
+    `  --${'help'.padEnd(19)} this text`,
     '',
     'PostgreSQL: $DAQFLOW_BENCH_PG_URL, else postgres://postgres@127.0.0.1:5432/postgres, else embedded.',
   ].join('\n');
@@ -110,6 +121,11 @@ export const parseOptions = (argv: readonly string[]): BenchOptions | 'help' => 
     reads: num('reads'),
     liveActors: num('live-actors'),
     memoryStore,
+    grabParameters: num('grab-parameters'),
+    grabHours: num('grab-hours'),
+    grabRateHz: num('grab-rate-hz'),
+    grabChunkSeconds: num('grab-chunk-seconds'),
+    grabRepeat: num('grab-repeat'),
     repeat: num('repeat'),
     only: only as MeasurementName[],
     outDir: raw('out'),

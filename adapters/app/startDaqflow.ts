@@ -19,10 +19,22 @@ import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
 import { migrateToLatest } from '../postgres/migrate.js';
+import { createGrabEffects } from '../grabRun/grabEffects.js';
+import { apiPreparers, createPreparers } from './commandPreparers.js';
+import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
 
 /** Service names and subject groups of each actor kind's request API. */
-export const actorServices = [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' }] as const;
+export const actorServices = [
+  { kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' },
+  {
+    kind: 'grab',
+    serviceName: 'daqflow-grabs',
+    group: 'grabs',
+    description:
+      'grab runs: a time window of parameter data from the data logger to HDF5, with per-parameter statistics; start, cancel, get',
+  },
+] as const;
 
 export interface Daqflow {
   readonly nc: NatsConnection;
@@ -82,11 +94,17 @@ export const startDaqflow = async (
     if (applied.length) logger.info({ applied }, 'database migrated');
     const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger);
     cleanups.unshift(() => nc.drain());
+    const source = dataLoggerFromConfig(config);
+    logger.info({ source: source.name, dataRoot: config.dataRootDir, timeZone: config.timeZone }, 'grab runs read from this data logger');
+    const preparers = createPreparers({ source, dataRoot: config.dataRootDir, timeZone: config.timeZone });
     const runtime = new ActorRuntime({
       store,
       schemas,
       definitions: allActorDefinitions,
-      effects: { demo: createDemoEffects() },
+      effects: {
+        demo: createDemoEffects(),
+        grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
+      },
       logger: logger.child({ component: 'runtime' }),
       newId,
     });
@@ -103,7 +121,10 @@ export const startDaqflow = async (
       runtime,
       queries: createStatusQueries(db),
       logger: logger.child({ component: 'api' }),
-      kinds: actorServices,
+      kinds: actorServices.map((entry) => {
+        const prepare = apiPreparers(preparers, entry.kind, () => new Date());
+        return prepare ? { ...entry, prepare } : entry;
+      }),
       subjectPrefix: config.subjectPrefix,
     });
     cleanups.unshift(() => api.stop());

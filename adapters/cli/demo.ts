@@ -3,7 +3,16 @@ import { connectNats } from '../jetstream/connection.js';
 import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { brief, progressBar, table } from './format.js';
+import { followGrab, grabStatistics, statisticsTable, type GrabView } from './grab.js';
 import { requestJson } from './natsRequest.js';
+
+/** The demo's grab: an hour of four simulated parameters, in 15-minute chunks. */
+const DEMO_GRAB = {
+  parameters: ['SIM:SINE', 'SIM:RAMP', 'SIM:STEP', 'SIM:NANS'],
+  window: { hours: 1 },
+  chunkSeconds: 900,
+  outDir: 'demo',
+} as const;
 
 export interface DemoOptions extends GlobalOptions {
   readonly steps: string;
@@ -69,7 +78,26 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
       )}\n`,
     );
     process.stdout.write(`demo job ${started.id} ended ${view.state}${view.error ? `: ${view.error}` : ''}\n`);
-    process.stdout.write(`projections: ${allProjections.map((p) => p.name).join(', ')}; see \`npx daqflow status\`, \`npx daqflow history ${started.id}\`\n`);
+
+    // A grab run from the simulated data logger: the last hour before midnight to HDF5, with statistics.
+    process.stdout.write(`\ngrab run: ${DEMO_GRAB.parameters.join(', ')}, the hour before the last midnight\n`);
+    try {
+      const grab = await requestJson<GrabView>(nc, `${prefix}.grabs.start`, DEMO_GRAB, 30_000);
+      const ended = await followGrab(nc, prefix, grab.id, 200);
+      const stats = ended.state === 'completed' ? await grabStatistics(nc, prefix, grab.id) : [];
+      if (stats.length) process.stdout.write(`${statisticsTable(stats)}\n`);
+      process.stdout.write(
+        ended.state === 'completed'
+          ? `grab ${ended.id} completed: ${ended.outputFile}\n`
+          : `grab ${ended.id} ended ${ended.state}${ended.error ? `: ${ended.error}` : ''}\n`,
+      );
+    } catch (e) {
+      // A daqflow configured with a real Archiver Appliance does not know the simulated parameters.
+      process.stdout.write(`grab run not started: ${(e as Error).message}\n`);
+    }
+    process.stdout.write(
+      `projections: ${allProjections.map((p) => p.name).join(', ')}; see \`npx daqflow status\`, \`npx daqflow history ${started.id}\`, \`npx daqflow stats list\`\n`,
+    );
   } finally {
     await inProcess?.stop();
     await nc.close();

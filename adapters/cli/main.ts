@@ -2,6 +2,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { isDaqflowError } from '../../events/errors.js';
 import { withGlobalOptions } from './context.js';
 import { runDemo } from './demo.js';
+import { registerGrabCommands } from './grab.js';
+import { registerStatsCommands } from './stats.js';
 import { runHistory } from './history.js';
 import { runMigrate } from './migrate.js';
 import { runReplayActor, runReplayProjections } from './replay.js';
@@ -30,7 +32,8 @@ const program = new Command('daqflow')
     `
 Examples:
   npx daqflow up                      start everything on the embedded default
-  npx daqflow demo                    run a demo job and show its transitions
+  npx daqflow demo                    run a demo job and a grab run, show transitions and statistics
+  npx daqflow grab params sine ramp --hours 1   grab an hour of two parameters into HDF5
   npx daqflow status --state waiting  actors waiting right now
   npx daqflow history <id>            an actor's transitions, from the stream
   npx daqflow replay actor <id> --at -5m   its state five minutes ago
@@ -117,6 +120,9 @@ Examples:
   npx daqflow request '$SRV.INFO.daqflow-demo'`,
     ),
 ).action((subject: string, json: string | undefined, _, command: Command) => runRequest(subject, json, command.optsWithGlobals()));
+
+registerGrabCommands(program);
+registerStatsCommands(program);
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
   (_, command: Command) => runMigrate(command.optsWithGlobals()),

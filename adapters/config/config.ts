@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { isTimeZone } from '../../actors/grabRun/grabWindow.js';
 import { ValidationError } from '../../events/errors.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -16,6 +17,7 @@ export const configKeys = {
   bsreadMode: 'DAQFLOW_BSREAD_MODE',
   bufferLength: 'DAQFLOW_BUFFER_LENGTH',
   archiverUrl: 'DAQFLOW_ARCHIVER_URL',
+  timeZone: 'DAQFLOW_TIMEZONE',
   stream: 'DAQFLOW_STREAM',
   subjectPrefix: 'DAQFLOW_SUBJECT_PREFIX',
   logLevel: 'DAQFLOW_LOG_LEVEL',
@@ -34,7 +36,11 @@ const configSchema = z.strictObject({
   bsreadStream: z.string().min(1).optional(),
   bsreadMode: z.enum(['pull', 'sub']).default('pull'),
   bufferLength: z.coerce.number().int().min(1).default(1_000),
-  archiverUrl: z.string().min(1).optional(),
+  archiverUrl: z.string().url('an http(s) URL, e.g. http://archiver:17668/retrieval').optional(),
+  timeZone: z
+    .string()
+    .refine(isTimeZone, 'an IANA time zone, e.g. Europe/Zurich or America/Chicago')
+    .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone),
   stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('DAQFLOW_EVENTS'),
   subjectPrefix: z
     .string()

@@ -12,6 +12,10 @@
  *   `noise` a second uniform draw in [-1, 1), `constant` 1.
  * - `nanEvery: n` makes every sample with k a multiple of n NaN; `gaps` are time ranges [from, to)
  *   with no samples at all (a data logger that was down).
+ * - Event channels (for events-mode grabs) hold the times a timing event fired, value 1 each:
+ *   firing k is at `offsetS + k × everyS` seconds since the epoch, for every integer k, so a
+ *   window holds exactly the firings in [from, to). Without the option the simulator has three,
+ *   `defaultSimulatedEventChannels`.
  */
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { z } from 'zod';
@@ -46,6 +50,14 @@ export interface SimulatedParameter {
   units?: string;
 }
 
+/** A timing event's channel: it fires at `offsetS + k × everyS` seconds since the epoch. */
+export interface SimulatedEventChannel {
+  /** Seconds between firings, at least 1 µs. */
+  everyS: number;
+  /** Time of firing 0, in seconds since the epoch. Default 0. */
+  offsetS?: number;
+}
+
 export interface SimulatorOptions {
   /** Any number or string; the same seed gives the same samples. */
   seed: number | string;
@@ -53,6 +65,8 @@ export interface SimulatorOptions {
   rateHz: number;
   /** The parameters and their signals. Default: `defaultSimulatedParameters`. */
   parameters?: Readonly<Record<string, SimulatedParameter>>;
+  /** Event channels, by name. Default: `defaultSimulatedEventChannels`; `{}` for none. */
+  eventChannels?: Readonly<Record<string, SimulatedEventChannel>>;
   /** Samples per batch. Default 4,096. */
   batchSize?: number;
 }
@@ -65,6 +79,17 @@ export const defaultSimulatedParameters: Readonly<Record<string, SimulatedParame
   'SIM:STEP': { shape: 'step', amplitude: 5, offset: -2.5, periodS: 120, units: 'A' },
   'SIM:CONST': { shape: 'constant', amplitude: 42, units: 'K' },
   'SIM:NANS': { shape: 'sine', amplitude: 10, periodS: 30, nanEvery: 10, units: 'mm' },
+};
+
+/**
+ * The event channels of a simulator configured without any, named as the default `EVENT:{hex}`
+ * pattern of an events grab: a 1 Hz cycle, a 10 Hz one, and one every minute. The other codes
+ * do not exist, as on a real timing system where most codes are unused.
+ */
+export const defaultSimulatedEventChannels: Readonly<Record<string, SimulatedEventChannel>> = {
+  'EVENT:00': { everyS: 1 },
+  'EVENT:02': { everyS: 0.1, offsetS: 0.05 },
+  'EVENT:0F': { everyS: 60, offsetS: 7.5 },
 };
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');
@@ -87,10 +112,15 @@ const parameterSchema = z.strictObject({
     .default([]),
   units: z.string().min(1).optional(),
 });
+const eventChannelSchema = z.strictObject({
+  everyS: finite.min(1e-6),
+  offsetS: finite.default(0),
+});
 const optionsSchema = z.strictObject({
   seed: z.union([finite, z.string()]),
   rateHz: finite.positive().max(1e6),
   parameters: z.record(z.string().min(1), parameterSchema).optional(),
+  eventChannels: z.record(z.string().min(1), eventChannelSchema).optional(),
   batchSize: z.number().int().min(1).max(1 << 24).default(DEFAULT_BATCH_SAMPLES),
 });
 
@@ -128,12 +158,26 @@ function parseOptions(options: SimulatorOptions): z.infer<typeof optionsSchema> 
 }
 
 export interface SimulatorSource extends DataLoggerSource {
-  /** The parameter names it knows. */
+  /** The parameter names it knows (not the event channels). */
   readonly parameters: readonly string[];
+  /** The event channel names it knows. */
+  readonly eventChannels: readonly string[];
 }
 
 export function createSimulatorSource(options: SimulatorOptions): SimulatorSource {
-  const config = parseOptions({ ...options, parameters: options.parameters ?? defaultSimulatedParameters });
+  const config = parseOptions({
+    ...options,
+    parameters: options.parameters ?? defaultSimulatedParameters,
+    eventChannels: options.eventChannels ?? defaultSimulatedEventChannels,
+  });
+  const eventChannels = new Map(Object.entries(config.eventChannels ?? {}));
+  const clashes = Object.keys(config.parameters ?? {}).filter((p) => eventChannels.has(p));
+  if (clashes.length > 0) {
+    throw new ValidationError(
+      `invalid simulator configuration: ${clashes.join(', ')} named both a parameter and an event channel`,
+      clashes.map((c) => ({ path: ['eventChannels', c], message: 'also a parameter' })),
+    );
+  }
   const rate = config.rateHz;
   const batchSize = config.batchSize;
   const seedKey = hashString(`${typeof config.seed}:${String(config.seed)}`);
@@ -183,6 +227,41 @@ export function createSimulatorSource(options: SimulatorOptions): SimulatorSourc
     }
   };
 
+  /** Firings of an event channel in [from, to): firing k at offsetS + k × everyS. */
+  async function* fetchFirings(
+    channel: { everyS: number; offsetS: number },
+    fromS: number,
+    toS: number,
+    to: Date,
+    signal?: AbortSignal,
+  ): AsyncGenerator<SampleBatch> {
+    const { everyS, offsetS } = channel;
+    const timeOf = (k: number): number => offsetS + k * everyS;
+    // The division only estimates: the float comparison with the computed times decides.
+    const firstAtOrAfter = (s: number): number => {
+      let k = Math.ceil((s - offsetS) / everyS);
+      while (timeOf(k - 1) >= s) k--;
+      while (timeOf(k) < s) k++;
+      return k;
+    };
+    const k0 = firstAtOrAfter(fromS);
+    const k1 = firstAtOrAfter(toS);
+    if (k1 <= k0) {
+      yield { times: new Float64Array(0), values: new Float64Array(0), through: new Date(to.getTime()) };
+      return;
+    }
+    let batches = 0;
+    for (let b = k0; b < k1; b += batchSize) {
+      signal?.throwIfAborted();
+      const n = Math.min(batchSize, k1 - b);
+      const times = new Float64Array(n);
+      for (let i = 0; i < n; i++) times[i] = timeOf(b + i);
+      const through = b + n >= k1 ? to.getTime() : millisecondAtOrBefore(timeOf(b + n));
+      yield { times, values: new Float64Array(n).fill(1), through: new Date(through) };
+      if (++batches % 64 === 0) await yieldToEventLoop();
+    }
+  }
+
   async function* fetchSamples(
     parameter: string,
     from: Date,
@@ -190,6 +269,12 @@ export function createSimulatorSource(options: SimulatorOptions): SimulatorSourc
     signal?: AbortSignal,
   ): AsyncGenerator<SampleBatch> {
     signal?.throwIfAborted();
+    const channel = eventChannels.get(parameter);
+    if (channel !== undefined) {
+      const { fromS, toS } = windowSeconds(parameter, from, to);
+      yield* fetchFirings(channel, fromS, toS, to, signal);
+      return;
+    }
     const p = lookUp(parameter);
     const { fromS, toS } = windowSeconds(parameter, from, to);
     const unitsField = p.units === undefined ? {} : { units: p.units };
@@ -234,8 +319,10 @@ export function createSimulatorSource(options: SimulatorOptions): SimulatorSourc
   return {
     name,
     parameters: [...parameters.keys()],
+    eventChannels: [...eventChannels.keys()],
     fetchSamples,
     describe(parameter: string): Promise<ParameterDescription> {
+      if (eventChannels.has(parameter)) return Promise.resolve({ exists: true });
       const p = parameters.get(parameter);
       if (p === undefined) return Promise.resolve({ exists: false });
       return Promise.resolve(p.units === undefined ? { exists: true } : { exists: true, units: p.units });

@@ -158,6 +158,45 @@ describe('simulator source', () => {
     expect(createSimulatorSource({ seed: 1, rateHz: 1 }).parameters).toContain('SIM:SINE');
   });
 
+  it('has event channels whose samples are the firing times, value 1, by default EVENT:00, EVENT:02 and EVENT:0F', async () => {
+    const sim = createSimulatorSource({ seed: 1, rateHz: 1 });
+    expect(sim.eventChannels).toEqual(['EVENT:00', 'EVENT:02', 'EVENT:0F']);
+    expect(sim.parameters).not.toContain('EVENT:00');
+    for (const channel of sim.eventChannels) await expect(sim.describe(channel)).resolves.toEqual({ exists: true });
+    await expect(sim.describe('EVENT:01')).resolves.toEqual({ exists: false });
+    await expect(collectSamples(sim, 'EVENT:01', at(0), at(1))).rejects.toMatchObject({ reason: 'UNKNOWN_PARAMETER' });
+    const counts = await Promise.all(sim.eventChannels.map(async (c) => (await collectSamples(sim, c, at(0), at(120))).times.length));
+    expect(counts).toEqual([120, 1200, 2]);
+    // The default events grab is one second before midnight: the 1 Hz and 10 Hz channels fire in it.
+    expect((await collectSamples(sim, 'EVENT:00', at(-1), at(0))).times).toEqual([T0 / 1000 - 1]);
+    expect((await collectSamples(sim, 'EVENT:02', at(-1), at(0))).times).toHaveLength(10);
+
+    const none = createSimulatorSource({ ...options, eventChannels: {} });
+    expect(none.eventChannels).toEqual([]);
+    await expect(none.describe('EVENT:00')).resolves.toEqual({ exists: false });
+  });
+
+  it('fires a configured channel at offsetS + k × everyS in [from, to), however the window is cut', async () => {
+    const sim = createSimulatorSource({ ...options, batchSize: 4, eventChannels: { 'EV:A': { everyS: 0.5, offsetS: 0.25 } } });
+    const s0 = T0 / 1000;
+    const whole = await collectSamples(sim, 'EV:A', at(0.25), at(5.25));
+    expect(whole.times).toEqual(Array.from({ length: 10 }, (_, k) => 0.25 + (2 * s0 + k) * 0.5));
+    expect(whole.values).toEqual(new Array(10).fill(1));
+    expect(whole.times[0]).toBe(s0 + 0.25); // from is in
+    expect(whole.times.at(-1)).toBe(s0 + 4.75); // to is out
+    expect(whole.batches.map((b) => b.times.length)).toEqual([4, 4, 2]);
+    expect(whole.batches.at(-1)!.through).toEqual(at(5.25));
+    expect(whole.units).toBeUndefined();
+    const cut = [0.25, 1.1, 1.25, 3, 5.25];
+    const parts: number[] = [];
+    for (let i = 0; i + 1 < cut.length; i++) parts.push(...(await collectSamples(sim, 'EV:A', at(cut[i]!), at(cut[i + 1]!))).times);
+    expect(parts).toEqual(whole.times);
+    const quiet = await collectSamples(sim, 'EV:A', at(0.3), at(0.7));
+    expect(quiet.batches).toEqual([{ times: new Float64Array(0), values: new Float64Array(0), through: at(0.7) }]);
+    await expect(sim.describe('EV:A')).resolves.toEqual({ exists: true });
+    expect(() => createSimulatorSource({ ...options, eventChannels: { 'X:SINE': { everyS: 1 } } })).toThrow(/X:SINE named both/);
+  });
+
   it('refuses a bad configuration, naming the field', () => {
     const bad: Array<[unknown, string]> = [
       [{ seed: 1, rateHz: 0 }, 'rateHz'],
@@ -173,6 +212,8 @@ describe('simulator source', () => {
       [{ seed: 1, rateHz: 1, parameters: { A: { shape: 'sine', gaps: [{ from: 'yesterday', to: at(1) }] } } }, 'parameters.A.gaps.0.from'],
       [{ seed: 1, rateHz: 1, parameters: { A: { shape: 'sine', amplitud: 3 } } }, 'parameters.A'],
       [{ seed: 1, rateHz: 1, batchSize: 0 }, 'batchSize'],
+      [{ seed: 1, rateHz: 1, eventChannels: { E: { everyS: 0 } } }, 'eventChannels.E.everyS'],
+      [{ seed: 1, rateHz: 1, eventChannels: { E: { everyS: 1, offsetS: Number.NaN } } }, 'eventChannels.E.offsetS'],
     ];
     for (const [config, path] of bad) {
       let error: unknown;

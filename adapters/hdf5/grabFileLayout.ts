@@ -4,8 +4,9 @@
  * the tools that read these files share one definition.
  *
  * ```
- * MLParamData_<createdUnix>_<start>_to_<stop>.h5
- *   attrs: created, window_start, window_stop (ISO 8601 UTC), layout = "daqflow-grab/1"
+ * MLParamData_<createdUnix>_<start>_to_<stop>.h5     (an events grab: MLEventData_…, one group per event channel)
+ *   attrs: created, window_start, window_stop (ISO 8601 UTC), layout = "daqflow-grab/1",
+ *          daqflow_run_id (the grab run that wrote it, when written by one)
  *   /<escaped parameter>/               attrs: parameter (the name as the data logger spells it)
  *       utc_seconds   float64 (N,)      attrs: units = "s", epoch = "1970-01-01T00:00:00Z"
  *       value         float64 (N,)      attrs: units (only where the source gives them)
@@ -34,6 +35,8 @@ export const grabAttrs = {
   /** On the root group: the window, ISO 8601 UTC. */
   windowStart: 'window_start',
   windowStop: 'window_stop',
+  /** On the root group, optional: the id of the grab run that wrote the file. */
+  runId: 'daqflow_run_id',
   /** On each parameter group: the parameter's name unescaped. */
   parameter: 'parameter',
   /** On a dataset: its units. */
@@ -93,6 +96,17 @@ export const parameterDatasetPaths = (parameter: string): { time: string; value:
 
 /** Prefix of every grab-run parameter file, as in the seed's ParamDataGrabber.py. */
 export const GRAB_FILE_PREFIX = 'MLParamData';
+/** Prefix of an events-mode grab file (the times timing events fired), as in the seed. */
+export const GRAB_EVENTS_FILE_PREFIX = 'MLEventData';
+export const grabFilePrefixes = [GRAB_FILE_PREFIX, GRAB_EVENTS_FILE_PREFIX] as const;
+export type GrabFilePrefix = (typeof grabFilePrefixes)[number];
+
+const checkPrefix = (prefix: string): GrabFilePrefix => {
+  if (!(grabFilePrefixes as readonly string[]).includes(prefix)) {
+    throw new ValidationError(`${JSON.stringify(prefix)} is not a grab file prefix (${grabFilePrefixes.join(', ')})`);
+  }
+  return prefix as GrabFilePrefix;
+};
 
 const validDate = (what: string, d: Date): Date => {
   if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw new ValidationError(`${what} is not a valid date`);
@@ -129,13 +143,15 @@ export interface GrabWindow {
  * The final name of a grab run's file:
  * `MLParamData_<createdUnix>_<start>_to_<stop>.h5`, where `createdUnix` is the creation time in
  * whole Unix seconds and `start`/`stop` are the window's bounds in {@link compactIsoUtc} form, e.g.
- * `MLParamData_1710471600_20240314T000000Z_to_20240315T000000Z.h5`.
+ * `MLParamData_1710471600_20240314T000000Z_to_20240315T000000Z.h5`. An events grab passes the
+ * prefix `MLEventData`.
  *
  * This differs from the seed's `MLParamData_<unixtime>_From_<node>_<YYYY-MM-DD+HH:MM:SS>_to_<…>.h5`:
  * there is no node (one file holds every parameter of the run) and no ':' (not allowed on some
  * file systems and awkward in shells). {@link parseGrabFileName} reads the bounds back.
  */
-export const grabFileName = (window: GrabWindow, created: Date): string => {
+export const grabFileName = (window: GrabWindow, created: Date, prefix: GrabFilePrefix = GRAB_FILE_PREFIX): string => {
+  checkPrefix(prefix);
   validDate('window.start', window.start);
   validDate('window.stop', window.stop);
   if (window.stop.getTime() <= window.start.getTime()) {
@@ -146,14 +162,18 @@ export const grabFileName = (window: GrabWindow, created: Date): string => {
   const createdMs = validDate('created', created).getTime();
   if (createdMs < 0) throw new ValidationError('created must not be before 1970');
   const createdUnix = Math.floor(createdMs / 1000);
-  return `${GRAB_FILE_PREFIX}_${createdUnix}_${compactIsoUtc(window.start)}_to_${compactIsoUtc(window.stop)}.h5`;
+  return `${prefix}_${createdUnix}_${compactIsoUtc(window.start)}_to_${compactIsoUtc(window.stop)}.h5`;
 };
 
-/** Reads a {@link grabFileName} back; `created` is whole seconds. Undefined for any other name. */
+/**
+ * Reads a {@link grabFileName} with that prefix back; `created` is whole seconds. Undefined for any
+ * other name (including a name with the other prefix).
+ */
 export const parseGrabFileName = (
   name: string,
+  prefix: GrabFilePrefix = GRAB_FILE_PREFIX,
 ): { createdUnix: number; window: { start: Date; stop: Date } } | undefined => {
-  const m = /^MLParamData_(\d+)_([0-9T.Z]+)_to_([0-9T.Z]+)\.h5$/.exec(name);
+  const m = new RegExp(`^${checkPrefix(prefix)}_(\\d+)_([0-9T.Z]+)_to_([0-9T.Z]+)\\.h5$`).exec(name);
   if (!m) return undefined;
   try {
     return {
@@ -167,7 +187,7 @@ export const parseGrabFileName = (
 
 /**
  * The name of the draft in the draft folder while the file is written: `.<final name>.draft`.
- * Hidden, and not ending in `.h5`, so that nothing that watches for `MLParamData_*.h5` picks up an
+ * Hidden, and not ending in `.h5`, so that nothing that watches for `ML*Data_*.h5` picks up an
  * unfinished file even when the draft folder is the out folder.
  */
 export const draftFileName = (finalName: string): string => `.${finalName}.draft`;

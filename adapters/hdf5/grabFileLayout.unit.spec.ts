@@ -83,6 +83,16 @@ describe('file names', () => {
     expect(parseGrabFileName(name)).toEqual({ createdUnix: 1710464400, window });
   });
 
+  it('names an events grab MLEventData_…, and reads each name back only with its own prefix', () => {
+    const name = grabFileName(window, created, 'MLEventData');
+    expect(name).toBe('MLEventData_1710464400_20240314T000000Z_to_20240315T000000Z.h5');
+    expect(parseGrabFileName(name, 'MLEventData')).toEqual({ createdUnix: 1710464400, window });
+    expect(parseGrabFileName(name)).toBeUndefined();
+    expect(parseGrabFileName(grabFileName(window, created), 'MLEventData')).toBeUndefined();
+    expect(grabFileName(window, created, 'MLParamData')).toBe(grabFileName(window, created));
+    validationFailed(() => grabFileName(window, created, '../evil' as 'MLParamData'));
+  });
+
   it('keeps milliseconds only when there are some', () => {
     expect(compactIsoUtc(new Date('2024-03-14T12:34:56Z'))).toBe('20240314T123456Z');
     expect(compactIsoUtc(new Date('2024-03-14T12:34:56.250Z'))).toBe('20240314T123456.250Z');

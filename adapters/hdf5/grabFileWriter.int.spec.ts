@@ -138,6 +138,19 @@ describe('openGrabFile', () => {
     });
   });
 
+  it('writes extra root attributes and the events prefix when asked, and refuses to replace the layout\'s', async () => {
+    const root = freshRoot();
+    const w = await openGrabFile(options(root, { prefix: 'MLEventData', attributes: { daqflow_run_id: 'run-42' } }));
+    const result = await w.finish();
+    expect(result.path).toBe(join(root, 'out', grabFileName(window, created, 'MLEventData')));
+    withFile(result.path, (file) => {
+      expect(attr(file, '/', 'daqflow_run_id')).toBe('run-42');
+      expect(attr(file, '/', 'layout')).toBe('daqflow-grab/1');
+    });
+    await expectRefused(openGrabFile(options(root, { attributes: { layout: 'mine' } })), /belongs to the layout/);
+    await expectRefused(openGrabFile(options(root, { attributes: { '': 'x' } })), /empty/);
+  });
+
   it('shows the file in outDir only after finish; before, only a hidden draft exists', async () => {
     const root = freshRoot();
     const w = await openGrabFile(options(root));

@@ -20,10 +20,11 @@
  */
 import { constants } from 'node:fs';
 import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
+import { errnoOf, resolveDirInsideRoot } from './dataRootPaths.js';
 import {
   DEFAULT_CHUNK_SAMPLES,
   GRAB_LAYOUT_VERSION,
@@ -33,6 +34,7 @@ import {
   grabDatasets,
   grabFileName,
   partialFileName,
+  type GrabFilePrefix,
   type GrabWindow,
 } from './grabFileLayout.js';
 
@@ -48,6 +50,13 @@ export interface OpenGrabFileOptions {
   readonly dataRoot: string;
   /** Chunk length in samples of new datasets (default {@link DEFAULT_CHUNK_SAMPLES}). */
   readonly chunkSamples?: number;
+  /** First part of the file name (default `MLParamData`; `MLEventData` for an events grab). */
+  readonly prefix?: GrabFilePrefix;
+  /**
+   * More string attributes of the root group, e.g. `daqflow_run_id` (see `grabAttrs.runId`), so a
+   * file found on disk leads back to its run. The layout's own attributes cannot be replaced.
+   */
+  readonly attributes?: Readonly<Record<string, string>>;
 }
 
 export interface GrabFileResult {
@@ -80,50 +89,8 @@ export interface GrabFileWriter {
   abort(): Promise<{ draftPath: string }>;
 }
 
-const isInside = (root: string, path: string): boolean => {
-  const rel = relative(root, path);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
-};
-
-const errnoOf = (e: unknown): string | undefined =>
-  typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
-
-/** `realpath` of the longest existing ancestor, with the rest of the path appended. */
-const realpathOfExisting = async (absolute: string): Promise<string> => {
-  const rest: string[] = [];
-  let head = absolute;
-  for (;;) {
-    try {
-      return join(await realpath(head), ...rest.reverse());
-    } catch (e) {
-      const code = errnoOf(e);
-      const parent = dirname(head);
-      if ((code !== 'ENOENT' && code !== 'ENOTDIR') || parent === head) throw e;
-      rest.push(basename(head));
-      head = parent;
-    }
-  }
-};
-
-/**
- * Resolves `dir` (relative ones from `rootReal`) with '..' and existing symlinks followed, refuses
- * it unless it lies inside `rootReal`, creates it and checks again (a symlink made meanwhile).
- */
-export const resolveDirInsideRoot = async (rootReal: string, dir: string, what: string): Promise<string> => {
-  if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError(`${what} must be a non-empty path`);
-  const refuse = (real: string): never => {
-    throw new ValidationError(
-      `${what} ${JSON.stringify(dir)} resolves to ${real}, outside the data root ${rootReal}; every output file must be inside DAQFLOW_DATA_ROOT`,
-      [{ path: [what], message: 'outside the data root' }],
-    );
-  };
-  const before = await realpathOfExisting(resolve(rootReal, dir));
-  if (!isInside(rootReal, before)) refuse(before);
-  await mkdir(before, { recursive: true });
-  const after = await realpath(before);
-  if (!isInside(rootReal, after)) refuse(after);
-  return after;
-};
+/** Kept here too: callers of the writer import it from this file. */
+export { resolveDirInsideRoot };
 
 const fsyncFile = async (path: string): Promise<void> => {
   const fh = await open(path, 'r+');
@@ -203,6 +170,28 @@ const createSeries = (file: H5File, parameter: string, chunk: number): Parameter
   return { rows: 0, units: undefined, time, value };
 };
 
+const layoutRootAttributes: ReadonlySet<string> = new Set([
+  grabAttrs.layout,
+  grabAttrs.created,
+  grabAttrs.windowStart,
+  grabAttrs.windowStop,
+]);
+
+/** Refuses extra root attributes that would replace the layout's, or that HDF5 cannot name. */
+const checkExtraAttributes = (attributes: Readonly<Record<string, string>>): Array<[string, string]> => {
+  const entries = Object.entries(attributes);
+  for (const [attribute, value] of entries) {
+    if (attribute.length === 0 || attribute.includes('\0')) {
+      throw new ValidationError(`attribute name ${JSON.stringify(attribute)} is empty or holds NUL`);
+    }
+    if (layoutRootAttributes.has(attribute)) {
+      throw new ValidationError(`attribute ${JSON.stringify(attribute)} belongs to the layout and cannot be given`);
+    }
+    if (typeof value !== 'string') throw new ValidationError(`attribute ${JSON.stringify(attribute)} must be a string`);
+  }
+  return entries;
+};
+
 /**
  * Opens the draft of a grab run's file. Refuses (`VALIDATION_FAILED`) a window whose stop is not
  * after its start, and a `draftDir` or `outDir` that does not resolve inside `dataRoot` after '..'
@@ -211,7 +200,8 @@ const createSeries = (file: H5File, parameter: string, chunk: number): Parameter
 export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFileWriter> => {
   const chunk = options.chunkSamples ?? DEFAULT_CHUNK_SAMPLES;
   if (!Number.isInteger(chunk) || chunk < 1) throw new ValidationError('chunkSamples must be a positive integer');
-  const name = grabFileName(options.window, options.created);
+  const name = grabFileName(options.window, options.created, options.prefix);
+  const extraAttributes = checkExtraAttributes(options.attributes ?? {});
   if (typeof options.dataRoot !== 'string' || options.dataRoot.length === 0) {
     throw new ValidationError('dataRoot must be a non-empty path');
   }
@@ -230,6 +220,7 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
     file.create_attribute(grabAttrs.created, options.created.toISOString());
     file.create_attribute(grabAttrs.windowStart, options.window.start.toISOString());
     file.create_attribute(grabAttrs.windowStop, options.window.stop.toISOString());
+    for (const [attribute, value] of extraAttributes) file.create_attribute(attribute, value);
   } catch (e) {
     file.close();
     throw new DaqflowError('INTERNAL', `could not write the attributes of ${draftPath}`, { draftPath }, { cause: e });

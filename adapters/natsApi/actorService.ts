@@ -33,6 +33,20 @@ export interface ActorServiceOptions {
   readonly definition?: ActorDefinition;
   /** Largest request body accepted (default 256 KiB). */
   readonly maxBodyBytes?: number;
+  /** Commands whose request body is resolved before the runtime sees it (see {@link CommandPreparer}). */
+  readonly prepare?: Readonly<Record<string, CommandPreparer>>;
+}
+
+/**
+ * Turns a command's request body into the command payload, for commands whose payload needs
+ * what a pure machine may not read: the clock, the configuration, a data source, the file
+ * system (a grab's window is resolved against "now" and its parameters checked with the data
+ * logger). Throws a `ValidationError` (400) for a body that cannot be resolved.
+ */
+export interface CommandPreparer {
+  /** The request body's schema, for discovery (`$SRV.INFO`). */
+  readonly requestSchema: z.ZodType;
+  prepare(body: Record<string, unknown>): Promise<unknown>;
 }
 
 /** A running service and how to stop it once its requests in flight are answered. */
@@ -62,7 +76,7 @@ export const actorReply = (view: ActorView): JsonReply => ({
 
 const metaOf = (requestId: string | undefined): CommandMeta => (requestId === undefined ? {} : { requestId });
 
-const inputSchemaText = (spec: AnyCommandSpec): string | undefined => {
+const inputSchemaText = (spec: Pick<AnyCommandSpec, 'schema'>): string | undefined => {
   try {
     return JSON.stringify(z.toJSONSchema(spec.schema, { io: 'input', unrepresentable: 'any' }));
   } catch {
@@ -107,18 +121,21 @@ export const addActorService = async (nc: NatsConnection, options: ActorServiceO
   const subjectOf = (name: string): string => `${options.subjectGroup}.${name}`;
 
   for (const [name, spec] of Object.entries(definition.commands)) {
-    const schema = inputSchemaText(spec);
+    const preparer = options.prepare?.[name];
+    const schema = inputSchemaText(preparer ? { schema: preparer.requestSchema } : spec);
     const creates = spec.creates === true;
     const work = creates
       ? async (body: RequestBody): Promise<JsonReply> => {
           const { requestId, ...payload } = body;
           const checked = validateBody(optionalRequestId, requestId, `${kind} ${name} requestId`);
-          return actorReply(await runtime.create(kind, name, payload, metaOf(checked)));
+          const prepared = preparer ? await preparer.prepare(payload) : payload;
+          return actorReply(await runtime.create(kind, name, prepared, metaOf(checked)));
         }
       : async (body: RequestBody): Promise<JsonReply> => {
           const { id, requestId, ...payload } = body;
           const target = validateBody(commandTargetSchema, { id, requestId }, `${kind} ${name}`);
-          return actorReply(await runtime.execute(kind, target.id, name, payload, metaOf(target.requestId)));
+          const prepared = preparer ? await preparer.prepare(payload) : payload;
+          return actorReply(await runtime.execute(kind, target.id, name, prepared, metaOf(target.requestId)));
         };
     group.addEndpoint(name, {
       handler: guard.handler(subjectOf(name), work),

@@ -49,6 +49,8 @@ const fakeQueries = (store: InMemoryEventStore): StatusQueries => ({
       .filter((e) => e.actorId === id)
       .map((e) => ({ version: e.version, type: e.type, previousState: e.previousState, state: e.state, time: e.time, data: e.data }));
   },
+  // query.stats over real projections is queryStats.int.spec.ts's; here it only has to exist.
+  stats: async () => [],
 });
 
 interface Reply {
@@ -170,6 +172,7 @@ describe('NATS request API: discovery', () => {
     expect(q.json<{ endpoints: Array<{ subject: string }> }>().endpoints.map((e) => e.subject).sort()).toEqual([
       subject('query.history'),
       subject('query.list'),
+      subject('query.stats'),
     ]);
   });
 });

@@ -17,6 +17,14 @@ export interface StatusFilter {
   readonly limit: number;
 }
 
+/** Filter of `daqflow.query.stats`: the run window overlaps [from, to); limit defaulted and capped. */
+export interface StatsFilter {
+  readonly parameter?: string;
+  readonly from?: Date;
+  readonly to?: Date;
+  readonly limit: number;
+}
+
 /**
  * The read side the query service needs. The composition root wires it to the projections
  * (`listActors(db, filter)`, `actorHistory(db, id)`); specs give an in-memory fake. Rows are
@@ -27,6 +35,8 @@ export interface StatusQueries {
   list(filter: StatusFilter): Promise<readonly unknown[]>;
   /** Every stored transition of the actor, oldest (version 1) first; empty when unknown. */
   history(id: string): Promise<readonly unknown[]>;
+  /** Grab statistics rows (one per run and parameter) matching the filter, by window start; at most `limit`. */
+  stats(filter: StatsFilter): Promise<readonly unknown[]>;
 }
 
 /** How to expose the read side as the `daqflow-query` service. */
@@ -46,6 +56,11 @@ export const DEFAULT_LIST_LIMIT = 100;
 /** The most rows one list request may ask for. */
 export const MAX_LIST_LIMIT = 1_000;
 
+/** `limit` of a stats request that gives none. */
+export const DEFAULT_STATS_LIMIT = 100;
+/** The most rows one stats request may ask for (a reply must stay under NATS' 1 MiB payload). */
+export const MAX_STATS_LIMIT = 1_000;
+
 const optionalRequestId = requestIdSchema.optional();
 const listSchema = z.strictObject({
   kind: z.string().regex(tokenPattern, 'an actor kind is 1-128 of A-Z a-z 0-9 _ -').optional(),
@@ -57,10 +72,24 @@ const historySchema = z.strictObject({
   id: actorIdSchema,
   requestId: optionalRequestId,
 });
+const isoTime = z.iso.datetime({ offset: true, error: 'an ISO 8601 time with a zone, e.g. 2026-11-22T10:00:00Z' });
+const statsSchema = z
+  .strictObject({
+    parameter: z.string().min(1).max(500).optional(),
+    from: isoTime.optional(),
+    to: isoTime.optional(),
+    limit: z.number().int().min(1).max(MAX_STATS_LIMIT).default(DEFAULT_STATS_LIMIT),
+    requestId: optionalRequestId,
+  })
+  .refine((b) => b.from === undefined || b.to === undefined || Date.parse(b.from) < Date.parse(b.to), {
+    path: ['to'],
+    message: 'to must be after from',
+  });
 
 /**
- * Adds the `daqflow-query` service: `<group>.list` `{kind?, state?, limit?}` → `{items}` and
- * `<group>.history` `{id}` → `{events}` (404 when the id has no events).
+ * Adds the `daqflow-query` service: `<group>.list` `{kind?, state?, limit?}` → `{items}`,
+ * `<group>.history` `{id}` → `{events}` (404 when the id has no events) and `<group>.stats`
+ * `{parameter?, from?, to?, limit?}` → `{rows}`.
  */
 export const addQueryService = async (nc: NatsConnection, options: QueryServiceOptions): Promise<RunningService> => {
   const { queries, logger } = options;
@@ -70,7 +99,7 @@ export const addQueryService = async (nc: NatsConnection, options: QueryServiceO
   const service = await new Svcm(nc as never).add({
     name: serviceName,
     version: options.version,
-    description: 'daqflow read side: actor status list and transition history, from the projections',
+    description: 'daqflow read side: actor status list, transition history and grab statistics, from the projections',
     statsHandler: (endpoint) => Promise.resolve(guard.statsFor(endpoint.subject)),
   });
   const group = service.addGroup(subjectGroup);
@@ -98,6 +127,22 @@ export const addQueryService = async (nc: NatsConnection, options: QueryServiceO
       return { body: { events } };
     }),
     metadata: { description: 'transitions of one actor in version order; body: {id}; replies {events}' },
+  });
+
+  group.addEndpoint('stats', {
+    handler: guard.handler(`${subjectGroup}.stats`, async (body) => {
+      const { parameter, from, to, limit } = validateBody(statsSchema, body, 'query stats');
+      const filter: StatsFilter = {
+        limit,
+        ...(parameter === undefined ? {} : { parameter }),
+        ...(from === undefined ? {} : { from: new Date(from) }),
+        ...(to === undefined ? {} : { to: new Date(to) }),
+      };
+      return { body: { rows: await queries.stats(filter) } };
+    }),
+    metadata: {
+      description: `grab statistics rows (one per run and parameter) whose window overlaps [from, to), by window start; body: {parameter?, from?, to? (ISO 8601), limit? (1-${MAX_STATS_LIMIT}, default ${DEFAULT_STATS_LIMIT})}; replies {rows}`,
+    },
   });
 
   logger.info({ service: serviceName, id: service.info().id }, `service ${serviceName} listening`);

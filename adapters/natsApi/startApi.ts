@@ -5,7 +5,7 @@ import type { ActorDefinition } from '../../actors/runtime/actorDefinition.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { DaqflowError } from '../../events/errors.js';
 import { subjectPrefixPattern } from '../config/config.js';
-import { addActorService, type ApiRuntime, type RunningService } from './actorService.js';
+import { addActorService, type ApiRuntime, type CommandPreparer, type RunningService } from './actorService.js';
 import { addQueryService, type StatusQueries } from './queryService.js';
 
 /** One actor kind exposed over NATS. */
@@ -18,6 +18,8 @@ export interface ApiKind {
   readonly description?: string;
   /** The kind's definition; looked up in the actor registry when absent. */
   readonly definition?: ActorDefinition;
+  /** Commands whose request body is resolved by the adapters before the runtime sees it. */
+  readonly prepare?: Readonly<Record<string, CommandPreparer>>;
 }
 
 /** What the request API serves, and under which subjects. */
@@ -92,6 +94,7 @@ export const startApi = async (nc: NatsConnection, options: StartApiOptions): Pr
           version,
           logger: options.logger,
           ...(entry.definition ? { definition: entry.definition } : {}),
+          ...(entry.prepare ? { prepare: entry.prepare } : {}),
           ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
         }),
       );

@@ -17,17 +17,17 @@ const indexesIn = async (t: TestDatabase, schema: string): Promise<string[]> => 
   return rows.map((r) => r.indexname);
 };
 
-const projectionTables = ['actor_status', 'actor_transition', 'projection_checkpoint'];
+const projectionTables = ['actor_status', 'actor_transition', 'grab_statistics', 'projection_checkpoint'];
 
 describe('migrateToLatest', () => {
   const t = useTestDatabase();
 
   it('migrates a fresh database: tables, indexes and the migration table in public', async () => {
     expect(await tablesIn(t, 'public')).toEqual([
-      ...projectionTables.slice(0, 2),
+      ...projectionTables.slice(0, 3),
       'kysely_migration',
       'kysely_migration_lock',
-      projectionTables[2],
+      projectionTables[3],
     ]);
     expect(await indexesIn(t, 'public')).toEqual(expect.arrayContaining([...migratedIndexes]));
     const applied = await t.db
@@ -40,6 +40,7 @@ describe('migrateToLatest', () => {
       '2026_11_22_000100_create_projection_checkpoint',
       '2026_11_22_000200_create_actor_status',
       '2026_11_22_000300_create_actor_transition',
+      '2026_11_22_000400_create_grab_statistics',
     ]);
   });
 
@@ -52,12 +53,12 @@ describe('migrateToLatest', () => {
   it('migrates into another schema, indexes and migration table included, and back down', async () => {
     const schema = 'elsewhere';
     const first = await migrateToLatest(t.db, { schema });
-    expect(first.results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success']);
+    expect(first.results?.map((r) => r.status)).toEqual(['Success', 'Success', 'Success', 'Success']);
     expect(await tablesIn(t, schema)).toEqual([
-      ...projectionTables.slice(0, 2),
+      ...projectionTables.slice(0, 3),
       'kysely_migration',
       'kysely_migration_lock',
-      projectionTables[2],
+      projectionTables[3],
     ]);
     expect((await indexesIn(t, schema)).filter((i) => !i.startsWith('kysely_'))).toEqual(
       migratedIndexes,

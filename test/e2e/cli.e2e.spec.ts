@@ -24,7 +24,12 @@ const globalOptions = ['--config', '--home', '--nats-url', '--database-url', '--
 
 /** Each command, and what its --help must name. */
 const helpCases: ReadonlyArray<{ readonly args: string[]; readonly names: string[] }> = [
-  { args: [], names: ['up', 'demo', 'status', 'history', 'replay', 'migrate'] },
+  { args: [], names: ['up', 'demo', 'status', 'history', 'replay', 'migrate', 'grab', 'stats'] },
+  { args: ['grab'], names: ['params', 'events', 'get', 'cancel', 'ParamList.txt'] },
+  { args: ['grab', 'params'], names: ['[parameters...]', '--param-file', '--stopat', '--startat', '--days', '--hours', '--minutes', '--seconds', '--draftdir', '--outdir', '--chunk-seconds', '--detach', ...globalOptions] },
+  { args: ['grab', 'events'], names: ['--max-evt', '--event-channel', '--first-only', '--stopat', '--days', ...globalOptions] },
+  { args: ['grab', 'get'], names: ['<id>', '--follow', '--json'] },
+  { args: ['stats'], names: ['list', 'export'] },
   { args: ['up'], names: globalOptions },
   { args: ['demo'], names: ['--steps', '--interval-ms', ...globalOptions] },
   { args: ['status'], names: ['--kind', '--state', '--limit', '--json', ...globalOptions] },
@@ -54,7 +59,8 @@ describe('daqflow --help and usage errors', () => {
       expect(result.code, showResult([name, '--help'], result)).toBe(0);
       expect(result.stdout).toContain(`Usage: daqflow ${name} `);
     }
-  });
+    // Each --help is a whole process start (about 3 s here, more on a loaded 2-core runner).
+  }, 120_000);
 
   it.concurrent.for([
     { args: ['frobnicate'], message: /unknown command 'frobnicate'/ },
@@ -112,6 +118,10 @@ describe('daqflow commands beside a running daqflow up', () => {
     expect(ended, shown).not.toBeNull();
     demoId = ended?.[1] as string;
     expect(result.stdout).toMatch(/stepDone\s+working\s+completed/);
+    // The demo's grab run: a file in the data root and a statistics table.
+    expect(result.stdout, shown).toMatch(/grab \S+ completed: \S+\/demo\/MLParamData_\d+_\d{8}T230000Z_to_\d{8}T000000Z\.h5/);
+    expect(result.stdout, shown).toMatch(/SIM:SINE\s+V\s+3600\s+0\s/);
+    expect(result.stdout, shown).toMatch(/SIM:NANS\s+mm\s+3240\s+360\s/);
     demoEvents = (await readWholeStream(natsUrl, stream, prefix)).filter((e) => e.actorId === demoId);
     expect(demoEvents.map((e) => e.state).at(-1)).toBe('completed');
   });
@@ -202,7 +212,8 @@ describe('daqflow commands beside a running daqflow up', () => {
       transitions: await database.db.selectFrom('actor_transition').selectAll().orderBy('position').execute(),
     });
     const before = await snapshot();
-    expect(before.status.length).toBe(4);
+    // The demo jobs of this file (`daqflow demo` adds a grab run besides its demo job).
+    expect(before.status.filter((row) => row.kind === 'demo').length).toBe(4);
     expect(before.transitions.length).toBe(last);
 
     up.kill('SIGINT');

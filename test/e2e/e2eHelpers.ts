@@ -188,6 +188,8 @@ export const useE2eEnvironments = (
           DAQFLOW_STREAM: stream,
           DAQFLOW_SUBJECT_PREFIX: prefix,
           DAQFLOW_LOG_LEVEL: 'warn',
+          // Grab windows end at "last midnight": pinned so that file names do not depend on the machine.
+          DAQFLOW_TIMEZONE: 'UTC',
         },
       };
     },

@@ -59,8 +59,13 @@ export interface FakeArchiverServer {
   readonly url: string;
   /** Every getData.json request so far, in arrival order. */
   requests(): FakeRequest[];
-  /** Answers the next `n` requests with `status` (default 503) and a short text body. */
-  failNext(n: number, status?: number): void;
+  /**
+   * Answers the next `n` requests with `status` (default 503) and a short text body; with
+   * `match`, only requests it accepts take these faults (others pass untouched).
+   */
+  failNext(n: number, status?: number, match?: (request: FakeRequest) => boolean): void;
+  /** Holds every later request `ms` before answering (0 to stop): a slow appliance. */
+  setLatency(ms: number): void;
   /** Holds the next `n` requests for `ms` before answering them. */
   delayNext(n: number, ms: number): void;
   /** Sends the status line and half of the body of the next `n` requests, then drops the connection. */
@@ -100,7 +105,11 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
   const pvs = options.pvs ?? {};
   const lookbackMs = options.priorLookbackMs ?? 10_000;
   const log: FakeRequest[] = [];
-  const faults: Array<{ kind: 'fail'; status: number } | { kind: 'delay'; ms: number } | { kind: 'cut' }> = [];
+  type Fault = ({ kind: 'fail'; status: number } | { kind: 'delay'; ms: number } | { kind: 'cut' }) & {
+    match?: (request: FakeRequest) => boolean;
+  };
+  const faults: Fault[] = [];
+  let latencyMs = 0;
   const timers = new Set<NodeJS.Timeout>();
 
   const sleep = (ms: number): Promise<void> =>
@@ -176,7 +185,9 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
       res.writeHead(status, { 'content-type': 'text/html' }).end(`<html><body><h1>${text}</h1></body></html>`);
     };
 
-    const fault = faults.shift();
+    const at = faults.findIndex((f) => f.match === undefined || f.match({ ...entry }));
+    const fault = at < 0 ? undefined : faults.splice(at, 1)[0];
+    if (latencyMs > 0) await sleep(latencyMs);
     if (fault?.kind === 'fail') return answer(fault.status, `Scripted failure ${fault.status}`);
     if (fault?.kind === 'delay') await sleep(fault.ms);
 
@@ -232,8 +243,11 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
   return {
     url: `http://127.0.0.1:${port}/retrieval`,
     requests: () => log.map((r) => ({ ...r })),
-    failNext(n, status = 503) {
-      for (let i = 0; i < n; i++) faults.push({ kind: 'fail', status });
+    failNext(n, status = 503, match) {
+      for (let i = 0; i < n; i++) faults.push({ kind: 'fail', status, ...(match ? { match } : {}) });
+    },
+    setLatency(ms) {
+      latencyMs = ms;
     },
     delayNext(n, ms) {
       for (let i = 0; i < n; i++) faults.push({ kind: 'delay', ms });

@@ -91,5 +91,7 @@ export const migratedIndexes: readonly string[] = [
   'actor_transition_id_version_idx',
   'actor_transition_kind_id_version_key',
   'actor_transition_pkey',
+  'grab_statistics_parameter_window_start_idx',
+  'grab_statistics_pkey',
   'projection_checkpoint_pkey',
 ];

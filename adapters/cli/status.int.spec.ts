@@ -1,0 +1,59 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import type { RecordedEvent } from '../../events/envelope.js';
+import { actorStatusProjection } from '../../projections/actorStatus.projection.js';
+import { useTestDatabase } from '../../test/harness/testDatabase.js';
+import { runStatus, type StatusOptions } from './status.js';
+
+// The status rows are those the golden histories project to: a paused and a removed schedule,
+// and the demo jobs.
+const histories = join(import.meta.dirname, '..', '..', 'test', 'fixtures', 'histories');
+const recorded = (kind: string): RecordedEvent[] =>
+  readdirSync(join(histories, kind))
+    .filter((f) => f.endsWith('.json'))
+    .flatMap((f) => (JSON.parse(readFileSync(join(histories, kind, f), 'utf8')) as { events: RecordedEvent[] }).events);
+
+const database = useTestDatabase();
+const home = mkdtempSync(join(tmpdir(), 'daqflow-status-'));
+
+beforeAll(async () => {
+  await database.db.transaction().execute((trx) => actorStatusProjection.apply(trx, [...recorded('demo'), ...recorded('schedule')]));
+});
+afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+const status = async (options: Partial<StatusOptions> = {}): Promise<string> => {
+  const printed: string[] = [];
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    printed.push(String(chunk));
+    return true;
+  });
+  try {
+    await runStatus({ limit: '50', natsUrl: inject('natsUrl'), databaseUrl: database.url, home, ...options });
+  } finally {
+    write.mockRestore();
+  }
+  return printed.join('');
+};
+
+describe('daqflow status with schedules', () => {
+  it('lists the live schedules after the actors', async () => {
+    const out = await status();
+    const [actors, schedules] = out.split('\nSCHEDULES\n');
+    expect(actors).toMatch(/^KIND\s+ID\s+STATE/);
+    expect(actors).toMatch(/\nschedule\s+\S+\s+removed/);
+    expect(schedules?.trimEnd().split('\n')).toEqual([
+      'NAME          CRON       ZONE  NEXT FIRE  LAST FIRE  STATE',
+      expect.stringMatching(/^nightly demo  0 1 \* \* \*  UTC   -          -          paused, 0 fired, 1 skipped, last failed: fire at 2025-06-03T01:00:00.000Z: invalid demo start: steps/),
+    ]);
+  });
+
+  it('shows removed schedules when asked for by state, and none for another kind or as JSON', async () => {
+    expect((await status({ state: 'removed' })).split('\nSCHEDULES\n')[1]).toMatch(/nightly demo\s+0 1 \* \* \*\s+Europe\/Zurich\s+-\s+2025-03-31 01:00\s+removed, 2 fired/);
+    expect(await status({ kind: 'demo' })).not.toMatch(/SCHEDULES/);
+    expect(await status({ kind: 'schedule' })).toMatch(/SCHEDULES/);
+    const json = JSON.parse(await status({ json: true })) as { items: unknown[] };
+    expect(json.items.length).toBeGreaterThan(0);
+  });
+});
