@@ -13,7 +13,6 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAppendBench } from './appendBench.js';
-import { runGrabBench } from './grabBench.js';
 import { runMemoryBench } from './memoryBench.js';
 import { parseOptions, usage, type BenchOptions, type MeasurementName } from './options.js';
 import { runRebuildBench } from './rebuildBench.js';
@@ -157,8 +156,9 @@ const run = async (options: BenchOptions, log: Log): Promise<number> => {
         runRehydrateBench(servers, { events: options.rehydrateEvents, folds: options.folds, reads: options.reads }, log),
       memory: () =>
         runMemoryBench(servers, { actors: options.liveActors, store: options.memoryStore, concurrency: 64 }, log),
-      grab: () =>
-        runGrabBench(
+      // Imported when run: the grab pulls in h5wasm, which tsx's loader makes slow and large to load.
+      grab: async () =>
+        (await import('./grabBench.js')).runGrabBench(
           servers,
           {
             parameters: options.grabParameters,

@@ -148,12 +148,23 @@ const runChild = async (
   try {
     const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((done, fail) => {
       const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      // The bench exits on a signal after its cleanup: the child must not outlive it.
+      const kill = (): void => {
+        child.kill('SIGKILL');
+      };
+      process.once('exit', kill);
       let out = '';
       let err = '';
       child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-      child.on('error', fail);
-      child.on('close', (c, signal) => done({ code: c ?? (signal ? 1 : 0), stdout: out, stderr: err }));
+      child.on('error', (e) => {
+        process.removeListener('exit', kill);
+        fail(e);
+      });
+      child.on('close', (c, signal) => {
+        process.removeListener('exit', kill);
+        done({ code: c ?? (signal ? 1 : 0), stdout: out, stderr: err });
+      });
     });
     if (code !== 0) throw new Error(`grab child (${spec.hours} h) exited with ${code}: ${stderr.trim().split('\n').slice(-5).join(' | ')}`);
     if (stderr.trim()) log(`grab child: ${stderr.trim()}`);
@@ -191,7 +202,7 @@ export const runGrabBench = async (servers: BenchServers, options: GrabBenchOpti
   mkdirSync(root, { recursive: true });
 
   // Warm-up: the same parameters over a twenty-fourth of the window (at least a chunk), every path.
-  const warm: GrabSpec = { ...spec, hours: Math.max(spec.chunkSeconds / 3_600, spec.hours / 24) };
+  const warm: GrabSpec = { ...spec, hours: Math.min(spec.hours, Math.max(spec.chunkSeconds / 3_600, spec.hours / 24)) };
   log(`grab: warm-up (${warm.hours} h)`);
   await grabInProcess(servers, warm, join(root, 'warm'));
   await rawRead(warm);

@@ -121,6 +121,15 @@ export const statisticsStateSchema = z.object({
 });
 export type StatisticsState = z.infer<typeof statisticsStateSchema>;
 
+/**
+ * How the exact mode is kept:
+ * - `table`: a count per distinct value; mergeable and serialisable (`toJSON`), the default;
+ * - `sorted`: every value in a growing Float64Array, sorted once when the mode is asked for;
+ *   several times faster for a single streaming pass, and not serialisable;
+ * - `none`: no mode (null), for partial statistics where only the moments matter.
+ */
+export type ModeTracking = 'table' | 'sorted' | 'none';
+
 class Moments {
   count = 0;
   mean = 0;
@@ -128,6 +137,9 @@ class Moments {
   min = Infinity;
   max = -Infinity;
   readonly frequencies = new Map<number, number>();
+  private sorted = new Float64Array(0);
+
+  constructor(readonly modeTracking: ModeTracking = 'table') {}
 
   /** Welford's update; `x` is finite and not −0. */
   push(x: number): void {
@@ -137,7 +149,19 @@ class Moments {
     this.m2 += delta * (x - this.mean);
     if (x < this.min) this.min = x;
     if (x > this.max) this.max = x;
-    this.frequencies.set(x, (this.frequencies.get(x) ?? 0) + 1);
+    if (this.modeTracking === 'table') this.frequencies.set(x, (this.frequencies.get(x) ?? 0) + 1);
+    else if (this.modeTracking === 'sorted') this.keep(x, 1);
+  }
+
+  /** Appends `x` `n` times to the sorted-mode buffer (count already includes them). */
+  private keep(x: number, n: number): void {
+    const used = this.count - n;
+    if (this.count > this.sorted.length) {
+      const grown = new Float64Array(Math.max(1_024, this.count * 2));
+      grown.set(this.sorted.subarray(0, used));
+      this.sorted = grown;
+    }
+    this.sorted.fill(x, used, this.count);
   }
 
   /** Chan et al.'s combination of two sets of moments (order-independent). */
@@ -153,13 +177,49 @@ class Moments {
       this.mean += delta * otherShare;
       this.m2 += other.m2 + delta * delta * this.count * otherShare;
     }
-    this.count += other.count;
     if (other.min < this.min) this.min = other.min;
     if (other.max > this.max) this.max = other.max;
-    for (const [value, n] of other.frequencies) this.frequencies.set(value, (this.frequencies.get(value) ?? 0) + n);
+    if (this.modeTracking === 'none' || other.modeTracking === 'none') {
+      if (this.modeTracking !== 'none') throw new RangeError('cannot merge statistics without a mode into statistics with one');
+      this.count += other.count;
+      return;
+    }
+    for (const [value, n] of other.valueCounts()) {
+      this.count += n;
+      if (this.modeTracking === 'table') this.frequencies.set(value, (this.frequencies.get(value) ?? 0) + n);
+      else this.keep(value, n);
+    }
+  }
+
+  /** Distinct values (ascending for `sorted`) and how often each occurred. */
+  private valueCounts(): Iterable<[number, number]> {
+    if (this.modeTracking === 'table') return this.frequencies;
+    if (this.modeTracking === 'none') throw new RangeError('this statistics state keeps no mode');
+    const values = this.sorted.subarray(0, this.count).sort();
+    const out: Array<[number, number]> = [];
+    for (let i = 0; i < values.length; ) {
+      let j = i + 1;
+      while (j < values.length && values[j] === values[i]) j++;
+      out.push([values[i]!, j - i]);
+      i = j;
+    }
+    return out;
   }
 
   mode(): number | null {
+    if (this.modeTracking === 'none') return null;
+    if (this.modeTracking === 'sorted') {
+      let best: number | null = null;
+      let bestCount = 0;
+      // Ascending, so the first of equally frequent values is the smallest.
+      for (const [value, n] of this.valueCounts()) {
+        if (n > bestCount) {
+          best = value;
+          bestCount = n;
+        }
+      }
+      return best;
+    }
     let best: number | null = null;
     let bestCount = 0;
     for (const [value, n] of this.frequencies) {
@@ -172,15 +232,15 @@ class Moments {
   }
 
   toJSON(): MomentsState {
-    const modeValues = [...this.frequencies.keys()].sort((a, b) => a - b);
+    const counts = [...this.valueCounts()].sort((a, b) => a[0] - b[0]);
     return {
       count: this.count,
       mean: encodeNumber(this.mean),
       m2: encodeNumber(this.m2),
       min: this.count === 0 ? null : this.min,
       max: this.count === 0 ? null : this.max,
-      modeValues,
-      modeCounts: modeValues.map((v) => this.frequencies.get(v) ?? 0),
+      modeValues: counts.map(([v]) => v),
+      modeCounts: counts.map(([, n]) => n),
     };
   }
 
@@ -230,11 +290,17 @@ function describe(m: Moments): Omit<IntervalStatistics, 'nanCount'> {
 
 /** One parameter's statistics, built one sample at a time, carried as JSON, merged by chunks. */
 export class StatisticsAccumulator {
-  private values = new Moments();
-  private intervals = new Moments();
+  private values: Moments;
+  private intervals: Moments;
   private nanCount = 0;
   private firstTime: number | null = null;
   private lastTime: number | null = null;
+
+  /** `mode` says how the exact mode is kept (see {@link ModeTracking}); `toJSON` needs `table`. */
+  constructor(options: { mode?: ModeTracking } = {}) {
+    this.values = new Moments(options.mode);
+    this.intervals = new Moments(options.mode);
+  }
 
   /** Adds one sample. `value` may be NaN; `time` (seconds UTC) must be finite and not before the last one. */
   push(value: number, time: number): this {
@@ -281,7 +347,7 @@ export class StatisticsAccumulator {
 
   /** A new accumulator with the same state. */
   copy(): StatisticsAccumulator {
-    return new StatisticsAccumulator().merge(this);
+    return new StatisticsAccumulator({ mode: this.values.modeTracking }).merge(this);
   }
 
   /** The state as plain JSON (NaN, ±Infinity and −0 encoded as strings); `JSON.stringify` uses it too. */
@@ -330,8 +396,8 @@ export class StatisticsAccumulator {
 }
 
 /** A new, empty accumulator. */
-export function createStatisticsAccumulator(): StatisticsAccumulator {
-  return new StatisticsAccumulator();
+export function createStatisticsAccumulator(options: { mode?: ModeTracking } = {}): StatisticsAccumulator {
+  return new StatisticsAccumulator(options);
 }
 
 /** Restores an accumulator from its `toJSON` state. */

@@ -289,6 +289,40 @@ describe('parameter statistics: hand-checked examples', () => {
 });
 
 describe('parameter statistics: against a two-pass computation', () => {
+  it('one pass, with the mode kept in a sorted buffer: the same as the table; without a mode: null', () => {
+    fc.assert(
+      fc.property(chunkedArb, ({ samples, chunks }) => {
+        const sorted = createStatisticsAccumulator({ mode: 'sorted' });
+        for (const s of samples) sorted.push(s.value, s.time);
+        expectMatchesReference(sorted.result(), samples);
+        expect(sorted.result()).toEqual(onePass(samples).result());
+        // Merged by chunks, and as a JSON table, it agrees too.
+        const merged = createStatisticsAccumulator({ mode: 'sorted' });
+        for (const chunk of chunks) {
+          const part = createStatisticsAccumulator({ mode: 'sorted' });
+          for (const s of chunk) part.push(s.value, s.time);
+          merged.merge(part);
+        }
+        const whole = onePass(samples).toJSON();
+        for (const key of ['values', 'intervals'] as const) {
+          const { mean: _m, m2: _m2, ...exact } = whole[key];
+          expect(merged.toJSON()[key]).toMatchObject(exact);
+        }
+        const none = createStatisticsAccumulator({ mode: 'none' });
+        for (const s of samples) none.push(s.value, s.time);
+        expect(none.result()).toEqual({
+          ...onePass(samples).result(),
+          mode: null,
+          interval: { ...onePass(samples).result().interval, mode: null },
+        });
+        if (none.result().count > 0 || none.result().interval.count > 0) {
+          expect(() => createStatisticsAccumulator().merge(none)).toThrow(RangeError);
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('one pass', () => {
     fc.assert(
       fc.property(samplesArb, (samples) => {

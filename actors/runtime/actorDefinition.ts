@@ -73,7 +73,10 @@ export interface EffectContext {
   /** Version of the event whose transition requested the effect. */
   readonly version: number;
   readonly correlationId: string;
-  /** Aborted when the runtime stops. */
+  /**
+   * Aborted when the runtime stops, and when the actor reaches a final state (a cancel): the
+   * effect should stop its I/O; whatever it returns then is dropped.
+   */
   readonly signal: AbortSignal;
 }
 

@@ -92,6 +92,8 @@ export class ActorRuntime {
   private readonly mutex = new KeyedMutex();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
+  /** Per actor: aborted when the actor reaches a final state, so its effects in flight stop. */
+  private readonly actorAborts = new Map<string, AbortController>();
   private stopped = false;
 
   constructor(options: ActorRuntimeOptions) {
@@ -336,6 +338,12 @@ export class ActorRuntime {
         `${kind} ${id}: ${envelope.previousState ?? '(new)'} -> ${envelope.state} on ${envelope.type}`,
       );
       this.armDeadlines(updated);
+      if (envelope.final) {
+        // Work the actor no longer waits for (a fetch when it is cancelled) is told to stop; the
+        // final transition's own actions (a clean-up) get a fresh signal below.
+        this.actorAborts.get(streamNameOf(kind, id))?.abort(new Error(`${kind} ${id} is ${envelope.state}`));
+        this.actorAborts.delete(streamNameOf(kind, id));
+      }
       actions.forEach((action, index) => {
         const request: EffectRequest = { type: action.type, params: action.params };
         this.runEffect(updated, request, envelope.version, `effect.${envelope.version}.${index}`);
@@ -436,12 +444,23 @@ export class ActorRuntime {
       this.logger.warn({ kind: hosted.kind, id: hosted.id, effect: request.type }, 'no implementation for effect');
       return;
     }
+    // A final actor's own clean-up runs to its end; an unfinished actor's effects stop with it.
+    let signal = this.abort.signal;
+    if (!isFinal(hosted.snapshot)) {
+      const actorKey = streamNameOf(hosted.kind, hosted.id);
+      let actorAbort = this.actorAborts.get(actorKey);
+      if (!actorAbort) {
+        actorAbort = new AbortController();
+        this.actorAborts.set(actorKey, actorAbort);
+      }
+      signal = AbortSignal.any([this.abort.signal, actorAbort.signal]);
+    }
     const context: EffectContext = {
       kind: hosted.kind,
       id: hosted.id,
       version,
       correlationId: hosted.correlationId ?? '',
-      signal: this.abort.signal,
+      signal,
     };
     const causationId = `${hosted.kind}.${hosted.id}.${version}`;
     const run = (async () => {
@@ -455,7 +474,7 @@ export class ActorRuntime {
           { type: 'effectFailed', data: { effect: request.type, message: e instanceof Error ? e.message : String(e) } },
         ];
       }
-      if (this.stopped) return;
+      if (this.stopped || signal.aborted) return;
       for (const [index, outcome] of outcomes.entries()) {
         await this.dispatch(hosted.kind, hosted.id, outcome, {
           kind: 'internal',

@@ -212,4 +212,32 @@ describe('ActorRuntime with the demo actor', () => {
       { numRuns: 60 },
     );
   });
+
+  it('aborts the effects in flight of an actor that reaches a final state, and records nothing they return', async () => {
+    const store = new InMemoryEventStore();
+    let started = false;
+    let abortedWith: unknown;
+    const runtime = makeRuntime(store, {
+      effects: {
+        demo: {
+          work: (_params: unknown, context) =>
+            new Promise((resolve) => {
+              started = true;
+              context.signal.addEventListener('abort', () => {
+                abortedWith = context.signal.reason;
+                resolve({ type: 'stepDone', data: { step: 1, result: 'too late' } });
+              });
+            }),
+        },
+      },
+    });
+    const { id } = await runtime.create('demo', 'start', { steps: 2, intervalMs: 0 });
+    await until(() => started);
+    expect(abortedWith).toBeUndefined();
+    await runtime.execute('demo', id, 'cancel', { reason: 'operator' });
+    await until(() => abortedWith !== undefined);
+    expect(String(abortedWith)).toMatch(/is cancelled/);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await store.readStream('demo', id)).map((e) => e.type)).toEqual(['started', 'tickDue', 'cancelled']);
+  });
 });

@@ -4,20 +4,24 @@
  * - `chunk-000042.f64`: the chunk's samples, 16 bytes each: the time then the value, float64
  *   little-endian. Written under a hidden temporary name and renamed when complete.
  * - `chunk-000042.json`: the sidecar: what the chunk is (index, parameter, slice), its sample
- *   count, size and SHA-256, units, whether the channel was missing, and its statistics state
- *   (with the mode table, which is why it is not carried in the chunk's event). Written last, also
- *   through a temporary name: a chunk is complete exactly when its sidecar exists.
+ *   count, size and SHA-256, units, whether the channel was missing, and the chunk's statistics.
+ *   Written last, also through a temporary name: a chunk is complete exactly when its sidecar
+ *   exists.
  *
  * A crash therefore never leaves a half chunk under a final name, and the checksum catches a
  * samples file that is not the one its sidecar describes.
+ *
+ * Work files are not fsynced: a killed process loses nothing the page cache holds, and against a
+ * power cut they would promise more than the event store does (JetStream syncs its file store
+ * every two minutes by default). A work file lost that way makes `assemble` fail naming it; the
+ * finished HDF5 file itself is synced before it is published.
  */
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { constants } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { statisticsStateSchema } from '../../actors/grabRun/parameterStatistics.js';
+import { parameterStatisticsSchema } from '../../actors/grabRun/grabRun.events.js';
 import { tokenPattern } from '../../events/envelope.js';
 import { DaqflowError } from '../../events/errors.js';
 
@@ -52,7 +56,8 @@ export const chunkSidecarSchema = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   units: z.string().nullable(),
   missing: z.boolean(),
-  statistics: statisticsStateSchema,
+  /** The chunk's own statistics without a mode (the run's are computed when the file is assembled). */
+  statistics: parameterStatisticsSchema,
 });
 export type ChunkSidecar = z.infer<typeof chunkSidecarSchema>;
 
@@ -60,23 +65,6 @@ const bigEndian = endianness() === 'BE';
 
 /** Byte view of a buffer of float64 in little-endian order (swapped in place on a big-endian host). */
 const littleEndian = (bytes: Buffer): Buffer => (bigEndian ? bytes.swap64() : bytes);
-
-const syncAndClose = async (fh: FileHandle): Promise<void> => {
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-};
-
-/** Best effort: makes the renames durable on Linux; some file systems refuse a directory fsync. */
-const fsyncDir = async (dir: string): Promise<void> => {
-  try {
-    await syncAndClose(await open(dir, constants.O_RDONLY));
-  } catch {
-    // not supported here: the files themselves are synced
-  }
-};
 
 const temporaryName = (name: string): string => `.${name}.${randomUUID()}.tmp`;
 
@@ -105,11 +93,10 @@ export const openChunkWriter = async (workDir: string, index: number): Promise<C
   let bytes = 0;
   let closed = false;
 
-  const close = async (sync: boolean): Promise<void> => {
+  const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    if (sync) await syncAndClose(fh);
-    else await fh.close();
+    await fh.close();
   };
 
   return {
@@ -132,7 +119,7 @@ export const openChunkWriter = async (workDir: string, index: number): Promise<C
       bytes += buffer.length;
     },
     async commit(meta) {
-      await close(true);
+      await close();
       await rename(tmpSamples, samplesPath);
       const sidecar: ChunkSidecar = { version: 1, index, samples, bytes, sha256: hash.digest('hex'), ...meta };
       const tmpSidecar = join(workDir, temporaryName(chunkSidecarName(index)));
@@ -141,18 +128,17 @@ export const openChunkWriter = async (workDir: string, index: number): Promise<C
         try {
           await sfh.writeFile(JSON.stringify(sidecar));
         } finally {
-          await syncAndClose(sfh);
+          await sfh.close();
         }
         await rename(tmpSidecar, sidecarPath);
       } catch (e) {
         await rm(tmpSidecar, { force: true });
         throw e;
       }
-      await fsyncDir(workDir);
       return sidecar;
     },
     async discard() {
-      await close(false).catch(() => undefined);
+      await close().catch(() => undefined);
       await rm(tmpSamples, { force: true });
     },
   };

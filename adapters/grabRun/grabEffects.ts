@@ -12,7 +12,7 @@
  * source (fetchChunk) or one piece of a work file (assemble), plus one parameter's mode table.
  */
 import { lstat, mkdir, realpath, rm } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { AssembleParams, DiscardParams, FetchChunkParams } from '../../actors/grabRun/grabRun.effects.js';
 import type { ChunkFailed, ChunkWritten, FileWritten } from '../../actors/grabRun/grabRun.events.js';
 import { StatisticsAccumulator } from '../../actors/grabRun/parameterStatistics.js';
@@ -23,7 +23,7 @@ import { isDataLoggerError } from '../dataLogger/errors.js';
 import { checkDirInsideRoot, errnoOf, realpathOfExisting, resolveDirInsideRoot } from '../hdf5/dataRootPaths.js';
 import { GRAB_EVENTS_FILE_PREFIX, GRAB_FILE_PREFIX, grabAttrs } from '../hdf5/grabFileLayout.js';
 import { openGrabFile, type GrabFileWriter } from '../hdf5/grabFileWriter.js';
-import { openChunkWriter, readChunkSamples, readChunkSidecar, workDirName, workDirOf, type ChunkSidecar } from './chunkWorkFiles.js';
+import { chunkSamplesName, openChunkWriter, readChunkSamples, readChunkSidecar, workDirName, workDirOf, type ChunkSidecar } from './chunkWorkFiles.js';
 
 export interface GrabEffectsOptions {
   readonly source: DataLoggerSource;
@@ -81,7 +81,9 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
     const where = { parameter, from: params.from, to: params.to };
     const dir = await workDir(params.draftDir, context);
     const chunk = await openChunkWriter(dir, index);
-    const statistics = new StatisticsAccumulator();
+    // The chunk's own statistics for its event: the moments only. The exact mode needs every
+    // value of the window; it is computed once, when `assemble` streams the chunks into the file.
+    const statistics = new StatisticsAccumulator({ mode: 'none' });
     let units: string | undefined;
     let committed = false;
     try {
@@ -99,11 +101,11 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
         if (mode === 'events' && e.reason === 'UNKNOWN_PARAMETER') {
           // An event code without a channel: skipped, as the seed does, recorded as an empty chunk.
           await chunk.discard();
-          const none = new StatisticsAccumulator();
+          const none = new StatisticsAccumulator({ mode: 'none' });
           const empty = await openChunkWriter(dir, index);
           let sidecar: ChunkSidecar;
           try {
-            sidecar = await empty.commit({ ...where, units: null, missing: true, statistics: none.toJSON() });
+            sidecar = await empty.commit({ ...where, units: null, missing: true, statistics: none.result() });
           } catch (commitError) {
             await empty.discard();
             throw commitError;
@@ -122,7 +124,7 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
         ...where,
         units: units ?? null,
         missing: false,
-        statistics: statistics.toJSON(),
+        statistics: statistics.result(),
       });
       committed = true;
       logger.debug({ id: context.id, index, parameter, samples: sidecar.samples }, 'chunk written');
@@ -216,18 +218,12 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
     mode: AssembleParams['mode'],
     context: EffectContext,
   ): Promise<FileWritten['statistics'][number] | 'left out' | undefined> => {
-    // First the sidecars (small, but for the mode tables): statistics, units, sample counts.
+    // First the sidecars: units and sample counts, and each chunk is checked to be complete.
     const sidecars: ChunkSidecar[] = [];
-    const statistics = new StatisticsAccumulator();
     let units: string | null = null;
     let samples = 0;
     for (let index = first; index < end; index++) {
       const sidecar = await readChunkSidecar(dir, index, parameter);
-      try {
-        statistics.merge(StatisticsAccumulator.fromJSON(sidecar.statistics));
-      } catch (e) {
-        throw new DaqflowError('INTERNAL', `the statistics of chunk ${index} (${parameter}) cannot be merged: ${messageOf(e)}`, { index, parameter }, { cause: e });
-      }
       if (sidecar.units !== null) {
         if (units !== null && sidecar.units !== units) {
           // The file has one units attribute per parameter: the first units given stand.
@@ -236,17 +232,29 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
         units ??= sidecar.units;
       }
       samples += sidecar.samples;
-      // Only the counts are needed later: drop the mode table now.
-      sidecars.push({ ...sidecar, statistics: new StatisticsAccumulator().toJSON() });
+      sidecars.push(sidecar);
     }
     if (mode === 'events' && samples === 0) return 'left out';
     const unitsArg = units ?? undefined;
+    // The run's statistics, in the one pass that writes the file: the exact mode needs every value
+    // of the parameter, kept in a sorted buffer (one parameter at a time) rather than a table.
+    const statistics = new StatisticsAccumulator({ mode: 'sorted' });
     // The parameter's group, even when it has no samples (parameters mode).
     writer.appendSamples(parameter, new Float64Array(0), new Float64Array(0), unitsArg);
     for (const sidecar of sidecars) {
       for await (const piece of readChunkSamples(dir, sidecar, pieceSamples)) {
         if (context.signal.aborted) return undefined;
-        writer.appendSamples(parameter, piece.times, piece.values, unitsArg);
+        const { times, values } = piece;
+        try {
+          for (let i = 0; i < times.length; i++) statistics.push(values[i]!, times[i]!);
+        } catch (e) {
+          // Times out of order can only come from a damaged work file (the checksum is checked at its end).
+          throw new DaqflowError('INTERNAL', `chunk work file ${join(dir, chunkSamplesName(sidecar.index))} is corrupt: ${messageOf(e)}`, {
+            index: sidecar.index,
+            parameter,
+          }, { cause: e });
+        }
+        writer.appendSamples(parameter, times, values, unitsArg);
       }
     }
     return { parameter, units, ...statistics.result() };
