@@ -1,6 +1,11 @@
 import { demoActor } from './demo/index.js';
 import { grabRunActor } from './grabRun/index.js';
+import { scheduleActor } from './schedule/index.js';
 import { defineActor, type ActorDefinition } from './runtime/actorDefinition.js';
 
-/** Every actor kind daqflow hosts. Domain kinds (acquisitions, grabs, reports) join here. */
-export const allActorDefinitions: readonly ActorDefinition[] = [defineActor(demoActor), defineActor(grabRunActor)];
+/** Every actor kind daqflow hosts. Domain kinds (acquisitions, reports) join here. */
+export const allActorDefinitions: readonly ActorDefinition[] = [
+  defineActor(demoActor),
+  defineActor(grabRunActor),
+  defineActor(scheduleActor),
+];

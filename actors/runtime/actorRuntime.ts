@@ -136,8 +136,9 @@ export class ActorRuntime {
             const hosted = await this.load(kind, id);
             this.armDeadlines(hosted);
             const definition = this.definitionOf(kind);
-            for (const request of definition.recover?.(hosted.snapshot as never) ?? []) {
-              this.runEffect(hosted, request, hosted.version, `recover.${hosted.version}`);
+            // Each request its own key: outcomes of two recovered effects must not dedupe each other.
+            for (const [index, request] of (definition.recover?.(hosted.snapshot as never) ?? []).entries()) {
+              this.runEffect(hosted, request, hosted.version, `recover.${hosted.version}.${index}`);
             }
           });
           recovered++;

@@ -20,7 +20,10 @@ import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
 import { migrateToLatest } from '../postgres/migrate.js';
 import { createGrabEffects } from '../grabRun/grabEffects.js';
+import { createScheduleEffects, type FireTarget } from '../schedule/scheduleEffects.js';
+import { scheduleCreatePreparer } from '../schedule/scheduleCreatePreparer.js';
 import { apiPreparers, createPreparers } from './commandPreparers.js';
+import { createFireTarget } from './fireTarget.js';
 import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
 
@@ -33,6 +36,12 @@ export const actorServices = [
     group: 'grabs',
     description:
       'grab runs: a time window of parameter data from the data logger to HDF5, with per-parameter statistics; start, cancel, get',
+  },
+  {
+    kind: 'schedule',
+    serviceName: 'daqflow-schedules',
+    group: 'schedules',
+    description: 'schedules: any command (such as a grab) on a cron expression; create, pause, resume, remove, get',
   },
 ] as const;
 
@@ -97,6 +106,8 @@ export const startDaqflow = async (
     const source = dataLoggerFromConfig(config);
     logger.info({ source: source.name, dataRoot: config.dataRootDir, timeZone: config.timeZone }, 'grab runs read from this data logger');
     const preparers = createPreparers({ source, dataRoot: config.dataRootDir, timeZone: config.timeZone });
+    // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
+    let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));
     const runtime = new ActorRuntime({
       store,
       schemas,
@@ -104,11 +115,13 @@ export const startDaqflow = async (
       effects: {
         demo: createDemoEffects(),
         grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
+        schedule: createScheduleEffects({ fire: (...args) => fireTarget(...args) }),
       },
       logger: logger.child({ component: 'runtime' }),
       newId,
     });
     cleanups.unshift(() => runtime.stop());
+    fireTarget = createFireTarget(runtime, preparers);
     const projector = startProjector({
       db,
       store,
@@ -122,7 +135,16 @@ export const startDaqflow = async (
       queries: createStatusQueries(db),
       logger: logger.child({ component: 'api' }),
       kinds: actorServices.map((entry) => {
-        const prepare = apiPreparers(preparers, entry.kind, () => new Date());
+        const prepare =
+          entry.kind === 'schedule'
+            ? {
+                create: scheduleCreatePreparer({
+                  timeZone: config.timeZone,
+                  definitions: allActorDefinitions,
+                  requestSchemaOf: (kind, command) => preparers[kind]?.[command]?.requestSchema,
+                }),
+              }
+            : apiPreparers(preparers, entry.kind, () => new Date());
         return prepare ? { ...entry, prepare } : entry;
       }),
       subjectPrefix: config.subjectPrefix,

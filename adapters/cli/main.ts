@@ -3,6 +3,7 @@ import { isDaqflowError } from '../../events/errors.js';
 import { withGlobalOptions } from './context.js';
 import { runDemo } from './demo.js';
 import { registerGrabCommands } from './grab.js';
+import { registerScheduleCommands } from './schedule.js';
 import { registerStatsCommands } from './stats.js';
 import { runHistory } from './history.js';
 import { runMigrate } from './migrate.js';
@@ -123,6 +124,7 @@ Examples:
 
 registerGrabCommands(program);
 registerStatsCommands(program);
+registerScheduleCommands(program);
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
   (_, command: Command) => runMigrate(command.optsWithGlobals()),

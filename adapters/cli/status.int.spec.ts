@@ -45,7 +45,7 @@ describe('daqflow status with schedules', () => {
     expect(actors).toMatch(/\nschedule\s+\S+\s+removed/);
     expect(schedules?.trimEnd().split('\n')).toEqual([
       'NAME          CRON       ZONE  NEXT FIRE  LAST FIRE  STATE',
-      expect.stringMatching(/^nightly demo  0 1 \* \* \*  UTC   -          -          paused, 0 fired, 1 skipped, last failed: fire at 2025-06-03T01:00:00.000Z: invalid demo start: steps/),
+      expect.stringMatching(/^nightly demo\s+0 1 \* \* \*\s+UTC\s+-\s+-\s+paused, 0 fired, 1 skipped, last failed: fire at 2025-06-03T01:00:00.000Z: invalid demo start: steps/),
     ]);
   });
 

@@ -3,6 +3,7 @@ import { createDb } from '../postgres/createDb.js';
 import { DaqflowError } from '../../events/errors.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { brief, table } from './format.js';
+import { scheduleTable } from './scheduleTable.js';
 
 export interface StatusOptions extends GlobalOptions {
   readonly kind?: string;
@@ -12,7 +13,26 @@ export interface StatusOptions extends GlobalOptions {
   readonly json?: boolean;
 }
 
-/** `daqflow status`: the status rows of the projections, newest first. */
+/** What a status row says in one line: a grab's progress and file, else the summary's first fields. */
+const summaryText = (kind: string, summary: Record<string, unknown>): string => {
+  if (kind === 'grab') {
+    const p = summary.progress as { chunksDone?: number; chunksTotal?: number; samples?: number; retryAt?: string | null } | undefined;
+    const parameters = Array.isArray(summary.parameters) ? summary.parameters.length : 0;
+    const parts = [
+      `${parameters} ${summary.mode === 'events' ? 'channels' : 'parameters'}`,
+      `${p?.chunksDone ?? 0}/${p?.chunksTotal ?? 0} chunks`,
+      `${p?.samples ?? 0} samples`,
+      ...(p?.retryAt ? [`retry at ${p.retryAt}`] : []),
+      ...(typeof summary.outputFile === 'string' ? [summary.outputFile.split('/').at(-1) ?? ''] : []),
+      ...(typeof summary.error === 'string' ? [`error: ${summary.error}`] : []),
+    ];
+    const text = parts.join(', ');
+    return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+  }
+  return brief(summary);
+};
+
+/** `daqflow status`: the status rows of the projections, newest first, then the schedules. */
 export const runStatus = async (options: StatusOptions): Promise<void> => {
   const context = cliContext(options, { logLevel: 'warn' });
   const servers = await toolServers(context);
@@ -38,9 +58,17 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
     process.stdout.write(
       `${table(
         ['KIND', 'ID', 'STATE', 'VERSION', 'UPDATED', 'SUMMARY'],
-        rows.map((r) => [r.kind, r.id, r.state, String(r.version), new Date(r.updated_at).toISOString(), brief(r.summary)]),
+        rows.map((r) => [r.kind, r.id, r.state, String(r.version), new Date(r.updated_at).toISOString(), summaryText(r.kind, r.summary)]),
       )}\n`,
     );
+    if (options.kind === undefined || options.kind === 'schedule') {
+      // Read apart from the rows above: the limit and the newest-first order must not hide a
+      // schedule that fires once a night. Removed ones are shown only when asked for by state.
+      const schedules = (await listActors(db, { kind: 'schedule', state: options.state, limit: 1000 })).filter(
+        (r) => options.state !== undefined || !r.final,
+      );
+      if (schedules.length) process.stdout.write(`\nSCHEDULES\n${scheduleTable(schedules)}\n`);
+    }
   } finally {
     await db.destroy();
     await servers.stop();

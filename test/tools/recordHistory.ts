@@ -1,39 +1,197 @@
 // Records golden histories of an actor kind into test/fixtures/histories/<kind>/<name>.json.
-// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo`.
+// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab).
 // Existing files are never overwritten: a recorded history is a promise to keep accepting it.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import { grabRunActor } from '../../actors/grabRun/index.js';
+import { defineActor } from '../../actors/runtime/actorDefinition.js';
+import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import type { DataLoggerSource } from '../../adapters/dataLogger/dataLoggerSource.js';
+import { DataLoggerError } from '../../adapters/dataLogger/errors.js';
+import { createSimulatorSource } from '../../adapters/dataLogger/simulator.js';
+import { createGrabEffects } from '../../adapters/grabRun/grabEffects.js';
+import { prepareGrabStart } from '../../adapters/grabRun/prepareGrabStart.js';
+import { newId } from '../../adapters/ids.js';
+import { EventSchemas } from '../../events/eventSchemas.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
 import { createDemoRuntime } from '../harness/demoRuntime.js';
+import { clockFrom, createScheduleRuntime, scheduledDemo } from '../harness/scheduleRuntime.js';
 
-const scenarios: Record<string, (runtime: ActorRuntime) => Promise<string>> = {
-  completed: async (runtime) => {
+/** Runs one scenario on its own store and returns the id of the actor whose history is kept. */
+type Scenario = (store: InMemoryEventStore) => Promise<string>;
+
+const until = async (check: () => Promise<boolean>): Promise<void> => {
+  for (let i = 0; i < 1_000 && !(await check()); i++) await new Promise((r) => setTimeout(r, 5));
+  if (!(await check())) throw new Error('scenario did not get there in time');
+};
+
+/** A demo scenario: started by `start`, then run until the job ends. */
+const demo =
+  (start: (runtime: ActorRuntime) => Promise<string>): Scenario =>
+  async (store) => {
+    const runtime = createDemoRuntime(store);
+    const id = await start(runtime);
+    for (let i = 0; i < 500 && !(await store.readLast('demo', id))?.final; i++) await new Promise((r) => setTimeout(r, 5));
+    await runtime.stop(100);
+    return id;
+  };
+
+const demoScenarios: Record<string, Scenario> = {
+  completed: demo(async (runtime) => {
     const { id } = await runtime.create('demo', 'start', { steps: 3, intervalMs: 1, label: 'golden' }, { requestId: 'golden-completed' });
     await runtime.execute('demo', id, 'note', { text: 'a note while waiting' });
     return id;
-  },
-  failed: async (runtime) =>
+  }),
+  failed: demo(async (runtime) =>
     (await runtime.create('demo', 'start', { steps: 3, intervalMs: 1, failAtStep: 2 }, { requestId: 'golden-failed' })).id,
-  cancelled: async (runtime) => {
+  ),
+  cancelled: demo(async (runtime) => {
     const { id } = await runtime.create('demo', 'start', { steps: 3, intervalMs: 60_000 }, { requestId: 'golden-cancelled' });
     await runtime.execute('demo', id, 'cancel', { reason: 'operator asked' });
+    return id;
+  }),
+};
+
+const nightly = { name: 'nightly demo', cron: '0 1 * * *', timeZone: 'Europe/Zurich', target: scheduledDemo };
+const summaryOf = async (store: InMemoryEventStore, id: string): Promise<Record<string, unknown>> =>
+  (await store.readLast('schedule', id))?.summary ?? {};
+
+/** Runs `steps` on a runtime whose clock starts at `clock`, then stops it (a process's lifetime). */
+const during = async <T>(store: InMemoryEventStore, clock: () => Date, steps: (runtime: ActorRuntime) => Promise<T>): Promise<T> => {
+  const runtime = createScheduleRuntime(store, { clock });
+  await runtime.start();
+  try {
+    return await steps(runtime);
+  } finally {
+    await runtime.stop(100);
+  }
+};
+
+const scheduleScenarios: Record<string, Scenario> = {
+  // Down over a fire time, caught up once at restart, fired on time the next night, then
+  // paused, resumed and removed.
+  caughtUp: async (store) => {
+    const { id } = await during(store, () => new Date('2025-03-28T12:00:00.000Z'), (runtime) =>
+      runtime.create('schedule', 'create', nightly, { requestId: 'golden-caught-up' }),
+    );
+    // 00:59:59.8 Zurich summer time, two nights later: the 29th's fire is late, the 30th's (CEST) due.
+    await during(store, clockFrom('2025-03-30T22:59:59.800Z'), async (runtime) => {
+      await until(async () => (await summaryOf(store, id)).fires === 2);
+      await runtime.execute('schedule', id, 'pause', {});
+      await runtime.execute('schedule', id, 'resume', {});
+      await runtime.execute('schedule', id, 'remove', { reason: 'golden history' });
+    });
+    return id;
+  },
+  // Down over a fire time with missed: skip; then a fire whose target refuses its payload.
+  skippedAndFailed: async (store) => {
+    const { id } = await during(store, () => new Date('2025-06-01T12:00:00.000Z'), (runtime) =>
+      runtime.create(
+        'schedule',
+        'create',
+        { ...nightly, timeZone: 'UTC', missed: 'skip', target: { ...scheduledDemo, payload: { steps: 0 } } },
+        { requestId: 'golden-skipped' },
+      ),
+    );
+    await during(store, clockFrom('2025-06-03T00:59:59.800Z'), async (runtime) => {
+      await until(async () => (await summaryOf(store, id)).failures === 1);
+      await runtime.execute('schedule', id, 'pause', {});
+    });
     return id;
   },
 };
 
+/** A grab scenario: a runtime with the grab effects over the simulator (or `source`), in a temp data root. */
+const grab =
+  (start: (runtime: ActorRuntime, dataRoot: string) => Promise<string>, source?: DataLoggerSource): Scenario =>
+  async (store) => {
+    const dataRoot = mkdtempSync(join(tmpdir(), 'daqflow-golden-grab-'));
+    const simulator = source ?? createSimulatorSource({ seed: 'golden', rateHz: 1 });
+    const runtime = new ActorRuntime({
+      store,
+      schemas: new EventSchemas(),
+      definitions: [defineActor(grabRunActor)],
+      effects: { grab: createGrabEffects({ source: simulator, dataRoot }) },
+      newId,
+    });
+    try {
+      const id = await start(runtime, dataRoot);
+      await until(async () => (await store.readLast('grab', id))?.final === true);
+      return id;
+    } finally {
+      await runtime.stop(100);
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  };
+
+const grabRequest = async (dataRoot: string, body: Record<string, unknown>, source?: DataLoggerSource) =>
+  prepareGrabStart(body, {
+    source: source ?? createSimulatorSource({ seed: 'golden', rateHz: 1 }),
+    dataRoot,
+    timeZone: 'UTC',
+    reference: new Date('2026-11-22T05:00:00Z'),
+  });
+
+/** The simulator, answering UNAVAILABLE to the first `failures` requests for samples. */
+const flaky = (failures: number): DataLoggerSource => {
+  const inner = createSimulatorSource({ seed: 'golden', rateHz: 1 });
+  let left = failures;
+  return {
+    name: 'flaky simulator',
+    describe: (parameter, signal) => inner.describe(parameter, signal),
+    fetchSamples(parameter, from, to, signal) {
+      if (left-- > 0) throw new DataLoggerError('UNAVAILABLE', 'HTTP 503 (scripted)', { parameter });
+      return inner.fetchSamples(parameter, from, to, signal);
+    },
+  };
+};
+
+const grabScenarios: Record<string, Scenario> = {
+  // Two parameters, three chunks each, one retried 503 on the way.
+  completedAfterRetry: (store) => {
+    const source = flaky(1);
+    return grab(async (runtime, dataRoot) => {
+      const body = { parameters: ['SIM:SINE', 'SIM:NANS'], window: { minutes: 30 }, chunkSeconds: 600, outDir: 'out', retry: { initialDelayMs: 10 } };
+      return (await runtime.create('grab', 'start', await grabRequest(dataRoot, body), { requestId: 'golden-grab-completed' })).id;
+    }, source)(store);
+  },
+  failedAfterRetries: (store) => {
+    const source = flaky(1_000);
+    return grab(async (runtime, dataRoot) => {
+      const body = { parameters: ['SIM:RAMP'], window: { minutes: 20 }, chunkSeconds: 600, retry: { maxAttempts: 3, initialDelayMs: 5, maxDelayMs: 10 } };
+      return (await runtime.create('grab', 'start', await grabRequest(dataRoot, body), { requestId: 'golden-grab-failed' })).id;
+    }, source)(store);
+  },
+  cancelled: grab(async (runtime, dataRoot) => {
+    const body = { parameters: ['SIM:STEP'], window: { hours: 2 }, chunkSeconds: 600 };
+    const { id } = await runtime.create('grab', 'start', await grabRequest(dataRoot, body), { requestId: 'golden-grab-cancelled' });
+    await runtime.execute('grab', id, 'cancel', { reason: 'operator asked' });
+    return id;
+  }),
+  events: grab(async (runtime, dataRoot) => {
+    const body = { mode: 'events', maxEvt: 3, window: { minutes: 5 }, chunkSeconds: 300, firstOnly: true };
+    return (await runtime.create('grab', 'start', await grabRequest(dataRoot, body), { requestId: 'golden-grab-events' })).id;
+  }),
+};
+
+const byKind: Record<string, { kind: string; scenarios: Record<string, Scenario> }> = {
+  demo: { kind: 'demo', scenarios: demoScenarios },
+  schedule: { kind: 'schedule', scenarios: scheduleScenarios },
+  grab: { kind: 'grab', scenarios: grabScenarios },
+};
+
 const kind = process.argv[2] ?? 'demo';
+const chosen = byKind[kind];
+if (!chosen) throw new Error(`no scenarios for kind ${kind} (known: ${Object.keys(byKind).join(', ')})`);
 const folder = join('test', 'fixtures', 'histories', kind);
 mkdirSync(folder, { recursive: true });
-for (const [name, scenario] of Object.entries(scenarios)) {
+for (const [name, scenario] of Object.entries(chosen.scenarios)) {
   const file = join(folder, `${name}.json`);
   if (existsSync(file)) continue;
   const store = new InMemoryEventStore();
-  const runtime = createDemoRuntime(store);
-  const id = await scenario(runtime);
-  for (let i = 0; i < 500 && !(await store.readLast('demo', id))?.final; i++) await new Promise((r) => setTimeout(r, 5));
-  await runtime.stop(100);
-  const events = await store.readStream('demo', id);
+  const id = await scenario(store);
+  const events = await store.readStream(chosen.kind, id);
   const last = events.at(-1);
   writeFileSync(file, `${JSON.stringify({ kind, id, finalState: last?.state, events }, null, 2)}\n`);
   console.log(`recorded ${file}: ${events.length} events, ends ${last?.state}`);
