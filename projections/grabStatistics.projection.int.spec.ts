@@ -237,7 +237,7 @@ describe('grabStatisticsProjection', () => {
       expect((await queryStatistics(t.db, { from: iso(T0 + 3.5 * HOUR) })).map(key)).toEqual(['run-3/P1', 'run-3/P2']);
       expect((await queryStatistics(t.db, { to: iso(T0 + 0.5 * HOUR) })).map(key)).toEqual(['run-0/P1']);
       expect(await queryStatistics(t.db, { from: iso(T0 + 10 * HOUR) })).toEqual([]);
-      expect((await queryStatistics(t.db, { limit: 2 })).map(key)).toEqual(['run-0/P1', 'run-1/P1']);
+      expect((await queryStatistics(t.db, { limit: 2 })).map(key)).toEqual(['run-3/P1', 'run-3/P2']); // the newest two, in time order
       expect(await queryStatistics(t.db, { limit: 0 })).toHaveLength(1);
       expect(await queryStatistics(t.db, { parameter: 'nope' })).toEqual([]);
       await expect(queryStatistics(t.db, { from: 'not a time' })).rejects.toThrow(/from not a time is not a time/);

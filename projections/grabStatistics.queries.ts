@@ -53,18 +53,19 @@ const selectStatistics = (db: DbOrTrx, filter: Omit<StatisticsFilter, 'limit'>) 
 };
 
 /**
- * Grab statistics rows, one per run and parameter, whose run window overlaps [from, to); ordered
- * by window start, then parameter, then run id. Counts and positions are numbers, times Dates.
+ * Grab statistics rows, one per run and parameter, whose run window overlaps [from, to): the
+ * newest `limit` of them, ordered by window start, then parameter, then run id. Counts and positions are numbers, times Dates.
  */
 export const queryStatistics = async (db: DbOrTrx, filter: StatisticsFilter = {}): Promise<GrabStatisticsRow[]> => {
   const limit = Math.min(MAX_STATISTICS_LIMIT, Math.max(1, Math.trunc(filter.limit ?? DEFAULT_STATISTICS_LIMIT)));
+  // The newest rows are the ones wanted when a limit cuts: select newest first, answer in time order.
   const rows = await selectStatistics(db, filter)
-    .orderBy('window_start')
-    .orderBy('parameter')
-    .orderBy('run_id')
+    .orderBy('window_start', 'desc')
+    .orderBy('parameter', 'desc')
+    .orderBy('run_id', 'desc')
     .limit(limit)
     .execute();
-  return rows.map(normalized);
+  return rows.reverse().map(normalized);
 };
 
 /** Count, NaN count, min, max, mean, std, mode of one series; null where undefined. */

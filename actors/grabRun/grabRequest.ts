@@ -18,7 +18,7 @@ export const grabStartRequestSchema = z.strictObject({
   eventChannel: z.string().min(1).max(256).includes('{hex}', { message: 'must contain {hex}' }).optional(),
   /** Events mode: stop after the first event code with any firing in the window (the seed's -o). */
   firstOnly: z.boolean().default(false),
-  /** End of the window: `YYYY-MM-DD hh:mm:ss` in the facility's zone, or ISO 8601 (default: last midnight). */
+  /** End of the window: `YYYY-MM-DD hh:mm:ss` in the facility's zone, ISO 8601, or `now` (default: last midnight). */
   stopAt: z.string().min(1).max(64).optional(),
   /** Start of the window instead of a length. */
   startAt: z.string().min(1).max(64).optional(),

@@ -12,10 +12,14 @@ const planOf = (c: GrabRunContext) => ({
   chunkSeconds: c.chunkSeconds,
 });
 
-/** The `grabs.get` view: brief §3 `{id, state, outputFile, parameters, progress, error?}` plus the window. */
+/**
+ * The summary stored with every event: brief §3's `{id, state, outputFile, progress, error?}`
+ * plus the window and a parameter count. The list itself is in `details` (live replies only):
+ * repeated in each of thousands of chunk events it would cost more than the chunks' own data.
+ */
 const summaryOf = (c: GrabRunContext): Record<string, unknown> => ({
   mode: c.mode,
-  parameters: c.parameters,
+  parameterCount: c.parameters.length,
   window: { start: c.start, stop: c.stop },
   outputFile: c.outputFile,
   progress: {
@@ -55,6 +59,7 @@ export const grabRunActor: ActorDefinition<typeof grabRunMachine> = {
     }),
   },
   summary: (snapshot) => summaryOf(snapshot.context),
+  details: (snapshot) => ({ parameters: snapshot.context.parameters }),
   recover: (snapshot): EffectRequest[] => {
     const c = snapshot.context;
     if (snapshot.value === 'fetching') {

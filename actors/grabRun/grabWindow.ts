@@ -63,12 +63,18 @@ export const parseFacilityTime = (text: string, timeZone: string, field = 'time'
   if (!m) {
     return refuse(field, `${JSON.stringify(text)} is not a time: use YYYY-MM-DD hh:mm:ss (${timeZone}) or ISO 8601 with an offset`);
   }
-  const [year, month, day, hour, minute, second, ms] = m.slice(1).map((part) => Number(part ?? 0));
+  // The fraction is of a second: ".5" is 500 ms.
+  const [year, month, day, hour, minute, second, ms] = m
+    .slice(1)
+    .map((part, i) => (i === 6 ? Number((part ?? '0').padEnd(3, '0')) : Number(part ?? 0)));
   const fields = [year ?? 0, (month ?? 1) - 1, day ?? 1, hour ?? 0, minute ?? 0, second ?? 0, ms ?? 0] as const;
   const at = new TZDate(...fields, timeZone);
   // Date rolls 2026-02-30 over to March: refuse a day or hour that does not exist as written.
   if (Number.isNaN(at.getTime()) || at.getMonth() !== fields[1] || at.getDate() !== fields[2]) {
     refuse(field, `${JSON.stringify(text)} is not a valid date`);
+  }
+  if (at.getHours() !== fields[3] || at.getMinutes() !== fields[4]) {
+    refuse(field, `${JSON.stringify(text)} does not exist in ${timeZone} (the clocks skip it for daylight saving time)`);
   }
   return new Date(at.getTime());
 };
@@ -85,7 +91,13 @@ export const resolveGrabWindow = (
   options: { reference: Date; timeZone: string },
 ): { start: Date; stop: Date } => {
   if (!isTimeZone(options.timeZone)) refuse('timeZone', `unknown time zone ${JSON.stringify(options.timeZone)}`);
-  const stop = request.stopAt === undefined ? lastMidnight(options.reference, options.timeZone) : parseFacilityTime(request.stopAt, options.timeZone, 'stopAt');
+  // "now": the reference time itself; a schedule's fire time, for windows that end when it fires.
+  const stop =
+    request.stopAt === undefined
+      ? lastMidnight(options.reference, options.timeZone)
+      : request.stopAt.trim().toLowerCase() === 'now'
+        ? new Date(options.reference.getTime())
+        : parseFacilityTime(request.stopAt, options.timeZone, 'stopAt');
   let start: Date;
   if (request.startAt !== undefined) {
     if (request.window !== undefined && Object.values(request.window).some((v) => v !== undefined && v !== 0)) {
@@ -94,8 +106,15 @@ export const resolveGrabWindow = (
     start = parseFacilityTime(request.startAt, options.timeZone, 'startAt');
   } else {
     const w = request.window ?? {};
-    const seconds = (w.days ?? 0) * 86_400 + (w.hours ?? 0) * 3_600 + (w.minutes ?? 0) * 60 + (w.seconds ?? 0);
-    start = new Date(stop.getTime() - (seconds === 0 ? 1 : seconds) * 1000);
+    const days = w.days ?? 0;
+    const seconds = (days % 1) * 86_400 + (w.hours ?? 0) * 3_600 + (w.minutes ?? 0) * 60 + (w.seconds ?? 0);
+    // Whole days are calendar days in the zone, as the seed's timedelta on local times: nightly
+    // windows that stop at local midnight then tile across a DST change (a 23 or 25 hour day)
+    // instead of leaving an hour out or grabbing one twice.
+    const local = new TZDate(stop.getTime(), options.timeZone);
+    local.setDate(local.getDate() - Math.trunc(days));
+    const dayStart = local.getTime();
+    start = new Date(dayStart - (days === 0 && seconds === 0 ? 1 : seconds) * 1000);
   }
   if (start.getTime() >= stop.getTime()) {
     refuse(

@@ -27,6 +27,28 @@ describe('grab window (the seed ParamDataGrabber semantics)', () => {
     });
   });
 
+  it('counts whole days as calendar days of the zone: nightly windows tile across DST changes', () => {
+    const zone = { timeZone: 'Europe/Zurich' };
+    // Zurich: summer time ends 2026-10-25 (a 25-hour day), starts 2026-03-29 (23 hours).
+    const nights = ['2026-10-24', '2026-10-25', '2026-10-26', '2026-10-27', '2026-03-28', '2026-03-29', '2026-03-30'].map((day) =>
+      resolveGrabWindow({ window: { days: 1 } }, { ...zone, reference: new Date(`${day}T12:00:00Z`) }),
+    );
+    for (let i = 1; i < 4; i++) expect(nights[i]?.start, `night ${i}`).toEqual(nights[i - 1]?.stop);
+    for (let i = 5; i < 7; i++) expect(nights[i]?.start, `night ${i}`).toEqual(nights[i - 1]?.stop);
+    expect((nights[2]!.stop.getTime() - nights[2]!.start.getTime()) / 3_600_000).toBe(25);
+    expect((nights[6]!.stop.getTime() - nights[6]!.start.getTime()) / 3_600_000).toBe(23);
+    // A day and a half: one calendar day, then twelve hours.
+    const mixed = resolveGrabWindow({ window: { days: 1.5 } }, { timeZone: 'UTC', reference: new Date('2026-11-22T05:00:00Z') });
+    expect(mixed.start).toEqual(new Date('2026-11-20T12:00:00Z'));
+  });
+
+  it('ends at the reference time itself for stopAt "now" (a schedule\'s fire time)', () => {
+    expect(resolveGrabWindow({ stopAt: 'now', window: { hours: 1 } }, { reference, timeZone: 'UTC' })).toEqual({
+      start: new Date('2026-11-22T04:30:00Z'),
+      stop: reference,
+    });
+  });
+
   it('is one second long when every length is zero or absent', () => {
     const { start, stop } = resolveGrabWindow({}, { reference, timeZone: 'UTC' });
     expect(stop.getTime() - start.getTime()).toBe(1_000);
@@ -38,6 +60,8 @@ describe('grab window (the seed ParamDataGrabber semantics)', () => {
     expect(parseFacilityTime('2026-11-21 12:00:00', 'Europe/Zurich')).toEqual(new Date('2026-11-21T11:00:00Z'));
     expect(parseFacilityTime('2026-07-21 12:00:00', 'Europe/Zurich')).toEqual(new Date('2026-07-21T10:00:00Z'));
     expect(parseFacilityTime('2026-11-21', 'UTC')).toEqual(new Date('2026-11-21T00:00:00Z'));
+    expect(parseFacilityTime('2026-11-21 00:00:00.5', 'UTC')).toEqual(new Date('2026-11-21T00:00:00.500Z'));
+    expect(() => parseFacilityTime('2026-03-29 02:30:00', 'Europe/Zurich', 'stopAt')).toThrow(/does not exist in Europe\/Zurich/);
     expect(parseFacilityTime('2026-11-21T12:00:00+01:00', 'America/Chicago')).toEqual(new Date('2026-11-21T11:00:00Z'));
   });
 

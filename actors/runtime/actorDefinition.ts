@@ -56,8 +56,13 @@ export interface ActorDefinition<Machine extends AnyStateMachine = AnyStateMachi
   /** Schemas of the events this actor stores, by event type. */
   readonly eventSchemas: Readonly<Record<string, EventSchema>>;
   readonly commands: Readonly<Record<string, AnyCommandSpec>>;
-  /** A small JSON view of the actor for status rows and replies. */
+  /** A small JSON view of the actor for status rows and replies; stored in every event. */
   summary(snapshot: SnapshotFrom<Machine>): Record<string, unknown>;
+  /**
+   * Fields for live replies only (`get`, and the reply to a command), too big to repeat in every
+   * event's summary: a grab's whole parameter list, say. Not stored, not in status rows.
+   */
+  details?(snapshot: SnapshotFrom<Machine>): Record<string, unknown>;
   /**
    * Effects to run again after a restart, for an actor rebuilt in a state that waits on one
    * (the process may have died before the effect's result was stored). Effects must be

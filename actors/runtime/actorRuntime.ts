@@ -3,6 +3,7 @@ import type { EventEnvelope } from '../../events/envelope.js';
 import { requestIdSchema, streamNameOf, tokenPattern } from '../../events/envelope.js';
 import {
   DaqflowError,
+  isDaqflowError,
   isDuplicateEventError,
   isVersionConflictError,
   UnknownActorError,
@@ -35,6 +36,8 @@ export interface ActorView {
   readonly final: boolean;
   readonly version: number;
   readonly summary: Record<string, unknown>;
+  /** The definition's `details`: live views only (a first answer read back from an event has none). */
+  readonly details?: Record<string, unknown>;
   /** True when the command had been applied before (same request id): this is its first answer. */
   readonly duplicate?: boolean;
 }
@@ -69,6 +72,9 @@ interface Hosted extends Rehydrated {
 type Origin =
   | { readonly kind: 'command'; readonly name: string; readonly meta: CommandMeta }
   | { readonly kind: 'internal'; readonly key: string; readonly causationId: string | null };
+
+/** Tries to record an outcome or deadline event before giving up (about five minutes in all). */
+const INTERNAL_DISPATCH_ATTEMPTS = 15;
 
 // setTimeout overflows past 2^31-1 ms (~24.8 days); longer deadlines re-arm when that elapses.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -178,6 +184,22 @@ export class ActorRuntime {
     if (meta.requestId !== undefined) checkRequestId(meta.requestId);
     const id = this.newId(meta.requestId === undefined ? undefined : `${kind}:${meta.requestId}`);
     return this.execute(kind, id, commandName, payload, meta);
+  }
+
+  /**
+   * The first answer of a creating command sent with `requestId`, or undefined when no actor was
+   * created with it. Lets a caller answer a retry before doing again what the first request did
+   * before reaching the runtime (resolving a grab's window, asking the data logger).
+   */
+  async findCreated(kind: string, requestId: string): Promise<ActorView | undefined> {
+    this.definitionOf(kind);
+    checkRequestId(requestId);
+    const id = this.newId(`${kind}:${requestId}`);
+    return this.mutex.run(streamNameOf(kind, id), async () => {
+      const hosted = await this.load(kind, id, true);
+      const version = hosted.commandIds.get(requestId);
+      return version === undefined ? undefined : this.firstAnswer(kind, id, version);
+    });
   }
 
   /** Sends a command to an existing actor (or the creating command to a new id). */
@@ -402,6 +424,7 @@ export class ActorRuntime {
       final: isFinal(hosted.snapshot),
       version: hosted.version,
       summary: definition.summary(hosted.snapshot as never),
+      ...(definition.details && hosted.version > 0 ? { details: definition.details(hosted.snapshot as never) } : {}),
     };
   }
 
@@ -422,7 +445,7 @@ export class ActorRuntime {
           if (Date.parse(deadline.at) > this.clock().getTime()) return arm();
           hosted.timers.delete(name);
           this.track(
-            this.dispatch(hosted.kind, hosted.id, deadline.event, {
+            this.dispatchRetrying(hosted.kind, hosted.id, deadline.event, {
               kind: 'internal',
               key: `deadline.${name}.${deadline.at}`,
               causationId: null,
@@ -477,7 +500,7 @@ export class ActorRuntime {
       }
       if (this.stopped || signal.aborted) return;
       for (const [index, outcome] of outcomes.entries()) {
-        await this.dispatch(hosted.kind, hosted.id, outcome, {
+        await this.dispatchRetrying(hosted.kind, hosted.id, outcome, {
           kind: 'internal',
           key: `${key}.${index}`,
           causationId,
@@ -485,6 +508,36 @@ export class ActorRuntime {
       }
     })();
     this.track(run, hosted, `effect ${request.type}`);
+  }
+
+  /**
+   * Records an effect's outcome or a passed deadline, retrying while the store cannot be reached:
+   * dropping it would leave the actor waiting for something that already happened until the next
+   * restart. Retrying is safe: the event's idempotency key makes a second append a duplicate.
+   */
+  private async dispatchRetrying(kind: string, id: string, input: EventInput, origin: Origin): Promise<ActorView | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dispatch(kind, id, input, origin);
+      } catch (e) {
+        const retryable = !isDaqflowError(e) || e.code === 'STORE_UNAVAILABLE' || e.code === 'VERSION_CONFLICT';
+        if (this.stopped || !retryable || attempt >= INTERNAL_DISPATCH_ATTEMPTS) throw e;
+        const delay = Math.min(30_000, 250 * 2 ** (attempt - 1));
+        this.logger.warn({ err: e, kind, id, event: input.type, attempt, retryInMs: delay }, 'could not record an event: retrying');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.abort.signal.addEventListener(
+            'abort',
+            () => {
+              clearTimeout(timer);
+              resolve();
+            },
+            { once: true },
+          );
+        });
+        if (this.stopped) return undefined;
+      }
+    }
   }
 
   private track(work: Promise<unknown>, hosted: Hosted, what: string): void {

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { demoActor } from '../demo/index.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
 import {
+  StoreUnavailableError,
   UnknownActorError,
   ValidationError,
   WrongStateError,
@@ -239,5 +240,24 @@ describe('ActorRuntime with the demo actor', () => {
     expect(String(abortedWith)).toMatch(/is cancelled/);
     await new Promise((r) => setTimeout(r, 20));
     expect((await store.readStream('demo', id)).map((e) => e.type)).toEqual(['started', 'tickDue', 'cancelled']);
+  });
+
+  it('keeps trying to record an effect outcome while the store cannot be reached', async () => {
+    const inner = new InMemoryEventStore();
+    let failures = 2;
+    const store = Object.assign(Object.create(inner) as InMemoryEventStore, {
+      append: (event: Parameters<InMemoryEventStore['append']>[0], options?: Parameters<InMemoryEventStore['append']>[1]) => {
+        if (event.type === 'stepDone' && failures > 0) {
+          failures--;
+          return Promise.reject(new StoreUnavailableError('JetStream did not answer (scripted)'));
+        }
+        return inner.append(event, options);
+      },
+    });
+    const runtime = makeRuntime(store);
+    const { id } = await runtime.create('demo', 'start', { steps: 1, intervalMs: 0 });
+    await until(async () => (await inner.readLast('demo', id))?.state === 'completed', 10_000);
+    expect(failures).toBe(0);
+    expect((await inner.readStream('demo', id)).map((e) => e.type)).toEqual(['started', 'tickDue', 'stepDone']);
   });
 });

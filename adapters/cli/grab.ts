@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/nats-core';
 import cliProgress from 'cli-progress';
@@ -16,7 +17,9 @@ export interface GrabView {
   final: boolean;
   version: number;
   mode?: string;
+  /** In live replies only (not in status rows: see parameterCount). */
   parameters?: string[];
+  parameterCount?: number;
   window?: { start: string; stop: string };
   outputFile?: string | null;
   progress?: {
@@ -207,9 +210,16 @@ const startAndFollow = async (body: Record<string, unknown>, options: GrabOption
   const context = cliContext(options, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
   await withDaqflow(context, `${prefix}.grabs.get`, async (nc, inProcess) => {
-    const started = await requestJson<GrabView>(nc, `${prefix}.grabs.start`, body, 30_000);
+    // A request id of our own: when the answer is slow to come (the data logger checks every
+    // parameter), asking again gets the run the first request made, never a second one.
+    const request = { requestId: `cli-${randomUUID()}`, ...body };
+    const started = await requestJson<GrabView>(nc, `${prefix}.grabs.start`, request, 30_000).catch(async (e: unknown) => {
+      if (!(e instanceof Error) || !/no answer/.test(e.message)) throw e;
+      process.stderr.write('no answer in 30 s: asking again with the same request id\n');
+      return requestJson<GrabView>(nc, `${prefix}.grabs.start`, request, 60_000);
+    });
     process.stderr.write(
-      `grab ${started.id}: ${started.parameters?.length ?? 0} ${started.mode === 'events' ? 'event channels' : 'parameters'}, ` +
+      `grab ${started.id}: ${started.parameterCount ?? started.parameters?.length ?? 0} ${started.mode === 'events' ? 'event channels' : 'parameters'}, ` +
         `${started.window?.start} to ${started.window?.stop}, ${started.progress?.chunksTotal ?? '?'} chunks\n`,
     );
     if (options.detach) {
@@ -326,14 +336,14 @@ const runCancel = async (id: string, options: GrabOptions & { reason?: string })
 
 const windowOptions = (command: Command): Command =>
   command
-    .option('--stopat <time>', 'end of the window: "YYYY-MM-DD hh:mm:ss" in DAQFLOW_TIMEZONE, or ISO 8601 (default: last midnight)')
+    .option('--stopat <time>', 'end of the window: "YYYY-MM-DD hh:mm:ss" in DAQFLOW_TIMEZONE, ISO 8601, or "now" (default: last midnight)')
     .option('--startat <time>', 'start of the window, instead of a length')
     .option('--days <n>', 'days before the stop time', number('--days'))
     .option('--hours <n>', 'hours before the stop time', number('--hours'))
     .option('--minutes <n>', 'minutes before the stop time', number('--minutes'))
     .option('--seconds <n>', 'seconds before the stop time (all four zero or absent: 1 second)', number('--seconds'))
-    .option('--draftdir <dir>', 'folder of the draft while it is written, inside DAQFLOW_DATA_ROOT (default <data root>/drafts)')
-    .option('--outdir <dir>', 'folder of the finished file, inside DAQFLOW_DATA_ROOT (default: the data root)')
+    .option('--draftdir <dir>', 'folder of the draft while it is written; relative to DAQFLOW_DATA_ROOT, and inside it (default <data root>/drafts)')
+    .option('--outdir <dir>', 'folder of the finished file; relative to DAQFLOW_DATA_ROOT (not the current folder), and inside it (default: the data root)')
     .option('--chunk-seconds <n>', 'length of one chunk, the unit of progress and of resumption (default 3600)', positiveInt)
     .option('--request-id <id>', 'idempotency key: sending the same grab again returns the first run')
     .option('--detach', 'print the run id and return; the run goes on in `daqflow up`')
@@ -355,7 +365,7 @@ the first unfinished chunk. Source errors are retried with backoff (5 attempts b
 
 Examples (the seed's nightly grabs):
   npx daqflow grab params --param-file ParamList.txt --days 1 --outdir tape
-  npx daqflow grab params sine ramp --hours 2 --stopat "2026-11-21 12:00:00"
+  npx daqflow grab params SIM:SINE SIM:RAMP --hours 2 --stopat "2026-11-21 12:00:00"
   npx daqflow grab events --max-evt 0xFF --days 1 --outdir tape
   npx daqflow grab get <id>
   npx daqflow grab cancel <id>`,
@@ -376,7 +386,7 @@ Examples (the seed's nightly grabs):
       grab
         .command('events')
         .description("grab the times timing events fired (the seed's EventDataGrabber)")
-        .option('--max-evt <code>', 'highest event code to look at, decimal or hex (default 0xFF)', eventCode)
+        .option('--max-evt, --maxEvt <code>', 'highest event code to look at, decimal or hex (default 0xFF)', eventCode)
         .option('--event-channel <pattern>', 'channel name of an event code; {hex} is its two-digit hex code (default EVENT:{hex})')
         .option('-o, --first-only', 'stop after the first event code that fired in the window'),
     ),

@@ -17,7 +17,7 @@ export interface StatusOptions extends GlobalOptions {
 const summaryText = (kind: string, summary: Record<string, unknown>): string => {
   if (kind === 'grab') {
     const p = summary.progress as { chunksDone?: number; chunksTotal?: number; samples?: number; retryAt?: string | null } | undefined;
-    const parameters = Array.isArray(summary.parameters) ? summary.parameters.length : 0;
+    const parameters = typeof summary.parameterCount === 'number' ? summary.parameterCount : 0;
     const parts = [
       `${parameters} ${summary.mode === 'events' ? 'channels' : 'parameters'}`,
       `${p?.chunksDone ?? 0}/${p?.chunksTotal ?? 0} chunks`,

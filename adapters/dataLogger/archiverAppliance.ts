@@ -196,7 +196,7 @@ export function createArchiverApplianceSource(options: ArchiverApplianceOptions)
     if (text === undefined) {
       throw new DataLoggerError(
         'BAD_RESPONSE',
-        `${name}: the answer for ${pv} is larger than ${maxResponseBytes} bytes; ask for shorter slices (sliceSeconds)`,
+        `${name}: the answer for ${pv} is larger than ${maxResponseBytes} bytes; grab shorter chunks (--chunk-seconds) of fewer samples, or raise the limit`,
         { ...where, maxResponseBytes },
       );
     }
@@ -212,7 +212,11 @@ export function createArchiverApplianceSource(options: ArchiverApplianceOptions)
     try {
       doc = JSON.parse(repairJson(text));
     } catch (e) {
-      throw bad('not JSON', e);
+      // The appliance streams its answer: an error on its side ends the body early, with a 200
+      // already sent. Such an answer is worth asking for again (the retries are bounded).
+      throw new DataLoggerError('UNAVAILABLE', `${name}: the answer for ${pv} is not complete JSON (cut short?): ${(e as Error).message}`, where, {
+        cause: e,
+      });
     }
     if (!Array.isArray(doc)) throw bad('not an array');
     const element: unknown = doc[0];

@@ -80,6 +80,8 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
     const to = parseTime('to', params.to);
     const where = { parameter, from: params.from, to: params.to };
     const dir = await workDir(params.draftDir, context);
+    // A cancel that came while the folder was made: leave nothing behind for the discard to miss.
+    if (context.signal.aborted) return undefined;
     const chunk = await openChunkWriter(dir, index);
     // The chunk's own statistics for its event: the moments only. The exact mode needs every
     // value of the window; it is computed once, when `assemble` streams the chunks into the file.
@@ -186,7 +188,14 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
         }
         if (written !== 'left out') statistics.push(written);
       }
-      const result = await writer.finish();
+      let result;
+      try {
+        result = await writer.finish(context.signal);
+      } catch (e) {
+        // Cancelled (or stopping) while finishing: nothing was published, the draft is discarded.
+        if (context.signal.aborted) return undefined;
+        throw e;
+      }
       logger.info({ id: context.id, path: result.path, bytes: result.bytes, samples: result.samples }, 'grab file written');
       return {
         type: 'fileWritten',

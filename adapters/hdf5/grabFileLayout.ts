@@ -150,7 +150,14 @@ export interface GrabWindow {
  * there is no node (one file holds every parameter of the run) and no ':' (not allowed on some
  * file systems and awkward in shells). {@link parseGrabFileName} reads the bounds back.
  */
-export const grabFileName = (window: GrabWindow, created: Date, prefix: GrabFilePrefix = GRAB_FILE_PREFIX): string => {
+export const grabFileName = (
+  window: GrabWindow,
+  created: Date,
+  prefix: GrabFilePrefix = GRAB_FILE_PREFIX,
+  /** 1 for the plain name; n > 1 adds `-n` before `.h5` (another run's file held the plain one). */
+  variant = 1,
+): string => {
+  if (!Number.isInteger(variant) || variant < 1) throw new ValidationError('variant must be a whole number of 1 or more');
   checkPrefix(prefix);
   validDate('window.start', window.start);
   validDate('window.stop', window.stop);
@@ -162,7 +169,7 @@ export const grabFileName = (window: GrabWindow, created: Date, prefix: GrabFile
   const createdMs = validDate('created', created).getTime();
   if (createdMs < 0) throw new ValidationError('created must not be before 1970');
   const createdUnix = Math.floor(createdMs / 1000);
-  return `${prefix}_${createdUnix}_${compactIsoUtc(window.start)}_to_${compactIsoUtc(window.stop)}.h5`;
+  return `${prefix}_${createdUnix}_${compactIsoUtc(window.start)}_to_${compactIsoUtc(window.stop)}${variant > 1 ? `-${variant}` : ''}.h5`;
 };
 
 /**
@@ -173,7 +180,7 @@ export const parseGrabFileName = (
   name: string,
   prefix: GrabFilePrefix = GRAB_FILE_PREFIX,
 ): { createdUnix: number; window: { start: Date; stop: Date } } | undefined => {
-  const m = new RegExp(`^${checkPrefix(prefix)}_(\\d+)_([0-9T.Z]+)_to_([0-9T.Z]+)\\.h5$`).exec(name);
+  const m = new RegExp(`^${checkPrefix(prefix)}_(\\d+)_([0-9T.Z]+)_to_([0-9T.Z]+?)(?:-[2-9]|-[1-9]\\d+)?\\.h5$`).exec(name);
   if (!m) return undefined;
   try {
     return {

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDaqflowError } from '../../events/errors.js';
-import { grabFileName, unescapeParameterName } from './grabFileLayout.js';
+import { grabFileName, parseGrabFileName, unescapeParameterName } from './grabFileLayout.js';
 import { openGrabFile, publishDraft, type OpenGrabFileOptions } from './grabFileWriter.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'daqflow-hdf5-'));
@@ -149,6 +149,29 @@ describe('openGrabFile', () => {
     });
     await expectRefused(openGrabFile(options(root, { attributes: { layout: 'mine' } })), /belongs to the layout/);
     await expectRefused(openGrabFile(options(root, { attributes: { '': 'x' } })), /empty/);
+  });
+
+  it('never replaces another run\'s file of the same name: the next one is <name>-2.h5; a run replaces its own', async () => {
+    const root = freshRoot();
+    const finishRun = async (runId: string, value: number): Promise<string> => {
+      const writer = await openGrabFile(options(root, { attributes: { daqflow_run_id: runId } }));
+      writer.appendSamples('P', f64([1]), f64([value]));
+      return (await writer.finish()).path;
+    };
+    const first = await finishRun('run-a', 1);
+    const second = await finishRun('run-b', 2);
+    const again = await finishRun('run-a', 3);
+    expect(basename(first)).toBe(fileName);
+    expect(basename(second)).toBe(fileName.replace(/\.h5$/, '-2.h5'));
+    expect(again).toBe(first);
+    expect(parseGrabFileName(basename(second))).toEqual(parseGrabFileName(fileName));
+    expect(withFile(first, (f) => [...read(f, '/P/value')])).toEqual([3]);
+    expect(withFile(second, (f) => [...read(f, '/P/value')])).toEqual([2]);
+    const aborted = new AbortController();
+    aborted.abort(new Error('cancelled'));
+    const writer = await openGrabFile(options(root, { attributes: { daqflow_run_id: 'run-c' } }));
+    await expect(writer.finish(aborted.signal)).rejects.toThrow(/cancelled/);
+    expect(readdirSync(join(root, 'out')).filter((f) => f.endsWith('.h5')).sort()).toEqual([fileName, basename(second)].sort());
   });
 
   it('shows the file in outDir only after finish; before, only a hidden draft exists', async () => {

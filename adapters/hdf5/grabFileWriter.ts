@@ -83,8 +83,12 @@ export interface GrabFileWriter {
   appendSamples(parameter: string, times: Float64Array, values: Float64Array, units?: string): void;
   /** Samples written so far for a parameter (0 when never appended). */
   samplesOf(parameter: string): number;
-  /** Closes, syncs and moves the draft to `finalPath`. */
-  finish(): Promise<GrabFileResult>;
+  /**
+   * Closes, syncs and moves the draft into the out folder: to `finalPath`, or, when a file of
+   * that name was written by another run (another `daqflow_run_id`), to the first free
+   * `<name>-2.h5`, `-3`… (the result says which). An aborted `signal` before the move keeps the draft.
+   */
+  finish(signal?: AbortSignal): Promise<GrabFileResult>;
   /** Closes the draft and keeps it, for the failed run to name; nothing appears in `outDir`. */
   abort(): Promise<{ draftPath: string }>;
 }
@@ -192,6 +196,41 @@ const checkExtraAttributes = (attributes: Readonly<Record<string, string>>): Arr
   return entries;
 };
 
+/** The run id a finished grab file records; undefined when it has none or cannot be read. */
+const runIdOf = async (path: string): Promise<string | undefined> => {
+  await h5wasm.ready;
+  let file: H5File | undefined;
+  try {
+    file = new h5wasm.File(path, 'r');
+    const value = file.attrs[grabAttrs.runId]?.value;
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    file?.close();
+  }
+};
+
+/**
+ * The first of `nameOf(1)`, `nameOf(2)`… in `dir` that is free or holds a file of run `runId`
+ * (a re-run of the same assembly replaces its own file). Two runs with the same window created in
+ * the same second must not overwrite each other's data. Without a run id, the plain name.
+ */
+const unclaimedPath = async (dir: string, nameOf: (variant: number) => string, runId: string | undefined): Promise<string> => {
+  if (runId === undefined) return join(dir, nameOf(1));
+  for (let variant = 1; variant < 1_000; variant++) {
+    const path = join(dir, nameOf(variant));
+    try {
+      await stat(path);
+    } catch (e) {
+      if (errnoOf(e) === 'ENOENT') return path;
+      throw e;
+    }
+    if ((await runIdOf(path)) === runId) return path;
+  }
+  throw new DaqflowError('INTERNAL', `no free name for ${nameOf(1)} in ${dir}: 999 files of other runs hold its variants`, { dir });
+};
+
 /**
  * Opens the draft of a grab run's file. Refuses (`VALIDATION_FAILED`) a window whose stop is not
  * after its start, and a `draftDir` or `outDir` that does not resolve inside `dataRoot` after '..'
@@ -212,6 +251,7 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
   const outDir = await resolveDirInsideRoot(rootReal, options.outDir, 'outDir');
   const draftPath = join(draftDir, draftFileName(name));
   const finalPath = join(outDir, name);
+  const runId = options.attributes?.[grabAttrs.runId];
 
   await h5wasm.ready;
   const file = new h5wasm.File(draftPath, 'w');
@@ -290,16 +330,19 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
     }
   };
 
-  const finish = async (): Promise<GrabFileResult> => {
+  const finish = async (signal?: AbortSignal): Promise<GrabFileResult> => {
     requireOpen('finish');
     try {
       file.flush();
       file.close();
       await fsyncFile(draftPath);
       const bytes = (await stat(draftPath)).size;
-      await publishDraft(draftPath, finalPath);
+      const target = await unclaimedPath(outDir, (variant) => grabFileName(options.window, options.created, options.prefix, variant), runId);
+      // The last moment to stop: after this the file is in the out folder.
+      signal?.throwIfAborted();
+      await publishDraft(draftPath, target);
       state = 'finished';
-      return { path: finalPath, bytes, parameters: parameters.size, samples };
+      return { path: target, bytes, parameters: parameters.size, samples };
     } catch (e) {
       state = 'failed';
       closeQuietly();

@@ -15,7 +15,7 @@ import { validateBody, type RequestBody } from './requestBody.js';
 const { Svcm } = services;
 
 /** The part of the runtime the API drives. */
-export type ApiRuntime = Pick<ActorRuntime, 'create' | 'execute' | 'get'>;
+export type ApiRuntime = Pick<ActorRuntime, 'create' | 'execute' | 'get' | 'findCreated'>;
 
 /** How to expose one actor kind as a NATS service. */
 export interface ActorServiceOptions {
@@ -69,7 +69,7 @@ const getSchema = z.strictObject({ id: idSchema, requestId: optionalRequestId })
 /** The reply of every actor endpoint: the summary's fields, then id, state, version and final. */
 export const actorReply = (view: ActorView): JsonReply => ({
   // Core fields last so that a summary field can never shadow them.
-  body: { ...view.summary, id: view.id, state: view.state, version: view.version, final: view.final },
+  body: { ...view.summary, ...view.details, id: view.id, state: view.state, version: view.version, final: view.final },
   // A retry gets the same body; the header says it was answered from the first request.
   ...(view.duplicate ? { headers: { 'Daqflow-Duplicate': 'true' } } : {}),
 });
@@ -128,6 +128,10 @@ export const addActorService = async (nc: NatsConnection, options: ActorServiceO
       ? async (body: RequestBody): Promise<JsonReply> => {
           const { requestId, ...payload } = body;
           const checked = validateBody(optionalRequestId, requestId, `${kind} ${name} requestId`);
+          // A retry is answered before the body is prepared again: the first answer, even when
+          // preparing it now would fail (the data logger down, a parameter gone).
+          const first = preparer && checked !== undefined ? await runtime.findCreated(kind, checked) : undefined;
+          if (first) return actorReply(first);
           const prepared = preparer ? await preparer.prepare(payload) : payload;
           return actorReply(await runtime.create(kind, name, prepared, metaOf(checked)));
         }

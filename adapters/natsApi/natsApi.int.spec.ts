@@ -113,6 +113,7 @@ beforeAll(async () => {
   const flaky: ApiRuntime = {
     create: (...args) => runtime.create(...args),
     execute: (...args) => runtime.execute(...args),
+    findCreated: (...args) => runtime.findCreated(...args),
     get: (kind, id) =>
       id === 'boom' ? Promise.reject(new Error('secret: password=hunter2 at /srv/internal.ts:42')) : runtime.get(kind, id),
   };

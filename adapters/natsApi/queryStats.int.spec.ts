@@ -69,6 +69,7 @@ const noRuntime: ApiRuntime = {
   create: () => Promise.reject(new Error('no runtime in this spec')),
   execute: () => Promise.reject(new Error('no runtime in this spec')),
   get: () => Promise.reject(new Error('no runtime in this spec')),
+  findCreated: () => Promise.reject(new Error('no runtime in this spec')),
 };
 
 describe('NATS request API: query.stats', () => {
@@ -155,7 +156,7 @@ describe('NATS request API: query.stats', () => {
       'run-2/P1',
     ]);
     expect(keys((await call({ from: '2026-11-22T11:00:00+02:00' })).body)).toEqual(['run-1/P1', 'run-1/P2', 'run-2/P1']);
-    expect(keys((await call({ limit: 2 })).body)).toEqual(['run-0/P1', 'run-1/P1']);
+    expect(keys((await call({ limit: 2 })).body)).toEqual(['run-1/P2', 'run-2/P1']); // the newest two, in time order
     expect((await call({ parameter: 'unknown' })).body).toEqual({ rows: [] });
   });
 

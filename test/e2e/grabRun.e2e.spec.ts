@@ -51,6 +51,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   archiver.setLatency(0);
+  archiver.clearFaults();
   await killAllDaqflowProcesses();
 });
 
@@ -98,6 +99,8 @@ describe('grab runs through daqflow up and a loopback Archiver Appliance', () =>
     const body = { parameters: PARAMETERS, ...WINDOW, chunkSeconds: CHUNK_SECONDS, outDir: 'out/killed', requestId: 'killed-run' };
     const started = await start(body);
     expect(started.progress?.chunksTotal).toBe(24);
+    // The parameter list is in live replies, not repeated in every stored event's summary.
+    expect((started as unknown as { parameters: string[] }).parameters).toEqual(PARAMETERS);
 
     const doneAtKill = await waitFor('8 chunks written', async () => {
       const view = await get(started.id);
@@ -107,6 +110,7 @@ describe('grab runs through daqflow up and a loopback Archiver Appliance', () =>
     await up.exited;
     const events = await readWholeStream(inject('natsUrl'), environment.stream, environment.prefix);
     const writtenAtKill = events.filter((e) => e.actorId === started.id && e.type === 'chunkWritten').length;
+    expect(events.filter((e) => e.actorId === started.id).every((e) => !('parameters' in e.summary) && e.summary.parameterCount === 4)).toBe(true);
     expect(writtenAtKill).toBeGreaterThanOrEqual(doneAtKill ?? 0);
     expect(writtenAtKill).toBeLessThan(24);
 
@@ -141,6 +145,16 @@ describe('grab runs through daqflow up and a loopback Archiver Appliance', () =>
     }
     expect(a.attributes.window_start).toBe(b.attributes.window_start);
     expect(readdirSync(join(dataRoot, 'out', 'killed')).filter((f) => f.endsWith('.h5'))).toHaveLength(1);
+
+    // The same start again, while the appliance is down: the first answer, not a 500 from
+    // checking the parameters again, and no second run.
+    archiver.failNext(100, 503);
+    const retried = await apiRequest(nc, subject('start'), body, 10_000);
+    expect(retried.kind, JSON.stringify(retried)).toBe('ok');
+    if (retried.kind === 'ok') {
+      expect(retried.duplicate).toBe(true);
+      expect(retried.body.id).toBe(started.id);
+    }
   }, 120_000);
 
   it('retries a source that answers 503 three times, and fails with the reason, leaving no file, when it keeps failing', async () => {

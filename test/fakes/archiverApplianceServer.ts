@@ -66,6 +66,8 @@ export interface FakeArchiverServer {
   failNext(n: number, status?: number, match?: (request: FakeRequest) => boolean): void;
   /** Holds every later request `ms` before answering (0 to stop): a slow appliance. */
   setLatency(ms: number): void;
+  /** Drops every scripted fault not yet used. */
+  clearFaults(): void;
   /** Holds the next `n` requests for `ms` before answering them. */
   delayNext(n: number, ms: number): void;
   /** Sends the status line and half of the body of the next `n` requests, then drops the connection. */
@@ -248,6 +250,9 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
     },
     setLatency(ms) {
       latencyMs = ms;
+    },
+    clearFaults() {
+      faults.length = 0;
     },
     delayNext(n, ms) {
       for (let i = 0; i < n; i++) faults.push({ kind: 'delay', ms });
