@@ -47,7 +47,7 @@ const numeric = {
   'grab-parameters': { default: 100, help: 'simulated parameters of the grab run' },
   'grab-hours': { default: 24, help: 'window of the grab run, hours (the memory rows also run a quarter of it)' },
   'grab-rate-hz': { default: 1, help: 'samples per second of every grabbed parameter' },
-  'grab-chunk-seconds': { default: 3_600, help: 'chunk length of the grab run, seconds' },
+  'grab-chunk-seconds': { default: 21_600, help: 'chunk length of the grab run, seconds' },
   'grab-repeat': { default: 1, help: 'grab runs, each between its baselines (median reported)' },
 } as const;
 

@@ -344,7 +344,7 @@ const windowOptions = (command: Command): Command =>
     .option('--seconds <n>', 'seconds before the stop time (all four zero or absent: 1 second)', number('--seconds'))
     .option('--draftdir <dir>', 'folder of the draft while it is written; relative to DAQFLOW_DATA_ROOT, and inside it (default <data root>/drafts)')
     .option('--outdir <dir>', 'folder of the finished file; relative to DAQFLOW_DATA_ROOT (not the current folder), and inside it (default: the data root)')
-    .option('--chunk-seconds <n>', 'length of one chunk, the unit of progress and of resumption (default 3600)', positiveInt)
+    .option('--chunk-seconds <n>', 'length of one chunk in seconds, the unit of progress and of resumption (default 21600 = 6 h)', positiveInt)
     .option('--request-id <id>', 'idempotency key: sending the same grab again returns the first run')
     .option('--detach', 'print the run id and return; the run goes on in `daqflow up`')
     .option('--json', 'print JSON');
@@ -357,7 +357,7 @@ export const registerGrabCommands = (program: Command): void => {
     .addHelpText(
       'after',
       `
-A grab run reads each parameter chunk by chunk (an hour by default) from the data logger
+A grab run reads each parameter chunk by chunk (6 hours by default) from the data logger
 (DAQFLOW_ARCHIVER_URL, an EPICS Archiver Appliance; without it, a built-in simulator), writes
 MLParamData_<created>_<start>_to_<stop>.h5 in the draft folder, and moves it to the out folder
 only when complete. Each finished chunk is an event: a run interrupted at any point resumes at

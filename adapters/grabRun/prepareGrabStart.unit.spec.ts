@@ -73,7 +73,7 @@ describe('prepareGrabStart', () => {
       parameters: ['SIM:SINE', 'SIM:RAMP'],
       start: '2026-11-20T22:59:59.000Z',
       stop: '2026-11-20T23:00:00.000Z',
-      chunkSeconds: 3600,
+      chunkSeconds: 21_600,
       draftDir: join(root, 'drafts'),
       outDir: root,
       source: simulator.name,
