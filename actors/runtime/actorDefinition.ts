@@ -83,6 +83,13 @@ export interface EffectContext {
    * effect should stop its I/O; whatever it returns then is dropped.
    */
   readonly signal: AbortSignal;
+  /**
+   * Records an event while the effect is still running (progress of a long acquisition, a job's
+   * state from a poll), through the same path as its outcome: validated, appended, folded. Each
+   * report of one effect run has its own idempotency key. Resolves to false when the actor's
+   * state did not accept it (it has moved on) or the effect was aborted.
+   */
+  report(event: EventInput): Promise<boolean>;
 }
 
 /** An effect implementation: does the I/O and returns the events that report its outcome. */

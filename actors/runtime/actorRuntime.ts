@@ -479,14 +479,25 @@ export class ActorRuntime {
       }
       signal = AbortSignal.any([this.abort.signal, actorAbort.signal]);
     }
+    const causationId = `${hosted.kind}.${hosted.id}.${version}`;
+    let reports = 0;
     const context: EffectContext = {
       kind: hosted.kind,
       id: hosted.id,
       version,
       correlationId: hosted.correlationId ?? '',
       signal,
+      report: async (event) => {
+        if (this.stopped || signal.aborted) return false;
+        const before = this.hosted.get(streamNameOf(hosted.kind, hosted.id))?.version;
+        const view = await this.dispatchRetrying(hosted.kind, hosted.id, event, {
+          kind: 'internal',
+          key: `${key}.report.${reports++}`,
+          causationId,
+        });
+        return view !== undefined && view.version !== before && view.version > version;
+      },
     };
-    const causationId = `${hosted.kind}.${hosted.id}.${version}`;
     const run = (async () => {
       let outcomes: readonly EventInput[];
       try {

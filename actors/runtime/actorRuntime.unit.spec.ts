@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
+import { assign, setup } from 'xstate';
+import { z } from 'zod';
+import { EventSchemas } from '../../events/eventSchemas.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoActor } from '../demo/index.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
@@ -11,7 +14,7 @@ import {
   isDaqflowError,
 } from '../../events/errors.js';
 import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
-import type { ActorRuntime, ActorRuntimeOptions } from './actorRuntime.js';
+import { ActorRuntime, type ActorRuntimeOptions } from './actorRuntime.js';
 import { defineActor, type EffectHandlers } from './actorDefinition.js';
 import { rehydrate } from './rehydrate.js';
 import { createDemoRuntime } from '../../test/harness/demoRuntime.js';
@@ -259,5 +262,69 @@ describe('ActorRuntime with the demo actor', () => {
     await until(async () => (await inner.readLast('demo', id))?.state === 'completed', 10_000);
     expect(failures).toBe(0);
     expect((await inner.readStream('demo', id)).map((e) => e.type)).toEqual(['started', 'tickDue', 'stepDone']);
+  });
+
+  it('records the events an effect reports while it runs, each once, and tells it when the actor has moved on', async () => {
+    const machine = setup({
+      types: {
+        context: {} as { reported: number; deadlines: Record<string, never> },
+        events: {} as { type: 'started' | 'progress' | 'done' | 'stopped'; data: { n?: number }; time: string },
+      },
+      actions: { job: () => undefined },
+    }).createMachine({
+      context: { reported: 0, deadlines: {} },
+      initial: 'idle',
+      states: {
+        idle: { on: { started: { target: 'working', actions: 'job' } } },
+        working: {
+          on: {
+            progress: { actions: assign({ reported: ({ context }) => context.reported + 1 }) },
+            done: 'done',
+            stopped: 'stopped',
+          },
+        },
+        done: { type: 'final' },
+        stopped: { type: 'final' },
+      },
+    });
+    const anyData = z.object({ n: z.number().optional() });
+    const definition = defineActor({
+      kind: 'job',
+      machine,
+      eventSchemas: Object.fromEntries(['started', 'progress', 'done', 'stopped'].map((t) => [t, { version: 1, schema: anyData }])),
+      commands: {
+        start: { creates: true, schema: z.strictObject({}), toEvent: () => ({ type: 'started', data: {} }) },
+        stop: { schema: z.strictObject({}), toEvent: () => ({ type: 'stopped', data: {} }) },
+      },
+      summary: (snapshot) => ({ reported: snapshot.context.reported }),
+    });
+    const store = new InMemoryEventStore();
+    let release: () => void = () => undefined;
+    const answers: boolean[] = [];
+    const runtime = new ActorRuntime({
+      store,
+      schemas: new EventSchemas(),
+      definitions: [definition],
+      newId: () => randomUUID(),
+      effects: {
+        job: {
+          job: async (_params: unknown, context) => {
+            for (let n = 1; n <= 3; n++) answers.push(await context.report({ type: 'progress', data: { n } }));
+            await new Promise<void>((resolve) => (release = resolve));
+            answers.push(await context.report({ type: 'progress', data: { n: 4 } }));
+            return undefined;
+          },
+        },
+      },
+    });
+    runtimes.push(runtime);
+    const { id } = await runtime.create('job', 'start', {});
+    await until(() => answers.length === 3);
+    expect((await runtime.get('job', id)).summary).toEqual({ reported: 3 });
+    await runtime.execute('job', id, 'stop', {});
+    release();
+    await until(() => answers.length === 4);
+    expect(answers).toEqual([true, true, true, false]);
+    expect((await store.readStream('job', id)).map((e) => e.type)).toEqual(['started', 'progress', 'progress', 'progress', 'stopped']);
   });
 });

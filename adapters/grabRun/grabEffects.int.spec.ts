@@ -78,6 +78,8 @@ const contextOf = (id: string, signal = new AbortController().signal): EffectCon
   version: 1,
   correlationId: `corr-${id}`,
   signal,
+  // The grab effects report nothing while they run: a report here is a bug.
+  report: (event) => Promise.reject(new Error(`unexpected report ${event.type}`)),
 });
 
 const effectsOf = (source: DataLoggerSource): Record<'fetchChunk' | 'assemble' | 'discard', (params: unknown, ctx: EffectContext) => Promise<unknown>> => {

@@ -62,8 +62,9 @@ export interface OpenSwissfelFileOptions {
   /** `/general/*`; a field not given is written as "not given", as sf_bsread_writer does. */
   readonly general?: SwissfelGeneral;
   /**
-   * Rows per chunk of every dataset. Default: per dataset, as many rows as fit in 1 MiB, at most
-   * 1,000 (`defaultChunkRows`): 1 row for a 2.6 MB image, 1,000 for scalars.
+   * Rows per chunk of every dataset (fewer where a chunk would exceed 256 MiB). Default: per
+   * dataset, as many rows as fit in 1 MiB, at most 1,000 (`defaultChunkRows`): 1 row for a 2.6 MB
+   * image, 1,000 for scalars.
    */
   readonly chunkRows?: number;
   /**
@@ -143,6 +144,8 @@ const GROW_ROWS = 1_000;
 /** Larger rows are refused: the wasm heap is 32-bit and one row is written at once. */
 const MAX_ROW_BYTES = 1 << 30;
 const DEFAULT_MAX_GAP = 1_000_000;
+/** A chunk is buffered whole in memory (and HDF5 refuses chunks of 4 GiB): `chunkRows` is capped to this. */
+const MAX_CHUNK_BYTES = 256 * 2 ** 20;
 const TWO_32 = 2 ** 32;
 
 /** The h5wasm calls the writer makes, on one open file, with its errors turned into throws. */
@@ -522,7 +525,10 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     return bytes;
   };
 
-  const chunkRowsFor = (rowBytes: number): number => chunkRowsOption ?? defaultChunkRows(rowBytes);
+  const chunkRowsFor = (rowBytes: number): number =>
+    chunkRowsOption === undefined
+      ? defaultChunkRows(rowBytes)
+      : Math.max(1, Math.min(chunkRowsOption, Math.floor(MAX_CHUNK_BYTES / Math.max(1, rowBytes))));
 
   const startVersion = (channel: ChannelState, layout: ChannelLayout): DataVersion => {
     const index = channel.versions.length;
