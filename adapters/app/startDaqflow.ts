@@ -20,6 +20,7 @@ import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
 import { migrateToLatest } from '../postgres/migrate.js';
 import { createGrabEffects } from '../grabRun/grabEffects.js';
+import { sweepWorkFolders } from '../grabRun/sweepWorkFolders.js';
 import { createScheduleEffects, type FireTarget } from '../schedule/scheduleEffects.js';
 import { scheduleCreatePreparer } from '../schedule/scheduleCreatePreparer.js';
 import { apiPreparers, createPreparers } from './commandPreparers.js';
@@ -150,6 +151,11 @@ export const startDaqflow = async (
       subjectPrefix: config.subjectPrefix,
     });
     cleanups.unshift(() => api.stop());
+    // Work folders of grab runs that finished while their clean-up was cut short (a kill).
+    const sweeping = sweepWorkFolders(config.dataRootDir, store, { logger: logger.child({ component: 'grab' }) }).catch(
+      (e: unknown) => logger.warn({ err: e }, 'could not sweep the work folders of finished grab runs'),
+    );
+    cleanups.unshift(() => sweeping);
     let stopping: Promise<void> | undefined;
     return {
       nc,
