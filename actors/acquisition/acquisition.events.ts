@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { EventSchema } from '../../events/eventSchemas.js';
+
+const pulseId = z.number().int().min(0);
+
+/** Counters a running acquisition reports (at a bounded rate, never one event per pulse). */
+export const acquisitionProgressSchema = z.object({
+  lastPulseId: pulseId.nullable(),
+  pulsesWritten: z.number().int().min(0),
+  missingPulses: z.number().int().min(0),
+  bytesWritten: z.number().int().min(0),
+  /** Pulses written per second over the last report interval. */
+  ratePerSecond: z.number().min(0),
+  /** How far the writer is behind the newest pulse in the buffer. */
+  lagPulses: z.number().int().min(0),
+});
+export type AcquisitionProgress = z.infer<typeof acquisitionProgressSchema>;
+
+export const acquisitionEventSchemas = {
+  /** Asked for, resolved: absolute output file inside the data root; null pulse ids mean "now" / "until stopped". */
+  requested: {
+    version: 1,
+    schema: z.object({
+      outputFile: z.string().min(1),
+      startPulseId: pulseId.nullable(),
+      stopPulseId: pulseId.nullable(),
+      channels: z.array(z.string().min(1)).nullable(),
+      general: z.object({ instrument: z.string(), process: z.string(), user: z.string() }),
+    }),
+  },
+  /** The writer has its first pulse. */
+  started: { version: 1, schema: z.object({ firstPulseId: pulseId }) },
+  progress: { version: 1, schema: acquisitionProgressSchema },
+  /** A stop: at a pulse id (inclusive), or at the newest pulse when it arrives (`now`). */
+  stopRequested: { version: 1, schema: z.object({ stopPulseId: pulseId.nullable(), now: z.boolean() }) },
+  killRequested: { version: 1, schema: z.object({ reason: z.string() }) },
+  /** The file is complete at its final path. */
+  finished: {
+    version: 1,
+    schema: acquisitionProgressSchema.extend({ path: z.string(), firstPulseId: pulseId.nullable() }),
+  },
+  /** Killed: the file was closed with the pulses written so far. */
+  killed: {
+    version: 1,
+    schema: acquisitionProgressSchema.extend({ path: z.string().nullable(), firstPulseId: pulseId.nullable() }),
+  },
+  /** The acquisition cannot go on: the start pulse left the buffer, pulses were lost in a restart… */
+  acquisitionFailed: {
+    version: 1,
+    schema: z.object({
+      reason: z.string(),
+      message: z.string(),
+      /** The draft kept for inspection, when there is one. */
+      draftPath: z.string().nullable(),
+      /** Pulses that cannot be written any more, inclusive; null when none were lost. */
+      lostPulses: z.object({ from: pulseId, to: pulseId }).nullable(),
+    }),
+  },
+  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+} as const satisfies Record<string, EventSchema>;
+
+type DataOf<K extends keyof typeof acquisitionEventSchemas> = z.infer<(typeof acquisitionEventSchemas)[K]['schema']>;
+
+export type AcquisitionRequested = DataOf<'requested'>;
+
+/** Machine events of the acquisition actor: `{ type, data, time }` for each stored event type. */
+export type AcquisitionEvent = {
+  [K in keyof typeof acquisitionEventSchemas]: { type: K; data: DataOf<K>; time: string };
+}[keyof typeof acquisitionEventSchemas];

@@ -1,0 +1,212 @@
+import { assign, setup } from 'xstate';
+import type { Deadline } from '../runtime/actorDefinition.js';
+import type { AcquisitionEvent, AcquisitionProgress, AcquisitionRequested } from './acquisition.events.js';
+
+/** What the `acquire` effect is asked to do: write pulses start..stop from the buffer to the file. */
+export interface AcquireParams {
+  readonly request: AcquisitionRequested;
+  /** Set when re-issued after a restart: the first pulse it had written, if it had started. */
+  readonly resumeFirstPulseId: number | null;
+  /** A stop recorded before the restart. */
+  readonly stop: { readonly stopPulseId: number | null; readonly now: boolean } | null;
+}
+
+/** Tells the running writer of this acquisition where to stop. */
+export interface SetStopParams {
+  readonly stopPulseId: number | null;
+  readonly now: boolean;
+}
+
+export interface AcquisitionContext {
+  readonly id: string;
+  readonly request: AcquisitionRequested | null;
+  readonly firstPulseId: number | null;
+  readonly progress: AcquisitionProgress;
+  readonly stop: { readonly stopPulseId: number | null; readonly now: boolean } | null;
+  readonly outputFile: string | null;
+  readonly draftPath: string | null;
+  readonly lostPulses: { readonly from: number; readonly to: number } | null;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly error: string | null;
+  readonly deadlines: Readonly<Record<string, Deadline>>;
+}
+
+const noProgress: AcquisitionProgress = {
+  lastPulseId: null,
+  pulsesWritten: 0,
+  missingPulses: 0,
+  bytesWritten: 0,
+  ratePerSecond: 0,
+  lagPulses: 0,
+};
+
+const progressOf = (data: AcquisitionProgress): AcquisitionProgress => ({
+  lastPulseId: data.lastPulseId,
+  pulsesWritten: data.pulsesWritten,
+  missingPulses: data.missingPulses,
+  bytesWritten: data.bytesWritten,
+  ratePerSecond: data.ratePerSecond,
+  lagPulses: data.lagPulses,
+});
+
+/**
+ * A writer acquisition: pulses start..stop (inclusive) of the bsread stream, taken from the ring
+ * buffer by the long-running `acquire` effect and written to one HDF5 file. The effect reports
+ * `started` and `progress` while it runs and ends with `finished`, `killed` or
+ * `acquisitionFailed`; a stop or kill command reaches it through `setStop` / `kill`.
+ *
+ * waiting (for the start pulse) -> writing -> completed | killed | failed
+ */
+export const acquisitionMachine = setup({
+  types: {
+    context: {} as AcquisitionContext,
+    events: {} as AcquisitionEvent,
+    input: {} as { id: string },
+  },
+  actions: {
+    // Implemented by the adapters; the machine only names them.
+    acquire: (_, _params: AcquireParams) => undefined,
+    setStop: (_, _params: SetStopParams) => undefined,
+    kill: (_, _params: { reason: string }) => undefined,
+    recordStop: assign(({ event }) =>
+      event.type === 'stopRequested' ? { stop: { stopPulseId: event.data.stopPulseId, now: event.data.now } } : {},
+    ),
+    recordFailure: assign(({ event }) =>
+      event.type === 'acquisitionFailed'
+        ? {
+            error: `${event.data.reason}: ${event.data.message}`,
+            draftPath: event.data.draftPath,
+            lostPulses: event.data.lostPulses,
+            finishedAt: event.time,
+          }
+        : {},
+    ),
+    recordEffectFailure: assign(({ event }) =>
+      event.type === 'effectFailed' ? { error: `${event.data.effect}: ${event.data.message}`, finishedAt: event.time } : {},
+    ),
+  },
+  guards: {
+    stopNotBeforeStart: ({ context, event }) => {
+      if (event.type !== 'stopRequested' || event.data.stopPulseId === null) return true;
+      const first = context.firstPulseId ?? context.request?.startPulseId ?? null;
+      return first === null || event.data.stopPulseId >= first;
+    },
+  },
+}).createMachine({
+  id: 'acquisition',
+  context: ({ input }) => ({
+    id: input.id,
+    request: null,
+    firstPulseId: null,
+    progress: noProgress,
+    stop: null,
+    outputFile: null,
+    draftPath: null,
+    lostPulses: null,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    deadlines: {},
+  }),
+  initial: 'idle',
+  states: {
+    idle: {
+      on: {
+        requested: {
+          target: 'waiting',
+          actions: [
+            assign(({ event }) => ({
+              request: event.data,
+              outputFile: event.data.outputFile,
+              startedAt: event.time,
+              stop:
+                event.data.stopPulseId === null ? null : { stopPulseId: event.data.stopPulseId, now: false },
+            })),
+            {
+              type: 'acquire',
+              params: ({ event }) => ({
+                request: event.type === 'requested' ? event.data : (null as never),
+                resumeFirstPulseId: null,
+                stop: null,
+              }),
+            },
+          ],
+        },
+      },
+    },
+    waiting: {
+      on: {
+        started: { target: 'writing', actions: assign(({ event }) => ({ firstPulseId: event.data.firstPulseId })) },
+        stopRequested: {
+          guard: 'stopNotBeforeStart',
+          actions: [
+            'recordStop',
+            {
+              type: 'setStop',
+              params: ({ event }) => ({ stopPulseId: event.data.stopPulseId, now: event.data.now }),
+            },
+          ],
+        },
+        killRequested: {
+          target: 'killing',
+          actions: { type: 'kill', params: ({ event }) => ({ reason: event.data.reason }) },
+        },
+        acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
+        effectFailed: { target: 'failed', actions: 'recordEffectFailure' },
+      },
+    },
+    writing: {
+      on: {
+        progress: { actions: assign(({ event }) => ({ progress: progressOf(event.data) })) },
+        stopRequested: {
+          guard: 'stopNotBeforeStart',
+          actions: [
+            'recordStop',
+            {
+              type: 'setStop',
+              params: ({ event }) => ({ stopPulseId: event.data.stopPulseId, now: event.data.now }),
+            },
+          ],
+        },
+        killRequested: {
+          target: 'killing',
+          actions: { type: 'kill', params: ({ event }) => ({ reason: event.data.reason }) },
+        },
+        finished: {
+          target: 'completed',
+          actions: assign(({ event }) => ({
+            progress: progressOf(event.data),
+            outputFile: event.data.path,
+            finishedAt: event.time,
+          })),
+        },
+        acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
+        effectFailed: { target: 'failed', actions: 'recordEffectFailure' },
+      },
+    },
+    killing: {
+      on: {
+        progress: { actions: assign(({ event }) => ({ progress: progressOf(event.data) })) },
+        killed: {
+          target: 'killed',
+          actions: assign(({ event }) => ({
+            progress: progressOf(event.data),
+            outputFile: event.data.path,
+            finishedAt: event.time,
+          })),
+        },
+        // A writer that finished before the kill reached it: the file is complete.
+        finished: {
+          target: 'completed',
+          actions: assign(({ event }) => ({ progress: progressOf(event.data), outputFile: event.data.path, finishedAt: event.time })),
+        },
+        acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
+        effectFailed: { target: 'failed', actions: 'recordEffectFailure' },
+      },
+    },
+    completed: { type: 'final' },
+    killed: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});

@@ -1,0 +1,3 @@
+export { acquisitionActor } from './acquisition.actor.js';
+export * from './acquisition.events.js';
+export { acquisitionMachine, type AcquireParams, type AcquisitionContext, type SetStopParams } from './acquisition.machine.js';
