@@ -1,0 +1,198 @@
+/**
+ * A bsread receiver: connects a ZeroMQ PULL (point to point, the bsread default) or SUB socket
+ * (empty subscription: everything) to a stream, decodes each multipart message and hands it to
+ * `onMessage`, one at a time: when `onMessage` returns a promise the next message is read after it
+ * settles, so a slow consumer backs up into the socket's receive high-water mark (and from there,
+ * with PUSH, into the sender; with PUB, the sender drops).
+ *
+ * Nothing a stream sends can stop the receiver: a message that does not decode is counted under
+ * its reason and skipped, with a warning logged at most once per reason per `logIntervalMs`
+ * (carrying how many were suppressed since the last one); an `onMessage` that throws is counted
+ * and logged the same way. Only `close()` ends it.
+ */
+import * as zmq from 'zeromq';
+import type { Logger } from '../../actors/runtime/logger.js';
+import { silentLogger } from '../../actors/runtime/logger.js';
+import { DataHeaderCache, decodeMessage } from './bsreadCodec.js';
+import type { BsreadMessage } from './bsreadMessage.js';
+import { BsreadDecodeError, bsreadDecodeReasonList, type BsreadDecodeReason } from './errors.js';
+
+export interface BsreadReceiverOptions {
+  /** The stream to connect to, e.g. `tcp://camera-server:9999`. */
+  readonly address: string;
+  readonly mode: 'pull' | 'sub';
+  /** Called for each decoded message, in order; awaited when it returns a promise. */
+  readonly onMessage: (message: BsreadMessage) => void | Promise<void>;
+  readonly logger?: Logger;
+  /** ZMQ receive high-water mark, in messages. Default 100 (bsread's Source). */
+  readonly receiveHighWaterMark?: number;
+  /** One channel's value that does not decode: reject the message (default) or null the value (see bsreadCodec.ts). */
+  readonly channelErrors?: 'reject' | 'null';
+  /** Largest decompressed value accepted, in bytes. Default 512 MiB. */
+  readonly maxValueBytes?: number;
+  /** Data headers kept by hash. Default 16. */
+  readonly headerCacheSize?: number;
+  /** At most one warning per reason per this many ms. Default 10,000. */
+  readonly logIntervalMs?: number;
+  /** Told of each message skipped, e.g. to count it elsewhere too. */
+  readonly onMalformed?: (error: BsreadDecodeError) => void;
+}
+
+export interface BsreadReceiverCounters {
+  /** Multipart messages read from the socket. */
+  readonly received: number;
+  /** Messages decoded and handed to onMessage. */
+  readonly delivered: number;
+  /** Messages skipped because they did not decode (sum of byReason). */
+  readonly malformed: number;
+  readonly byReason: Readonly<Record<BsreadDecodeReason, number>>;
+  /** Channel values nulled because they did not decode (`channelErrors: 'null'` only). */
+  readonly channelErrors: number;
+  /** onMessage calls that threw or rejected. */
+  readonly handlerErrors: number;
+  /** Bytes of all messages received (all parts). */
+  readonly bytes: number;
+  /** Data headers parsed (a hash change, or a refused header). */
+  readonly headerParses: number;
+  /** Pulse ids skipped between consecutive delivered messages (pulse id n followed by n + k adds k - 1). */
+  readonly missingPulses: number;
+  /** Delivered messages whose pulse id was not above the one before (a sender restart, a reordering). */
+  readonly outOfOrder: number;
+  readonly lastPulseId: number | undefined;
+}
+
+export interface BsreadReceiver {
+  readonly address: string;
+  readonly mode: 'pull' | 'sub';
+  /** A snapshot of the counters. */
+  counters(): BsreadReceiverCounters;
+  /** Resolves when the receive loop has ended, after close(). */
+  readonly done: Promise<void>;
+  /** Stops receiving and closes the socket; resolves once the loop has ended. */
+  close(): Promise<void>;
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadReceiver => {
+  const logger = options.logger ?? silentLogger;
+  const logIntervalMs = options.logIntervalMs ?? 10_000;
+  const hwm = options.receiveHighWaterMark ?? 100;
+  const socket = options.mode === 'pull' ? new zmq.Pull({ receiveHighWaterMark: hwm, linger: 0 }) : new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0 });
+  if (socket instanceof zmq.Subscriber) socket.subscribe();
+  socket.connect(options.address);
+  logger.info({ address: options.address, mode: options.mode, receiveHighWaterMark: hwm }, 'bsread receiver connected');
+
+  const cache = new DataHeaderCache(options.headerCacheSize);
+  const byReason = Object.fromEntries(bsreadDecodeReasonList.map((r) => [r, 0])) as Record<BsreadDecodeReason, number>;
+  let received = 0;
+  let delivered = 0;
+  let malformed = 0;
+  let channelErrors = 0;
+  let handlerErrors = 0;
+  let bytes = 0;
+  let missingPulses = 0;
+  let outOfOrder = 0;
+  let lastPulseId: number | undefined;
+  let closed = false;
+
+  /** Rate-limited warnings: per key, when the last was logged and how many were held back since. */
+  const lastLogged = new Map<string, { at: number; suppressed: number }>();
+  const warn = (key: string, fields: Record<string, unknown>, msg: string): void => {
+    const now = performance.now();
+    const entry = lastLogged.get(key);
+    if (entry !== undefined && now - entry.at < logIntervalMs) {
+      entry.suppressed++;
+      return;
+    }
+    logger.warn({ ...fields, suppressed: entry?.suppressed ?? 0, address: options.address }, msg);
+    lastLogged.set(key, { at: now, suppressed: 0 });
+  };
+
+  const decodeOptions = {
+    channelErrors: options.channelErrors ?? 'reject',
+    maxValueBytes: options.maxValueBytes,
+    onChannelError: (e: BsreadDecodeError) => {
+      channelErrors++;
+      warn(`channel:${e.reason}`, { reason: e.reason, pulseId: e.pulseId, channel: e.channel, error: e.message }, 'bsread: channel value not decoded, delivered as absent');
+    },
+  } as const;
+
+  const handle = async (parts: Buffer[]): Promise<void> => {
+    received++;
+    for (const p of parts) bytes += p.length;
+    let message: BsreadMessage;
+    try {
+      message = decodeMessage(parts, cache, decodeOptions);
+    } catch (e) {
+      // The codec throws BsreadDecodeError only; anything else would be a bug of ours, and still
+      // not a reason to stop receiving.
+      const error = e instanceof BsreadDecodeError ? e : new BsreadDecodeError('MAIN_HEADER', `decoder failure: ${messageOf(e)}`, {}, { cause: e });
+      malformed++;
+      byReason[error.reason]++;
+      options.onMalformed?.(error);
+      warn(
+        `malformed:${error.reason}`,
+        { reason: error.reason, pulseId: error.pulseId, channel: error.channel, parts: parts.length, error: error.message },
+        'bsread: malformed message skipped',
+      );
+      return;
+    }
+    if (lastPulseId !== undefined) {
+      if (message.pulseId > lastPulseId + 1) missingPulses += message.pulseId - lastPulseId - 1;
+      else if (message.pulseId <= lastPulseId) outOfOrder++;
+    }
+    lastPulseId = message.pulseId;
+    delivered++;
+    try {
+      const r = options.onMessage(message);
+      if (r !== undefined) await r;
+    } catch (e) {
+      handlerErrors++;
+      warn('handler', { pulseId: message.pulseId, error: messageOf(e) }, 'bsread: onMessage failed; the message is dropped');
+    }
+  };
+
+  const loop = async (): Promise<void> => {
+    while (!closed) {
+      let parts: Buffer[];
+      try {
+        parts = await socket.receive();
+      } catch (e) {
+        if (closed || socket.closed) break;
+        warn('receive', { error: messageOf(e) }, 'bsread: receive failed; retrying');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      await handle(parts);
+    }
+  };
+  const done = loop().finally(() => {
+    if (!socket.closed) socket.close();
+    logger.info({ address: options.address, received, delivered, malformed }, 'bsread receiver closed');
+  });
+
+  return {
+    address: options.address,
+    mode: options.mode,
+    counters: () => ({
+      received,
+      delivered,
+      malformed,
+      byReason: { ...byReason },
+      channelErrors,
+      handlerErrors,
+      bytes,
+      headerParses: cache.parses,
+      missingPulses,
+      outOfOrder,
+      lastPulseId,
+    }),
+    done,
+    close: async () => {
+      closed = true;
+      if (!socket.closed) socket.close();
+      await done;
+    },
+  };
+};
