@@ -75,6 +75,8 @@ const assembleParams = (c: GrabRunContext, chunks: number): AssembleParams => ({
   slices: slicesOf(planOf(c)),
 });
 
+const discardParams = ({ context }: { context: GrabRunContext }): DiscardParams => ({ draftDir: context.draftDir });
+
 type WrittenEvent = Extract<GrabRunEvent, { type: 'chunkWritten' }>;
 type FailedEvent = Extract<GrabRunEvent, { type: 'chunkFailed' }>;
 
@@ -124,6 +126,15 @@ export const grabRunMachine = setup({
     fetchChunk: (_, _params: FetchChunkParams) => undefined,
     assemble: (_, _params: AssembleParams) => undefined,
     discard: (_, _params: DiscardParams) => undefined,
+    // The two ways out that every unfinished state shares.
+    recordEffectFailure: assign(({ event }) =>
+      event.type === 'effectFailed'
+        ? { error: `${event.data.effect}: ${event.data.message}`, finishedAt: event.time, deadlines: {} }
+        : {},
+    ),
+    recordCancel: assign(({ event }) =>
+      event.type === 'cancelled' ? { error: event.data.reason || null, finishedAt: event.time, deadlines: {} } : {},
+    ),
   },
   guards: {
     isCurrentChunk: ({ context, event }) =>
@@ -240,24 +251,12 @@ export const grabRunMachine = setup({
                   : failureText(context, event),
                 finishedAt: event.time,
               })),
-              { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
+              { type: 'discard', params: discardParams },
             ],
           },
         ],
-        effectFailed: {
-          target: 'failed',
-          actions: [
-            assign(({ event }) => ({ error: `${event.data.effect}: ${event.data.message}`, finishedAt: event.time, deadlines: {} })),
-            { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
-          ],
-        },
-        cancelled: {
-          target: 'cancelled',
-          actions: [
-            assign(({ event }) => ({ error: event.data.reason || null, finishedAt: event.time, deadlines: {} })),
-            { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
-          ],
-        },
+        effectFailed: { target: 'failed', actions: ['recordEffectFailure', { type: 'discard', params: discardParams }] },
+        cancelled: { target: 'cancelled', actions: ['recordCancel', { type: 'discard', params: discardParams }] },
       },
     },
     backingOff: {
@@ -270,13 +269,7 @@ export const grabRunMachine = setup({
             { type: 'fetchChunk', params: ({ context }) => fetchParams(context, context.cursor, context.attempt) },
           ],
         },
-        cancelled: {
-          target: 'cancelled',
-          actions: [
-            assign(({ event }) => ({ error: event.data.reason || null, finishedAt: event.time, deadlines: {} })),
-            { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
-          ],
-        },
+        cancelled: { target: 'cancelled', actions: ['recordCancel', { type: 'discard', params: discardParams }] },
       },
     },
     assembling: {
@@ -289,23 +282,11 @@ export const grabRunMachine = setup({
               fileBytes: event.data.bytes,
               finishedAt: event.time,
             })),
-            { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
+            { type: 'discard', params: discardParams },
           ],
         },
-        effectFailed: {
-          target: 'failed',
-          actions: [
-            assign(({ event }) => ({ error: `${event.data.effect}: ${event.data.message}`, finishedAt: event.time, deadlines: {} })),
-            { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
-          ],
-        },
-        cancelled: {
-          target: 'cancelled',
-          actions: [
-            assign(({ event }) => ({ error: event.data.reason || null, finishedAt: event.time, deadlines: {} })),
-            { type: 'discard', params: ({ context }) => ({ draftDir: context.draftDir }) },
-          ],
-        },
+        effectFailed: { target: 'failed', actions: ['recordEffectFailure', { type: 'discard', params: discardParams }] },
+        cancelled: { target: 'cancelled', actions: ['recordCancel', { type: 'discard', params: discardParams }] },
       },
     },
     completed: { type: 'final' },
