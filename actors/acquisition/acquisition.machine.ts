@@ -50,6 +50,13 @@ const progressOf = (data: AcquisitionProgress): AcquisitionProgress => ({
   lagPulses: data.lagPulses,
 });
 
+const stopParams = ({ event }: { event: AcquisitionEvent }): SetStopParams =>
+  event.type === 'stopRequested' ? { stopPulseId: event.data.stopPulseId, now: event.data.now } : { stopPulseId: null, now: true };
+
+const killParams = ({ event }: { event: AcquisitionEvent }): { reason: string } => ({
+  reason: event.type === 'killRequested' ? event.data.reason : '',
+});
+
 /**
  * A writer acquisition: pulses start..stop (inclusive) of the bsread stream, taken from the ring
  * buffer by the long-running `acquire` effect and written to one HDF5 file. The effect reports
@@ -69,6 +76,13 @@ export const acquisitionMachine = setup({
     acquire: (_, _params: AcquireParams) => undefined,
     setStop: (_, _params: SetStopParams) => undefined,
     kill: (_, _params: { reason: string }) => undefined,
+    recordProgress: assign(({ event }) => (event.type === 'progress' ? { progress: progressOf(event.data) } : {})),
+    // The writer's last word: finished (complete file) or killed (closed with what it had).
+    recordEnd: assign(({ event }) =>
+      event.type === 'finished' || event.type === 'killed'
+        ? { progress: progressOf(event.data), outputFile: event.data.path, finishedAt: event.time }
+        : {},
+    ),
     recordStop: assign(({ event }) =>
       event.type === 'stopRequested' ? { stop: { stopPulseId: event.data.stopPulseId, now: event.data.now } } : {},
     ),
@@ -138,48 +152,20 @@ export const acquisitionMachine = setup({
     waiting: {
       on: {
         started: { target: 'writing', actions: assign(({ event }) => ({ firstPulseId: event.data.firstPulseId })) },
-        stopRequested: {
-          guard: 'stopNotBeforeStart',
-          actions: [
-            'recordStop',
-            {
-              type: 'setStop',
-              params: ({ event }) => ({ stopPulseId: event.data.stopPulseId, now: event.data.now }),
-            },
-          ],
-        },
-        killRequested: {
-          target: 'killing',
-          actions: { type: 'kill', params: ({ event }) => ({ reason: event.data.reason }) },
-        },
+        stopRequested: { guard: 'stopNotBeforeStart', actions: ['recordStop', { type: 'setStop', params: stopParams }] },
+        killRequested: { target: 'killing', actions: { type: 'kill', params: killParams } },
         acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
         effectFailed: { target: 'failed', actions: 'recordEffectFailure' },
       },
     },
     writing: {
       on: {
-        progress: { actions: assign(({ event }) => ({ progress: progressOf(event.data) })) },
-        stopRequested: {
-          guard: 'stopNotBeforeStart',
-          actions: [
-            'recordStop',
-            {
-              type: 'setStop',
-              params: ({ event }) => ({ stopPulseId: event.data.stopPulseId, now: event.data.now }),
-            },
-          ],
-        },
-        killRequested: {
-          target: 'killing',
-          actions: { type: 'kill', params: ({ event }) => ({ reason: event.data.reason }) },
-        },
+        progress: { actions: 'recordProgress' },
+        stopRequested: { guard: 'stopNotBeforeStart', actions: ['recordStop', { type: 'setStop', params: stopParams }] },
+        killRequested: { target: 'killing', actions: { type: 'kill', params: killParams } },
         finished: {
           target: 'completed',
-          actions: assign(({ event }) => ({
-            progress: progressOf(event.data),
-            outputFile: event.data.path,
-            finishedAt: event.time,
-          })),
+          actions: 'recordEnd',
         },
         acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
         effectFailed: { target: 'failed', actions: 'recordEffectFailure' },
@@ -187,19 +173,15 @@ export const acquisitionMachine = setup({
     },
     killing: {
       on: {
-        progress: { actions: assign(({ event }) => ({ progress: progressOf(event.data) })) },
+        progress: { actions: 'recordProgress' },
         killed: {
           target: 'killed',
-          actions: assign(({ event }) => ({
-            progress: progressOf(event.data),
-            outputFile: event.data.path,
-            finishedAt: event.time,
-          })),
+          actions: 'recordEnd',
         },
         // A writer that finished before the kill reached it: the file is complete.
         finished: {
           target: 'completed',
-          actions: assign(({ event }) => ({ progress: progressOf(event.data), outputFile: event.data.path, finishedAt: event.time })),
+          actions: 'recordEnd',
         },
         acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
         effectFailed: { target: 'failed', actions: 'recordEffectFailure' },

@@ -1,16 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition, type EffectRequest } from '../runtime/actorDefinition.js';
-import type { AssembleParams, FetchChunkParams } from './grabRun.effects.js';
 import { grabRunEventSchemas } from './grabRun.events.js';
-import { grabRunMachine, type GrabRunContext } from './grabRun.machine.js';
-import { chunkOf, slicesOf } from './grabPlan.js';
-
-const planOf = (c: GrabRunContext) => ({
-  parameters: c.parameters,
-  startMs: Date.parse(c.start),
-  stopMs: Date.parse(c.stop),
-  chunkSeconds: c.chunkSeconds,
-});
+import { assembleParams, fetchParams, grabRunMachine, type GrabRunContext } from './grabRun.machine.js';
 
 /**
  * The summary stored with every event: brief §3's `{id, state, outputFile, progress, error?}`
@@ -62,33 +53,8 @@ export const grabRunActor: ActorDefinition<typeof grabRunMachine> = {
   details: (snapshot) => ({ parameters: snapshot.context.parameters }),
   recover: (snapshot): EffectRequest[] => {
     const c = snapshot.context;
-    if (snapshot.value === 'fetching') {
-      const chunk = chunkOf(planOf(c), c.cursor);
-      const params: FetchChunkParams = {
-        mode: c.mode,
-        index: c.cursor,
-        attempt: c.attempt,
-        parameter: chunk.parameter,
-        from: chunk.from,
-        to: chunk.to,
-        draftDir: c.draftDir,
-      };
-      return [{ type: 'fetchChunk', params }];
-    }
-    if (snapshot.value === 'assembling') {
-      const params: AssembleParams = {
-        mode: c.mode,
-        parameters: c.parameters,
-        start: c.start,
-        stop: c.stop,
-        created: c.createdAt ?? c.start,
-        draftDir: c.draftDir,
-        outDir: c.outDir,
-        chunks: c.cursor,
-        slices: slicesOf(planOf(c)),
-      };
-      return [{ type: 'assemble', params }];
-    }
+    if (snapshot.value === 'fetching') return [{ type: 'fetchChunk', params: fetchParams(c, c.cursor, c.attempt) }];
+    if (snapshot.value === 'assembling') return [{ type: 'assemble', params: assembleParams(c, c.cursor) }];
     return [];
   },
 };

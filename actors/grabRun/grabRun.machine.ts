@@ -50,7 +50,8 @@ export const retryDelayMs = (retry: RetryPolicy, attempt: number): number =>
 
 const plusMs = (time: string, ms: number): string => new Date(Date.parse(time) + ms).toISOString();
 
-const fetchParams = (c: GrabRunContext, index: number, attempt: number): FetchChunkParams => {
+/** What `fetchChunk` is asked for chunk `index`: also what recover() re-issues after a restart. */
+export const fetchParams = (c: GrabRunContext, index: number, attempt: number): FetchChunkParams => {
   const chunk = chunkOf(planOf(c), index);
   return {
     mode: c.mode,
@@ -63,7 +64,8 @@ const fetchParams = (c: GrabRunContext, index: number, attempt: number): FetchCh
   };
 };
 
-const assembleParams = (c: GrabRunContext, chunks: number): AssembleParams => ({
+/** What `assemble` is asked once `chunks` chunks are written: also what recover() re-issues. */
+export const assembleParams = (c: GrabRunContext, chunks: number): AssembleParams => ({
   mode: c.mode,
   parameters: c.parameters,
   start: c.start,
