@@ -1,3 +1,4 @@
+import { acquisitionActor } from './acquisition/index.js';
 import { demoActor } from './demo/index.js';
 import { grabRunActor } from './grabRun/index.js';
 import { scheduleActor } from './schedule/index.js';
@@ -8,4 +9,5 @@ export const allActorDefinitions: readonly ActorDefinition[] = [
   defineActor(demoActor),
   defineActor(grabRunActor),
   defineActor(scheduleActor),
+  defineActor(acquisitionActor),
 ];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition, type EffectRequest } from '../runtime/actorDefinition.js';
 import { acquisitionEventSchemas } from './acquisition.events.js';
-import { acquisitionMachine, type AcquireParams, type AcquisitionContext } from './acquisition.machine.js';
+import { acquisitionMachine, type AcquireParams, type AcquisitionContext, type KillParams } from './acquisition.machine.js';
 
 const pulseId = z.number().int().min(0);
 
@@ -64,7 +64,10 @@ export const acquisitionActor: ActorDefinition<typeof acquisitionMachine> = {
       return [{ type: 'acquire', params }];
     }
     // The writer died with the process: the kill effect closes what is left of the draft.
-    if (snapshot.value === 'killing') return [{ type: 'kill', params: { reason: 'recovered after a restart' } }];
+    if (snapshot.value === 'killing') {
+      const params: KillParams = { reason: 'recovered after a restart', draftPath: c.draftPath };
+      return [{ type: 'kill', params }];
+    }
     return [];
   },
 };

@@ -28,8 +28,8 @@ export const acquisitionEventSchemas = {
       general: z.object({ instrument: z.string(), process: z.string(), user: z.string() }),
     }),
   },
-  /** The writer has its first pulse. */
-  started: { version: 1, schema: z.object({ firstPulseId: pulseId }) },
+  /** The writer has its first pulse; its draft file is named so that it can be found after a crash. */
+  started: { version: 1, schema: z.object({ firstPulseId: pulseId, draftPath: z.string().optional() }) },
   progress: { version: 1, schema: acquisitionProgressSchema },
   /** A stop: at a pulse id (inclusive), or at the newest pulse when it arrives (`now`). */
   stopRequested: { version: 1, schema: z.object({ stopPulseId: pulseId.nullable(), now: z.boolean() }) },

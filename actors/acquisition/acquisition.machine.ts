@@ -11,6 +11,12 @@ export interface AcquireParams {
   readonly stop: { readonly stopPulseId: number | null; readonly now: boolean } | null;
 }
 
+/** Makes the running writer close the file with what it has; a recovered kill names the draft left behind. */
+export interface KillParams {
+  readonly reason: string;
+  readonly draftPath?: string | null;
+}
+
 /** Tells the running writer of this acquisition where to stop. */
 export interface SetStopParams {
   readonly stopPulseId: number | null;
@@ -53,7 +59,7 @@ const progressOf = (data: AcquisitionProgress): AcquisitionProgress => ({
 const stopParams = ({ event }: { event: AcquisitionEvent }): SetStopParams =>
   event.type === 'stopRequested' ? { stopPulseId: event.data.stopPulseId, now: event.data.now } : { stopPulseId: null, now: true };
 
-const killParams = ({ event }: { event: AcquisitionEvent }): { reason: string } => ({
+const killParams = ({ event }: { event: AcquisitionEvent }): KillParams => ({
   reason: event.type === 'killRequested' ? event.data.reason : '',
 });
 
@@ -75,12 +81,12 @@ export const acquisitionMachine = setup({
     // Implemented by the adapters; the machine only names them.
     acquire: (_, _params: AcquireParams) => undefined,
     setStop: (_, _params: SetStopParams) => undefined,
-    kill: (_, _params: { reason: string }) => undefined,
+    kill: (_, _params: KillParams) => undefined,
     recordProgress: assign(({ event }) => (event.type === 'progress' ? { progress: progressOf(event.data) } : {})),
     // The writer's last word: finished (complete file) or killed (closed with what it had).
     recordEnd: assign(({ event }) =>
       event.type === 'finished' || event.type === 'killed'
-        ? { progress: progressOf(event.data), outputFile: event.data.path, finishedAt: event.time }
+        ? { progress: progressOf(event.data), outputFile: event.data.path, draftPath: null, finishedAt: event.time }
         : {},
     ),
     recordStop: assign(({ event }) =>
@@ -151,7 +157,10 @@ export const acquisitionMachine = setup({
     },
     waiting: {
       on: {
-        started: { target: 'writing', actions: assign(({ event }) => ({ firstPulseId: event.data.firstPulseId })) },
+        started: {
+          target: 'writing',
+          actions: assign(({ event }) => ({ firstPulseId: event.data.firstPulseId, draftPath: event.data.draftPath ?? null })),
+        },
         stopRequested: { guard: 'stopNotBeforeStart', actions: ['recordStop', { type: 'setStop', params: stopParams }] },
         killRequested: { target: 'killing', actions: { type: 'kill', params: killParams } },
         acquisitionFailed: { target: 'failed', actions: 'recordFailure' },

@@ -107,6 +107,6 @@ describe('acquisition machine', () => {
       { type: 'acquire', params: { request, resumeFirstPulseId: 1_000, stop: { stopPulseId: null, now: true } } },
     ]);
     const killing = run([{ type: 'requested', data: request }, { type: 'killRequested', data: { reason: '' } }]).snapshot;
-    expect(acquisitionActor.recover?.(killing as never)).toEqual([{ type: 'kill', params: { reason: 'recovered after a restart' } }]);
+    expect(acquisitionActor.recover?.(killing as never)).toEqual([{ type: 'kill', params: { reason: 'recovered after a restart', draftPath: null } }]);
   });
 });

@@ -1,4 +1,6 @@
 import { grabStartRequestSchema } from '../../actors/grabRun/grabRequest.js';
+import type { BsreadSource } from '../acquisition/bsreadSource.js';
+import { acquisitionStartRequestSchema, prepareAcquisitionStart } from '../acquisition/prepareAcquisitionStart.js';
 import type { DataLoggerSource } from '../dataLogger/dataLoggerSource.js';
 import { prepareGrabStart } from '../grabRun/prepareGrabStart.js';
 import type { CommandPreparer } from '../natsApi/actorService.js';
@@ -19,7 +21,19 @@ export interface ContextualPreparer {
 /** Preparers by kind, then command. */
 export type Preparers = Readonly<Record<string, Readonly<Record<string, ContextualPreparer>>>>;
 
-export const createPreparers = (options: { source: DataLoggerSource; dataRoot: string; timeZone: string }): Preparers => ({
+export const createPreparers = (options: {
+  source: DataLoggerSource;
+  dataRoot: string;
+  timeZone: string;
+  /** The bsread stream of this process, if one is configured. */
+  bsread?: () => BsreadSource | undefined;
+}): Preparers => ({
+  acquisition: {
+    start: {
+      requestSchema: acquisitionStartRequestSchema,
+      prepare: (body) => prepareAcquisitionStart(body, { source: options.bsread?.(), dataRoot: options.dataRoot }),
+    },
+  },
   grab: {
     start: {
       requestSchema: grabStartRequestSchema,

@@ -11,6 +11,8 @@ import type { Database } from '../../projections/database.js';
 import { startProjector, type Projector } from '../../projections/projector.js';
 import { allProjections } from '../../projections/registry.js';
 import type { DaqflowConfig } from '../config/config.js';
+import { createAcquisitionEffects } from '../acquisition/acquisitionEffects.js';
+import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
 import { createDemoEffects } from '../demo/demoEffects.js';
 import { newId } from '../ids.js';
 import { connectNats } from '../jetstream/connection.js';
@@ -44,6 +46,13 @@ export const actorServices = [
     group: 'schedules',
     description: 'schedules: any command (such as a grab) on a cron expression; create, pause, resume, remove, get',
   },
+  {
+    kind: 'acquisition',
+    serviceName: 'daqflow-acquisitions',
+    group: 'acquisitions',
+    description:
+      'writer acquisitions: pulses N..M of the bsread stream from the ring buffer to one HDF5 file (SwissFEL layout); start, stop, kill, get',
+  },
 ] as const;
 
 export interface Daqflow {
@@ -52,6 +61,8 @@ export interface Daqflow {
   readonly db: Kysely<Database>;
   readonly runtime: ActorRuntime;
   readonly projector: Projector;
+  /** The bsread stream and its ring buffer, when `DAQFLOW_BSREAD_STREAM` is set. */
+  readonly bsread: BsreadSource | undefined;
   stop(): Promise<void>;
 }
 
@@ -106,7 +117,17 @@ export const startDaqflow = async (
     cleanups.unshift(() => nc.drain());
     const source = dataLoggerFromConfig(config);
     logger.info({ source: source.name, dataRoot: config.dataRootDir, timeZone: config.timeZone }, 'grab runs read from this data logger');
-    const preparers = createPreparers({ source, dataRoot: config.dataRootDir, timeZone: config.timeZone });
+    const bsread = config.bsreadStream
+      ? startBsreadSource({
+          address: config.bsreadStream,
+          mode: config.bsreadMode,
+          bufferLength: config.bufferLength,
+          logger: logger.child({ component: 'bsread' }),
+        })
+      : undefined;
+    if (bsread) cleanups.unshift(() => bsread.close());
+    else logger.info('no bsread stream configured (DAQFLOW_BSREAD_STREAM): acquisitions are refused');
+    const preparers = createPreparers({ source, dataRoot: config.dataRootDir, timeZone: config.timeZone, bsread: () => bsread });
     // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
     let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));
     const runtime = new ActorRuntime({
@@ -117,6 +138,11 @@ export const startDaqflow = async (
         demo: createDemoEffects(),
         grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
         schedule: createScheduleEffects({ fire: (...args) => fireTarget(...args) }),
+        acquisition: createAcquisitionEffects({
+          source: () => bsread,
+          dataRoot: config.dataRootDir,
+          logger: logger.child({ component: 'acquisition' }),
+        }),
       },
       logger: logger.child({ component: 'runtime' }),
       newId,
@@ -163,6 +189,7 @@ export const startDaqflow = async (
       db,
       runtime,
       projector,
+      bsread,
       stop: () =>
         (stopping ??= (async () => {
           for (const cleanup of cleanups) {

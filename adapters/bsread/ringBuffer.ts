@@ -60,6 +60,8 @@ export interface RingBufferCounters {
   readonly newestPulseId: number | null;
   /** Readers open now. */
   readonly readers: number;
+  /** The first pulse id this buffer ever stored (null before the first): nothing before it was ever held. */
+  readonly firstPulseIdEver: number | null;
 }
 
 /** What `push` did with a message. */
@@ -372,6 +374,7 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
     oldestPulseId: oldestHeld(),
     newestPulseId: headSeq < tailSeq ? at(tailSeq - 1).pulseId : null,
     readers: readers.size,
+    firstPulseIdEver: firstEver ?? null,
   });
 
   const countMalformed = (count = 1): void => {

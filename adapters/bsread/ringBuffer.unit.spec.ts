@@ -76,6 +76,7 @@ describe('createRingBuffer', () => {
       oldestPulseId: 100,
       newestPulseId: 110,
       readers: 0,
+      firstPulseIdEver: 100,
     });
   });
 

@@ -1,0 +1,261 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import * as zmq from 'zeromq';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { acquisitionActor } from '../../actors/acquisition/index.js';
+import { defineActor } from '../../actors/runtime/actorDefinition.js';
+import { ActorRuntime, type ActorView } from '../../actors/runtime/actorRuntime.js';
+import { isDaqflowError } from '../../events/errors.js';
+import { EventSchemas } from '../../events/eventSchemas.js';
+import type { EventStore } from '../../events/eventStore.js';
+import { checkFileAgainstSimulator } from '../../test/harness/swissfelReadBack.js';
+import { testStream } from '../../test/harness/testNames.js';
+import { encodeDataHeader, encodeMessage } from '../bsread/bsreadCodec.js';
+import { defaultSimulatedChannels, expectedTimestamp, startBsreadSimulator, type BsreadSimulator, type BsreadSimulatorOptions } from '../bsread/bsreadSimulator.js';
+import { newId } from '../ids.js';
+import { connectNats, createJetStreamEventStore, ensureEventStream } from '../jetstream/index.js';
+import { createAcquisitionEffects } from './acquisitionEffects.js';
+import { startBsreadSource, type BsreadSource } from './bsreadSource.js';
+import { prepareAcquisitionStart } from './prepareAcquisitionStart.js';
+
+// Acquisitions end to end inside one process: a bsread stream over real ZeroMQ sockets, the
+// receiver and ring buffer, the actor runtime on a real JetStream, the HDF5 file read back.
+const names = testStream();
+const scratch = mkdtempSync(join(tmpdir(), 'daqflow-acq-'));
+let nc: NatsConnection;
+let store: EventStore;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  nc = await connectNats(inject('natsUrl'), 'acquisition-int');
+  await ensureEventStream(await jetstreamManager(nc), names);
+  store = createJetStreamEventStore({ nc, ...names });
+});
+
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await (await jetstreamManager(nc)).streams.delete(names.stream).catch(() => undefined);
+  await nc.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+let rigs = 0;
+
+interface Rig {
+  readonly dataRoot: string;
+  readonly source: BsreadSource;
+  readonly runtime: ActorRuntime;
+  start(body: Record<string, unknown>): Promise<ActorView>;
+  settle(id: string, ms?: number): Promise<ActorView>;
+}
+
+/** A runtime hosting acquisitions on `source` (a new buffer per rig, as a new process has). */
+const makeRig = async (address: string, options: { dataRoot?: string; bufferLength?: number } = {}): Promise<Rig> => {
+  const dataRoot = options.dataRoot ?? join(scratch, `root${++rigs}`);
+  const source = startBsreadSource({ address, mode: 'pull', bufferLength: options.bufferLength ?? 2_000 });
+  const runtime = new ActorRuntime({
+    store,
+    schemas: new EventSchemas(),
+    definitions: [defineActor(acquisitionActor)],
+    effects: { acquisition: createAcquisitionEffects({ source: () => source, dataRoot, progressIntervalMs: 100 }) },
+    newId,
+  });
+  await runtime.start();
+  cleanups.push(() => source.close(), () => runtime.stop(500));
+  const settle = async (id: string, ms = 15_000): Promise<ActorView> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const view = await runtime.get('acquisition', id);
+      if (view.final) return view;
+      if (Date.now() > end) throw new Error(`acquisition ${id} still ${view.state} after ${ms} ms: ${JSON.stringify(view.summary)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  return {
+    dataRoot,
+    source,
+    runtime,
+    start: async (body) => runtime.create('acquisition', 'start', await prepareAcquisitionStart(body, { source, dataRoot })),
+    settle,
+  };
+};
+
+const simulate = async (options: Partial<BsreadSimulatorOptions>): Promise<BsreadSimulator> => {
+  const sim = await startBsreadSimulator({ address: 'tcp://127.0.0.1:*', rateHz: 500, startPulseId: 10_000, ...options });
+  cleanups.push(() => sim.stop());
+  return sim;
+};
+
+/** Resolves once the buffer holds `pulseId` or a later one. */
+const bufferReaches = async (source: BsreadSource, pulseId: number, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while ((source.buffer.counters().newestPulseId ?? -1) < pulseId) {
+    if (Date.now() > end) throw new Error(`the buffer never reached pulse ${pulseId}: ${JSON.stringify(source.buffer.counters())}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const smallChannels = defaultSimulatedChannels({ imageWidth: 32, imageHeight: 24, waveformLength: 64 });
+
+describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
+  it.each([
+    ['little-endian, uncompressed', { byteOrder: 'little', compression: 'none' }],
+    ['big-endian, uncompressed', { byteOrder: 'big', compression: 'none' }],
+    ['little-endian, bitshuffle_lz4', { byteOrder: 'little', compression: 'bitshuffle_lz4' }],
+    ['big-endian, bitshuffle_lz4', { byteOrder: 'big', compression: 'bitshuffle_lz4' }],
+    ['little-endian, lz4', { byteOrder: 'little', compression: 'lz4' }],
+    ['big-endian, lz4', { byteOrder: 'big', compression: 'lz4' }],
+  ] as const)('every channel type, missing values, pulse gaps and a type change (%s)', async (_label, wire) => {
+    const sim = await simulate({
+      ...wire,
+      channels: smallChannels,
+      gaps: [10_105, 10_106, 10_150],
+      missingEvery: 7,
+      typeChangeAt: { pulseId: 10_130, channel: 'SIM:SCALAR:INT32', type: 'float64', shape: [3] },
+    });
+    const rig = await makeRig(sim.address);
+    const created = await rig.start({ outputFile: 'p1/run.h5', startPulseId: 10_100, stopPulseId: 10_160, metadata: { user: 'p1' } });
+    expect(created.state).toBe('waiting');
+    const done = await rig.settle(created.id);
+    expect(done.state).toBe('completed');
+    const path = join(rig.dataRoot, 'p1/run.h5');
+    expect(done.summary).toMatchObject({ outputFile: path, firstPulseId: 10_100, lastPulseId: 10_160, pulsesWritten: 58, missingPulses: 3 });
+    const read = await checkFileAgainstSimulator(path, (p) => sim.expected(p), { first: 10_100, last: 10_160 });
+    expect(read.rows).toBe(61);
+    expect(read.channels.length).toBe(smallChannels.length);
+    expect(read.valuesChecked).toBeGreaterThan(58 * smallChannels.length * 0.8);
+    expect(readdirSync(join(rig.dataRoot, 'p1'))).toEqual(['run.h5']);
+  });
+
+  it('several acquisitions at once from one buffer, overlapping, with a channel selection; stop now ends at the newest pulse', async () => {
+    const sim = await simulate({ channels: smallChannels });
+    const rig = await makeRig(sim.address);
+    await bufferReaches(rig.source, 10_050);
+    const a = await rig.start({ outputFile: 'a.h5', startPulseId: 10_020, stopPulseId: 10_200 });
+    const b = await rig.start({ outputFile: 'b.h5', startPulseId: 10_100, stopPulseId: 10_150, channels: ['SIM:SCALAR:FLOAT64', 'SIM:CAMERA:FPICTURE'] });
+    const c = await rig.start({ outputFile: 'c.h5', startNow: true });
+    const [da, db] = [await rig.settle(a.id), await rig.settle(b.id)];
+    expect([da.state, db.state]).toEqual(['completed', 'completed']);
+    await rig.runtime.execute('acquisition', c.id, 'stop', { now: true });
+    const dc = await rig.settle(c.id);
+    expect(dc.state).toBe('completed');
+    await checkFileAgainstSimulator(join(rig.dataRoot, 'a.h5'), (p) => sim.expected(p), { first: 10_020, last: 10_200 });
+    const selected = await checkFileAgainstSimulator(join(rig.dataRoot, 'b.h5'), (p) => sim.expected(p), {
+      first: 10_100,
+      last: 10_150,
+      channels: ['SIM:SCALAR:FLOAT64', 'SIM:CAMERA:FPICTURE'],
+    });
+    expect(selected.channels).toEqual(['SIM:SCALAR:FLOAT64', 'SIM:CAMERA:FPICTURE']);
+    const first = dc.summary['firstPulseId'] as number;
+    const last = dc.summary['lastPulseId'] as number;
+    expect(first).toBe(c.summary['startPulseId']);
+    expect(last).toBeGreaterThan(first);
+    await checkFileAgainstSimulator(join(rig.dataRoot, 'c.h5'), (p) => sim.expected(p), { first, last });
+  });
+
+  it('refuses a start pulse that has left the buffer, naming what it holds, and records nothing', async () => {
+    const sim = await simulate({ channels: smallChannels });
+    const rig = await makeRig(sim.address, { bufferLength: 50 });
+    await bufferReaches(rig.source, 10_200);
+    const refused = await rig.start({ outputFile: 'gone.h5', startPulseId: 10_010 }).catch((e: unknown) => e);
+    expect(isDaqflowError(refused) && refused.code).toBe('WRONG_STATE');
+    expect(String((refused as Error).message)).toMatch(/10010 has already left the ring buffer \(it holds pulses \d+\.\.\d+\)/);
+    expect(existsSync(join(rig.dataRoot, 'gone.h5'))).toBe(false);
+    const outside = await rig.start({ outputFile: '../outside.h5', startNow: true }).catch((e: unknown) => e);
+    expect(isDaqflowError(outside) && outside.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('kill closes the file cleanly with the pulses written so far', async () => {
+    const sim = await simulate({ channels: smallChannels, rateHz: 200 });
+    const rig = await makeRig(sim.address);
+    const created = await rig.start({ outputFile: 'killed.h5', startNow: true });
+    await new Promise((r) => setTimeout(r, 400));
+    await rig.runtime.execute('acquisition', created.id, 'kill', {});
+    const done = await rig.settle(created.id);
+    expect(done.state).toBe('killed');
+    const first = done.summary['firstPulseId'] as number;
+    const last = done.summary['lastPulseId'] as number;
+    expect(last - first).toBeGreaterThan(10);
+    await checkFileAgainstSimulator(join(rig.dataRoot, 'killed.h5'), (p) => sim.expected(p), { first, last });
+  });
+
+  it('skips and counts malformed messages; the acquisition around them completes', async () => {
+    const push = new zmq.Push({ sendHighWaterMark: 1_000 });
+    await push.bind('tcp://127.0.0.1:*');
+    cleanups.push(async () => push.close());
+    const rig = await makeRig(push.lastEndpoint!);
+    const header = encodeDataHeader([{ name: 'M:A' }, { name: 'M:B' }, { name: 'M:C' }]);
+    const good = (p: number): Buffer[] =>
+      encodeMessage({
+        header,
+        pulseId: p,
+        globalTimestamp: expectedTimestamp(p),
+        values: [0, 1, 2].map((i) => new Uint8Array(Float64Array.of(p + i / 10).buffer)),
+      });
+    const created = await rig.start({ outputFile: 'malformed.h5', startPulseId: 100, stopPulseId: 119 });
+    for (let p = 100; p < 120; p++) {
+      const parts = good(p);
+      if (p === 103) await push.send(parts.slice(0, -1)); // wrong part count
+      else if (p === 105) await push.send([Buffer.from('{"pulse_id": 105, "hash": '), ...parts.slice(1)]); // bad JSON
+      else if (p === 107) await push.send([Buffer.from(String(parts[0]).replace(header.hash, '00ff')), Buffer.alloc(0), ...parts.slice(2)]); // hash without header
+      else if (p === 109) await push.send([...parts.slice(0, 2), parts[2]!.subarray(0, 5), ...parts.slice(3)]); // truncated value
+      else await push.send(parts);
+    }
+    const done = await rig.settle(created.id);
+    expect(done.state).toBe('completed');
+    expect(done.summary).toMatchObject({ firstPulseId: 100, lastPulseId: 119, pulsesWritten: 16, missingPulses: 4 });
+    const counters = rig.source.counters();
+    expect(counters.receiver.malformed).toBe(4);
+    expect(counters.buffer.malformed).toBe(4);
+    expect(counters.receiver.byReason).toMatchObject({ PART_COUNT: 1, MAIN_HEADER: 1, UNKNOWN_HASH: 1, VALUE_SIZE: 1 });
+  });
+});
+
+describe('an acquisition across a restart of its process', () => {
+  it('still waiting for its start pulse: resumes on the new buffer and completes', async () => {
+    const sim = await simulate({ channels: smallChannels, rateHz: 200 });
+    const root = join(scratch, 'restart-waiting');
+    const first = await makeRig(sim.address, { dataRoot: root });
+    await bufferReaches(first.source, 10_010);
+    const start = (first.source.buffer.counters().newestPulseId ?? 0) + 300;
+    const created = await first.start({ outputFile: 'later.h5', startPulseId: start, stopPulseId: start + 40 });
+    await first.runtime.stop(100);
+    await first.source.close();
+    const second = await makeRig(sim.address, { dataRoot: root });
+    const done = await second.settle(created.id, 20_000);
+    expect(done.state).toBe('completed');
+    await checkFileAgainstSimulator(join(root, 'later.h5'), (p) => sim.expected(p), { first: start, last: start + 40 });
+  });
+
+  it('writing when it stopped: fails naming the lost pulses and the draft kept; nothing under the final name', async () => {
+    const sim = await simulate({ channels: smallChannels, rateHz: 200 });
+    const root = join(scratch, 'restart-writing');
+    const first = await makeRig(sim.address, { dataRoot: root });
+    const created = await first.start({ outputFile: 'cut.h5', startNow: true });
+    const deadline = Date.now() + 10_000;
+    while ((await first.runtime.get('acquisition', created.id)).state !== 'writing' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    await first.runtime.stop(100);
+    await first.source.close();
+    const second = await makeRig(sim.address, { dataRoot: root });
+    const done = await second.settle(created.id, 20_000);
+    expect(done.state).toBe('failed');
+    const startPulse = created.summary['startPulseId'] as number | null;
+    const firstPulse = done.summary['firstPulseId'] as number;
+    if (startPulse !== null) expect(firstPulse).toBe(startPulse);
+    const lost = done.summary['lostPulses'] as { from: number; to: number };
+    expect(lost.from).toBe(firstPulse);
+    expect(lost.to).toBeGreaterThan(lost.from);
+    expect(String(done.summary['error'])).toMatch(/PULSES_LOST: .*only in the buffer that was lost/);
+    const draft = done.summary['draftPath'] as string;
+    expect(draft).toBe(join(root, '.cut.h5.draft'));
+    expect(existsSync(draft)).toBe(true);
+    expect(existsSync(join(root, 'cut.h5'))).toBe(false);
+  });
+});

@@ -1,0 +1,316 @@
+/**
+ * The writer acquisition's effects (names in `actors/acquisition/acquisition.machine.ts`):
+ *
+ * - `acquire` reads pulses start..stop from the ring buffer and writes them to the SwissFEL file;
+ *   it reports `started` and `progress` (at most one per `progressIntervalMs`) while it runs and
+ *   ends with `finished`, `killed` or `acquisitionFailed`;
+ * - `setStop` tells the running `acquire` of that actor where to stop;
+ * - `kill` makes it close the file with what it has written.
+ *
+ * After a restart `acquire` is issued again with the first pulse it had written: it rewrites the
+ * file from that pulse when the new buffer still holds it, and otherwise fails naming the pulses
+ * that were only in the lost buffer, keeping the draft. A start pulse the buffer never held (or no
+ * longer holds) is refused, never silently skipped.
+ */
+import { basename, dirname, join } from 'node:path';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
+import type { AcquireParams, KillParams, SetStopParams } from '../../actors/acquisition/acquisition.machine.js';
+import type { AcquisitionProgress } from '../../actors/acquisition/acquisition.events.js';
+import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../actors/runtime/index.js';
+import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
+import { isPulseGoneError } from '../bsread/ringBuffer.js';
+import { swissfelDraftName } from '../hdf5/swissfelLayout.js';
+import { openSwissfelFile, type SwissfelFileWriter } from '../hdf5/swissfelWriter.js';
+import type { BsreadSource } from './bsreadSource.js';
+
+export interface AcquisitionEffectsOptions {
+  /** The stream of this process; undefined when none is configured (acquisitions then fail at once). */
+  readonly source: () => BsreadSource | undefined;
+  /** `DAQFLOW_DATA_ROOT`. */
+  readonly dataRoot: string;
+  readonly logger?: Logger;
+  /** Least time between two progress events of one acquisition. Default 1,000 ms. */
+  readonly progressIntervalMs?: number;
+  /** Rows per HDF5 chunk (default: the writer's, by row size). */
+  readonly chunkRows?: number;
+}
+
+/** Why an acquisition failed (`acquisitionFailed.reason`). */
+export const acquisitionFailureReasons = {
+  NO_STREAM: 'no bsread stream is configured (DAQFLOW_BSREAD_STREAM)',
+  START_PULSE_GONE: 'the start pulse is not in the ring buffer',
+  PULSES_LOST: 'pulses the file needs are no longer in the ring buffer',
+  WRITE_FAILED: 'the HDF5 file could not be written',
+  INTERRUPTED: 'the process stopped before the file was closed',
+} as const;
+export type AcquisitionFailureReason = keyof typeof acquisitionFailureReasons;
+
+type Outcome = { type: string; data: Record<string, unknown> };
+
+interface Running {
+  setStop(stop: SetStopParams): void;
+  kill(reason: string): void;
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+const draftPathOf = (outputFile: string): string => join(dirname(outputFile), swissfelDraftName(basename(outputFile)));
+
+/** A view of the message with only the requested channels; the channel list is shared per data header. */
+const channelFilter = (wanted: readonly string[] | null): ((m: BsreadMessage) => BsreadMessage) => {
+  if (wanted === null) return (m) => m;
+  const names = new Set(wanted);
+  const byHash = new Map<string, { channels: readonly BsreadChannelConfig[]; indices: number[] }>();
+  return (m) => {
+    let plan = byHash.get(m.hash);
+    if (plan === undefined) {
+      const indices = m.channels.flatMap((c, i) => (names.has(c.name) ? [i] : []));
+      plan = { channels: indices.map((i) => m.channels[i] as BsreadChannelConfig), indices };
+      byHash.set(m.hash, plan);
+    }
+    return { ...m, channels: plan.channels, values: plan.indices.map((i) => m.values[i]!) };
+  };
+};
+
+export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): EffectHandlers => {
+  const logger = options.logger ?? silentLogger;
+  const progressIntervalMs = options.progressIntervalMs ?? 1_000;
+  const running = new Map<string, Running>();
+  /** Stops that arrived before their `acquire` had registered. */
+  const pendingStops = new Map<string, SetStopParams>();
+  /** Acquisitions whose `acquire` ran in this process: a kill that finds none running lets their outcome land. */
+  const ranHere = new Set<string>();
+
+  const failed = (
+    reason: AcquisitionFailureReason,
+    message: string,
+    draftPath: string | null,
+    lostPulses: { from: number; to: number } | null = null,
+  ): Outcome => ({ type: 'acquisitionFailed', data: { reason, message, draftPath, lostPulses } });
+
+  const acquire = async (params: AcquireParams, context: EffectContext): Promise<Outcome | undefined> => {
+    const { request } = params;
+    const source = options.source();
+    if (source === undefined) return failed('NO_STREAM', acquisitionFailureReasons.NO_STREAM, null);
+    const buffer = source.buffer;
+    const resuming = params.resumeFirstPulseId !== null;
+    const draftPath = draftPathOf(request.outputFile);
+    /** The first row of the file: null until known when the request said "the next pulse". */
+    let firstRow: number | null = params.resumeFirstPulseId ?? request.startPulseId;
+
+    let stop: SetStopParams | null = params.stop ?? (request.stopPulseId === null ? null : { stopPulseId: request.stopPulseId, now: false });
+    let stopAt: number | null = null;
+    let killReason: string | null = null;
+    let writer: SwissfelFileWriter | undefined;
+    let lastWritten: number | null = null;
+    const control = new AbortController();
+    const signal = AbortSignal.any([context.signal, control.signal]);
+
+    /** Resolves a stop to a pulse id: `now` is the newest pulse the buffer holds at this moment. */
+    const resolveStop = (s: SetStopParams): void => {
+      stop = s;
+      if (!s.now && s.stopPulseId !== null) stopAt = s.stopPulseId;
+      else stopAt = Math.max(lastWritten ?? -1, buffer.counters().newestPulseId ?? -1);
+      // Nothing more to wait for: wake the reader.
+      if (lastWritten !== null ? stopAt <= lastWritten : s.now) control.abort(new Error('stopped'));
+    };
+    ranHere.add(context.id);
+    running.set(context.id, {
+      setStop: resolveStop,
+      kill: (reason) => {
+        killReason = reason;
+        control.abort(new Error('killed'));
+      },
+    });
+    const pending = pendingStops.get(context.id);
+    pendingStops.delete(context.id);
+    if (stop !== null) resolveStop(stop);
+    if (pending !== undefined) resolveStop(pending);
+
+    const filter = channelFilter(request.channels);
+    const started = performance.now();
+    let lastReport = { at: started, written: 0 };
+    let reporting: Promise<unknown> | undefined;
+
+    const progress = (now: number): AcquisitionProgress => {
+      const s = writer?.stats();
+      const written = s?.pulsesWithMessage ?? 0;
+      const seconds = (now - lastReport.at) / 1_000;
+      const newest = buffer.counters().newestPulseId;
+      return {
+        lastPulseId: lastWritten,
+        pulsesWritten: written,
+        missingPulses: s?.pulsesMissing ?? 0,
+        bytesWritten: s?.valueBytes ?? 0,
+        ratePerSecond: seconds > 0 ? Math.max(0, (written - lastReport.written) / seconds) : 0,
+        lagPulses: newest !== null && lastWritten !== null ? Math.max(0, newest - lastWritten) : 0,
+      };
+    };
+    const maybeReport = (): void => {
+      const now = performance.now();
+      if (reporting !== undefined || now - lastReport.at < progressIntervalMs) return;
+      const data = progress(now);
+      lastReport = { at: now, written: data.pulsesWritten };
+      reporting = context.report({ type: 'progress', data }).finally(() => (reporting = undefined));
+    };
+
+    const openWriter = async (first: number): Promise<SwissfelFileWriter> => {
+      const w = await openSwissfelFile({
+        outputFile: request.outputFile,
+        dataRoot: options.dataRoot,
+        general: request.general,
+        ...(options.chunkRows === undefined ? {} : { chunkRows: options.chunkRows }),
+      });
+      firstRow = first;
+      await context.report({ type: 'started', data: { firstPulseId: first, draftPath: w.draftPath } });
+      return w;
+    };
+
+    /** Writes rows up to `pulseId` (the message's, or missing rows to close a stop that fell in a gap). */
+    const writeRow = (pulseId: number, message: BsreadMessage | null): void => {
+      writer!.writePulse(pulseId, message === null ? null : filter(message));
+      lastWritten = pulseId;
+    };
+
+    const end = async (type: 'finished' | 'killed'): Promise<Outcome> => {
+      // Stopped or killed before the first pulse: an empty file, as the request still asked for one.
+      writer ??= await openWriter(firstRow ?? Math.max(0, stopAt ?? 0));
+      const p = progress(performance.now());
+      const result = await writer.finish();
+      logger.info({ acquisition: context.id, path: result.path, rows: result.stats.rows, bytes: result.bytes }, `acquisition ${type}`);
+      return {
+        type,
+        data: {
+          ...p,
+          pulsesWritten: result.stats.pulsesWithMessage,
+          missingPulses: result.stats.pulsesMissing,
+          bytesWritten: result.bytes,
+          lagPulses: 0,
+          path: result.path,
+          firstPulseId: result.stats.firstPulseId,
+        },
+      };
+    };
+
+    const keepDraft = async (): Promise<string | null> => {
+      if (writer === undefined) return resuming ? draftPath : null;
+      return (await writer.abort().catch(() => ({ draftPath: writer!.draftPath }))).draftPath;
+    };
+
+    /** The reader was woken by an abort: the runtime stopping, a kill, or a stop with nothing left to wait for. */
+    const interrupted = async (): Promise<Outcome | undefined> => {
+      if (context.signal.aborted) {
+        await keepDraft();
+        return undefined;
+      }
+      if (killReason !== null) return end('killed');
+      if (stopAt !== null && lastWritten !== null && stopAt > lastWritten) writeRow(stopAt, null);
+      return end('finished');
+    };
+
+    try {
+      const from = firstRow ?? (buffer.counters().newestPulseId ?? -1) + 1;
+      let reader: AsyncIterableIterator<BsreadMessage>;
+      try {
+        reader = buffer.read(from, { signal });
+      } catch (e) {
+        if (signal.aborted) return await interrupted();
+        if (!isPulseGoneError(e)) throw e;
+        return lostAtStart(from, e.oldestPulseId ?? (buffer.counters().newestPulseId ?? from) + 1, e.message);
+      }
+      let sinceYield = performance.now();
+      for (;;) {
+        let next: IteratorResult<BsreadMessage>;
+        try {
+          next = await reader.next();
+        } catch (e) {
+          if (signal.aborted) return await interrupted();
+          if (isPulseGoneError(e)) {
+            const oldest = buffer.counters().oldestPulseId ?? e.pulseId + 1;
+            const to = Math.min(oldest - 1, stopAt ?? Number.MAX_SAFE_INTEGER);
+            return failed(
+              'PULSES_LOST',
+              `${e.message}; pulses ${e.pulseId}..${to} are lost, the draft is kept`,
+              await keepDraft(),
+              { from: e.pulseId, to: Math.max(e.pulseId, to) },
+            );
+          }
+          throw e;
+        }
+        if (next.done) {
+          // The buffer was closed: this process is stopping. The draft stays; a restart decides.
+          await keepDraft();
+          return undefined;
+        }
+        const message = next.value;
+        if (writer === undefined) {
+          const firstEver = buffer.counters().firstPulseIdEver;
+          const wanted = firstRow ?? message.pulseId;
+          if (firstRow !== null && firstEver !== null && firstEver > firstRow) {
+            return lostAtStart(firstRow, firstEver, `pulse ${firstRow} arrived before this process received the stream (its first pulse: ${firstEver})`);
+          }
+          if (stopAt !== null && stopAt < wanted) return await end('finished');
+          writer = await openWriter(wanted);
+        }
+        if (stopAt !== null && message.pulseId > stopAt) {
+          if (lastWritten === null || stopAt > lastWritten) writeRow(stopAt, null);
+          return await end('finished');
+        }
+        writeRow(message.pulseId, message);
+        if (stopAt !== null && message.pulseId >= stopAt) return await end('finished');
+        maybeReport();
+        // A long backlog is served from memory without touching the event loop: let the receiver in.
+        const now = performance.now();
+        if (now - sinceYield > 20) {
+          await yieldToIo();
+          sinceYield = performance.now();
+        }
+      }
+    } catch (e) {
+      logger.error({ acquisition: context.id, err: e }, 'acquisition failed');
+      return failed('WRITE_FAILED', messageOf(e), await keepDraft());
+    } finally {
+      running.delete(context.id);
+      await reporting;
+    }
+
+    function lostAtStart(start: number, firstAvailable: number, detail: string): Outcome {
+      const to = Math.max(start, Math.min(firstAvailable - 1, stopAt ?? Number.MAX_SAFE_INTEGER));
+      if (resuming) {
+        return failed(
+          'PULSES_LOST',
+          `the process stopped while writing; pulses ${start}..${to} were only in the buffer that was lost (${detail}); the draft ${draftPath} is kept`,
+          draftPath,
+          { from: start, to },
+        );
+      }
+      return failed('START_PULSE_GONE', `${detail}; nothing was written`, null, { from: start, to });
+    }
+  };
+
+  const setStop = (params: SetStopParams, context: EffectContext): Promise<undefined> => {
+    const r = running.get(context.id);
+    if (r !== undefined) r.setStop(params);
+    else pendingStops.set(context.id, params);
+    return Promise.resolve(undefined);
+  };
+
+  const kill = (params: KillParams, context: EffectContext): Promise<Outcome | undefined> => {
+    const r = running.get(context.id);
+    if (r !== undefined) {
+      r.kill(params.reason);
+      return Promise.resolve(undefined);
+    }
+    // Its writer ended here a moment ago: the outcome it returned is on its way.
+    if (ranHere.has(context.id)) return Promise.resolve(undefined);
+    return Promise.resolve(
+      failed(
+        'INTERRUPTED',
+        `the process stopped before the kill closed the file${params.draftPath ? `; the draft ${params.draftPath} is kept` : ''}`,
+        params.draftPath ?? null,
+      ),
+    );
+  };
+
+  return { acquire, setStop, kill } as unknown as EffectHandlers;
+};

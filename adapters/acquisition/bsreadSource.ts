@@ -1,0 +1,60 @@
+/**
+ * The bsread stream as acquisitions see it: one receiver connected to the configured stream,
+ * feeding one ring buffer that every acquisition of this process reads from.
+ */
+import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
+import { createBsreadReceiver, type BsreadReceiver, type BsreadReceiverCounters } from '../bsread/bsreadReceiver.js';
+import { createRingBuffer, type RingBuffer, type RingBufferCounters } from '../bsread/ringBuffer.js';
+
+export interface BsreadSourceOptions {
+  /** e.g. `tcp://127.0.0.1:9999` (`DAQFLOW_BSREAD_STREAM`). */
+  readonly address: string;
+  readonly mode: 'pull' | 'sub';
+  /** Ring buffer size in messages (`DAQFLOW_BUFFER_LENGTH`). */
+  readonly bufferLength: number;
+  /**
+   * Ring buffer size in wire bytes. Default 2 GiB: at 2.6 MB images that is ~800 pulses, so a
+   * buffer of 1,000 messages of images is bounded by memory, not by the count.
+   */
+  readonly bufferBytes?: number;
+  readonly logger?: Logger;
+}
+
+export interface BsreadSourceCounters {
+  readonly address: string;
+  readonly mode: 'pull' | 'sub';
+  readonly receiver: BsreadReceiverCounters;
+  readonly buffer: RingBufferCounters;
+}
+
+export interface BsreadSource {
+  readonly address: string;
+  readonly buffer: RingBuffer;
+  counters(): BsreadSourceCounters;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_BUFFER_BYTES = 2 * 1024 ** 3;
+
+export const startBsreadSource = (options: BsreadSourceOptions): BsreadSource => {
+  const logger = options.logger ?? silentLogger;
+  const buffer = createRingBuffer({ maxMessages: options.bufferLength, maxBytes: options.bufferBytes ?? DEFAULT_BUFFER_BYTES });
+  const receiver: BsreadReceiver = createBsreadReceiver({
+    address: options.address,
+    mode: options.mode,
+    logger,
+    onMessage: (message) => {
+      buffer.push(message);
+    },
+    onMalformed: () => buffer.countMalformed(),
+  });
+  return {
+    address: options.address,
+    buffer,
+    counters: () => ({ address: options.address, mode: options.mode, receiver: receiver.counters(), buffer: buffer.counters() }),
+    close: async () => {
+      await receiver.close();
+      buffer.close();
+    },
+  };
+};
