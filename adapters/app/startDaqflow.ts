@@ -13,6 +13,7 @@ import { allProjections } from '../../projections/registry.js';
 import type { DaqflowConfig } from '../config/config.js';
 import { createAcquisitionEffects } from '../acquisition/acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
+import { DEFAULT_SIMULATOR_RATE_HZ, startDefaultSimulator } from '../acquisition/defaultSimulator.js';
 import { createDemoEffects } from '../demo/demoEffects.js';
 import { newId } from '../ids.js';
 import { connectNats } from '../jetstream/connection.js';
@@ -61,8 +62,8 @@ export interface Daqflow {
   readonly db: Kysely<Database>;
   readonly runtime: ActorRuntime;
   readonly projector: Projector;
-  /** The bsread stream and its ring buffer, when `DAQFLOW_BSREAD_STREAM` is set. */
-  readonly bsread: BsreadSource | undefined;
+  /** The bsread stream (`DAQFLOW_BSREAD_STREAM`, else a simulated one) and its ring buffer. */
+  readonly bsread: BsreadSource;
   stop(): Promise<void>;
 }
 
@@ -117,16 +118,19 @@ export const startDaqflow = async (
     cleanups.unshift(() => nc.drain());
     const source = dataLoggerFromConfig(config);
     logger.info({ source: source.name, dataRoot: config.dataRootDir, timeZone: config.timeZone }, 'grab runs read from this data logger');
-    const bsread = config.bsreadStream
-      ? startBsreadSource({
-          address: config.bsreadStream,
-          mode: config.bsreadMode,
-          bufferLength: config.bufferLength,
-          logger: logger.child({ component: 'bsread' }),
-        })
-      : undefined;
-    if (bsread) cleanups.unshift(() => bsread.close());
-    else logger.info('no bsread stream configured (DAQFLOW_BSREAD_STREAM): acquisitions are refused');
+    // No stream configured: a simulated one in this process, as the data logger has its simulator.
+    const simulated = config.bsreadStream ? undefined : await startDefaultSimulator();
+    if (simulated) {
+      cleanups.unshift(() => simulated.stop());
+      logger.info({ address: simulated.address, rateHz: DEFAULT_SIMULATOR_RATE_HZ }, 'no DAQFLOW_BSREAD_STREAM: acquisitions read a simulated bsread stream');
+    }
+    const bsread = startBsreadSource({
+      address: config.bsreadStream ?? simulated!.address,
+      mode: config.bsreadStream ? config.bsreadMode : 'pull',
+      bufferLength: config.bufferLength,
+      logger: logger.child({ component: 'bsread' }),
+    });
+    cleanups.unshift(() => bsread.close());
     const preparers = createPreparers({ source, dataRoot: config.dataRootDir, timeZone: config.timeZone, bsread: () => bsread });
     // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
     let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));

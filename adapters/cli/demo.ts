@@ -3,6 +3,7 @@ import { connectNats } from '../jetstream/connection.js';
 import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { brief, progressBar, table } from './format.js';
+import { followAcquisition, type AcquisitionView } from './acquire.js';
 import { followGrab, grabStatistics, statisticsTable, type GrabView } from './grab.js';
 import { requestJson } from './natsRequest.js';
 
@@ -78,6 +79,27 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
       )}\n`,
     );
     process.stdout.write(`demo job ${started.id} ended ${view.state}${view.error ? `: ${view.error}` : ''}\n`);
+
+    // An acquisition: two seconds of the bsread stream (the simulated one, unless configured) to HDF5.
+    process.stdout.write(`\nacquisition: 200 pulses of the bsread stream from the ring buffer to HDF5\n`);
+    try {
+      const acq = await requestJson<AcquisitionView>(nc, `${prefix}.acquisitions.start`, {
+        outputFile: `demo/acquisition-${new Date().toISOString().replace(/[:.]/g, '')}.h5`,
+        startNow: true,
+        metadata: { instrument: 'demo', user: 'daqflow demo' },
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const stopAt = (acq.startPulseId ?? 0) + 199;
+      await requestJson(nc, `${prefix}.acquisitions.stop`, acq.startPulseId === null ? { id: acq.id, now: true } : { id: acq.id, stopPulseId: stopAt });
+      const ended = await followAcquisition(nc, prefix, acq.id, 300);
+      process.stdout.write(
+        ended.state === 'completed'
+          ? `acquisition ${ended.id} completed: pulses ${ended.firstPulseId}..${ended.lastPulseId}, ${ended.pulsesWritten} written, ${ended.missingPulses} missing, ${ended.outputFile}\n`
+          : `acquisition ${ended.id} ended ${ended.state}${ended.error ? `: ${ended.error}` : ''}\n`,
+      );
+    } catch (e) {
+      process.stdout.write(`acquisition not started: ${(e as Error).message}\n`);
+    }
 
     // A grab run from the simulated data logger: the last hour before midnight to HDF5, with statistics.
     process.stdout.write(`\ngrab run: ${DEMO_GRAB.parameters.join(', ')}, the hour before the last midnight\n`);

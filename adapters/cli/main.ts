@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { isDaqflowError } from '../../events/errors.js';
+import { registerAcquireCommands } from './acquire.js';
 import { withGlobalOptions } from './context.js';
 import { runDemo } from './demo.js';
 import { registerGrabCommands } from './grab.js';
@@ -9,6 +10,7 @@ import { runHistory } from './history.js';
 import { runMigrate } from './migrate.js';
 import { runReplayActor, runReplayProjections } from './replay.js';
 import { runRequest } from './request.js';
+import { registerSimulateCommands } from './simulate.js';
 import { runStatus } from './status.js';
 import { runUp } from './up.js';
 
@@ -33,8 +35,10 @@ const program = new Command('daqflow')
     `
 Examples:
   npx daqflow up                      start everything on the embedded default
-  npx daqflow demo                    run a demo job and a grab run, show transitions and statistics
-  npx daqflow grab params sine ramp --hours 1   grab an hour of two parameters into HDF5
+  npx daqflow demo                    run a demo job, an acquisition and a grab run; show transitions
+  npx daqflow acquire start -o run1.h5 --stop-pulse <id>   write bsread pulses up to <id> to HDF5
+  npx daqflow grab params SIM:SINE SIM:RAMP --hours 1   grab an hour of two parameters into HDF5
+  npx daqflow simulate bsread --image 1024x1280        a bsread stream to try it with
   npx daqflow status --state waiting  actors waiting right now
   npx daqflow history <id>            an actor's transitions, from the stream
   npx daqflow replay actor <id> --at -5m   its state five minutes ago
@@ -122,9 +126,11 @@ Examples:
     ),
 ).action((subject: string, json: string | undefined, _, command: Command) => runRequest(subject, json, command.optsWithGlobals()));
 
+registerAcquireCommands(program);
 registerGrabCommands(program);
 registerStatsCommands(program);
 registerScheduleCommands(program);
+registerSimulateCommands(program);
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
   (_, command: Command) => runMigrate(command.optsWithGlobals()),

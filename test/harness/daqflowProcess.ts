@@ -34,6 +34,8 @@ export interface StartOptions {
   readonly args?: readonly string[];
   /** How long to wait for `daqflow up: ready` (default 60 s). */
   readonly timeoutMs?: number;
+  /** What to wait for instead of `daqflow up: ready`, on stdout or stderr (for commands other than `up`). */
+  readonly ready?: RegExp;
 }
 
 /** Children whose process group may still have members: group id → child. Each child leads its own group. */
@@ -172,8 +174,9 @@ export const startDaqflowProcess = async (options: StartOptions = {}): Promise<D
       if (child.pid !== undefined) killGroup(child.pid);
       reject(describe(`not ready within ${timeoutMs} ms`));
     }, timeoutMs);
+    const ready = options.ready;
     const onData = (): void => {
-      if (READY.test(stdout())) {
+      if (ready ? ready.test(stdout()) || ready.test(stderr()) : READY.test(stdout())) {
         cleanup();
         resolveReady();
       }
@@ -181,8 +184,10 @@ export const startDaqflowProcess = async (options: StartOptions = {}): Promise<D
     const cleanup = (): void => {
       clearTimeout(timer);
       child.stdout?.off('data', onData);
+      child.stderr?.off('data', onData);
     };
     child.stdout?.on('data', onData);
+    if (ready) child.stderr?.on('data', onData);
     void exited.then((exit) => {
       cleanup();
       reject(describe(`exited before ready (code ${exit.code}, signal ${exit.signal})`));

@@ -1,0 +1,176 @@
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { simulatedChannels } from '../../adapters/cli/simulate.js';
+import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
+import { killAllDaqflowProcesses, runCli, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
+import { checkFileAgainstSimulator } from '../harness/swissfelReadBack.js';
+import { apiRequest, readWholeStream, useE2eEnvironments, waitFor, type DaqflowEnvironment } from './e2eHelpers.js';
+
+/*
+ * Acceptance of writer acquisitions through `daqflow up` (a child process) reading the stream of
+ * `daqflow simulate bsread` (another child process): a SIGKILL while one acquisition writes and
+ * another waits for its start pulse, then a restart (issue 5, item 5), and bad requests.
+ */
+
+const SCALARS = 4;
+const IMAGE = { width: 32, height: 16 };
+const START = 5_000_000;
+const RATE = 100;
+const PORT = 19_000 + Math.floor(Math.random() * 2_000);
+
+interface AcquisitionReply {
+  id: string;
+  state: string;
+  final: boolean;
+  outputFile: string | null;
+  startPulseId: number | null;
+  firstPulseId: number | null;
+  lastPulseId: number | null;
+  pulsesWritten: number;
+  missingPulses: number;
+  draftPath?: string;
+  lostPulses?: { from: number; to: number };
+  error?: string;
+}
+
+const e2e = useE2eEnvironments('acquisition');
+let nc: NatsConnection;
+let environment: DaqflowEnvironment;
+let dataRoot: string;
+let env: Record<string, string>;
+let simulator: DaqflowProcess;
+
+/** What `daqflow simulate bsread` sends, recomputed in the test: the same pure functions of pulse id. */
+const expected = async () => {
+  const mirror = await startBsreadSimulator({
+    address: 'inproc://expected-only',
+    rateHz: 1,
+    channels: simulatedChannels({ scalars: SCALARS, image: IMAGE }),
+    startPulseId: START,
+    maxMessages: 1,
+  });
+  await mirror.stop();
+  return (p: number) => mirror.expected(p);
+};
+
+beforeAll(async () => {
+  environment = await e2e.create();
+  dataRoot = join(e2e.home, `data-${environment.token}`);
+  mkdirSync(dataRoot, { recursive: true });
+  env = {
+    ...environment.env,
+    DAQFLOW_DATA_ROOT: dataRoot,
+    DAQFLOW_BSREAD_STREAM: `tcp://127.0.0.1:${PORT}`,
+    DAQFLOW_BSREAD_MODE: 'pull',
+    DAQFLOW_BUFFER_LENGTH: '500',
+  };
+  nc = await connect({ servers: inject('natsUrl'), name: 'e2e-acquisition-client' });
+  // The sender runs as its own process, as a camera server would, and outlives daqflow's restarts.
+  simulator = await startDaqflowProcess({
+    args: ['simulate', 'bsread', '--address', `tcp://127.0.0.1:${PORT}`, '--rate', String(RATE), '--scalars', String(SCALARS), '--image', `${IMAGE.width}x${IMAGE.height}`, '--start-pulse', String(START)],
+    ready: /bsread simulator: push on/,
+  });
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await killAllDaqflowProcesses();
+});
+
+const subject = (verb: string): string => `${environment.prefix}.acquisitions.${verb}`;
+
+const start = async (body: Record<string, unknown>): Promise<AcquisitionReply> => {
+  const outcome = await apiRequest(nc, subject('start'), body, 10_000);
+  if (outcome.kind !== 'ok') throw new Error(`acquisition start refused: ${JSON.stringify(outcome)}`);
+  return outcome.body as unknown as AcquisitionReply;
+};
+
+const get = async (id: string): Promise<AcquisitionReply | undefined> => {
+  const outcome = await apiRequest(nc, subject('get'), { id }, 2_000);
+  return outcome.kind === 'ok' ? (outcome.body as unknown as AcquisitionReply) : undefined;
+};
+
+const untilFinal = (id: string, timeoutMs = 30_000): Promise<AcquisitionReply> =>
+  waitFor(`acquisition ${id} to end`, async () => {
+    const view = await get(id);
+    return view?.final ? view : undefined;
+  }, timeoutMs);
+
+describe('writer acquisitions through daqflow up and daqflow simulate bsread', () => {
+  it('SIGKILL while writing and while waiting: the writer fails naming the lost pulses and its draft, the waiting one completes after the restart', async () => {
+    let up = await startDaqflowProcess({ env });
+    const writing = await start({ outputFile: 'beam/cut.h5', startNow: true, metadata: { user: 'e2e' } });
+    expect(writing.state).toBe('waiting');
+    // A start far enough ahead to survive the restart: about 15 s of pulses.
+    const ahead = (writing.startPulseId ?? START) + 15 * RATE;
+    const waiting = await start({ outputFile: 'beam/later.h5', startPulseId: ahead, stopPulseId: ahead + 99 });
+    await waitFor('the first acquisition to write 100 pulses', async () => {
+      const view = await get(writing.id);
+      return view && view.pulsesWritten >= 100 ? true : undefined;
+    }, 20_000);
+    up.kill('SIGKILL');
+    await up.exited;
+    const events = await readWholeStream(inject('natsUrl'), environment.stream, environment.prefix);
+    const started = events.find((e) => e.actorId === writing.id && e.type === 'started');
+    const draft = (started?.data as { draftPath?: string } | undefined)?.draftPath;
+    expect(draft).toBe(join(dataRoot, 'beam', '.cut.h5.draft'));
+    expect(existsSync(draft!)).toBe(true);
+    expect(existsSync(join(dataRoot, 'beam', 'cut.h5'))).toBe(false);
+
+    up = await startDaqflowProcess({ env });
+    const cut = await untilFinal(writing.id);
+    expect(cut.state).toBe('failed');
+    expect(cut.error).toMatch(/^PULSES_LOST: the process stopped while writing; pulses \d+\.\.\d+ were only in the buffer that was lost/);
+    expect(cut.lostPulses?.from).toBe(cut.firstPulseId);
+    expect(cut.lostPulses!.to).toBeGreaterThanOrEqual(cut.firstPulseId! + 99);
+    expect(cut.draftPath).toBe(draft);
+    expect(existsSync(draft!)).toBe(true);
+    expect(existsSync(join(dataRoot, 'beam', 'cut.h5'))).toBe(false);
+
+    const later = await untilFinal(waiting.id, 40_000);
+    expect(later.state, later.error).toBe('completed');
+    expect([later.firstPulseId, later.lastPulseId, later.pulsesWritten]).toEqual([ahead, ahead + 99, 100]);
+    const read = await checkFileAgainstSimulator(join(dataRoot, 'beam', 'later.h5'), await expected(), { first: ahead, last: ahead + 99 });
+    expect(read.channels.length).toBe(SCALARS + 1);
+    expect(readdirSync(join(dataRoot, 'beam')).sort()).toEqual(['.cut.h5.draft', 'later.h5']);
+    up.kill('SIGTERM');
+    await up.exited;
+  });
+
+  it('acquire start/stop from the CLI writes the pulses asked for; bad requests get a 400 or 409 naming the problem', async () => {
+    const up = await startDaqflowProcess({ env });
+    const from = await waitFor('pulses in the buffer', async () => {
+      const r = await apiRequest(nc, subject('start'), { outputFile: 'probe.h5', startNow: true }, 5_000);
+      if (r.kind !== 'ok') return undefined;
+      await apiRequest(nc, subject('kill'), { id: r.body['id'] }, 5_000);
+      return r.body['startPulseId'] as number | null;
+    }, 10_000);
+    const first = (from ?? START) + 50;
+    const cli = await runCli(['acquire', 'start', '-o', 'cli/run.h5', '--start-pulse', String(first), '--stop-pulse', String(first + 49), '--user', 'p1', '--json'], env);
+    expect(cli.code, cli.stderr).toBe(0);
+    const view = JSON.parse(cli.stdout) as AcquisitionReply;
+    expect([view.state, view.firstPulseId, view.lastPulseId, view.pulsesWritten]).toEqual(['completed', first, first + 49, 50]);
+    await checkFileAgainstSimulator(join(dataRoot, 'cli', 'run.h5'), await expected(), { first, last: first + 49 });
+
+    const refusals: Array<[Record<string, unknown>, string, RegExp]> = [
+      [{ outputFile: 'cli/run.h5', startNow: true }, '400', /already exists/],
+      [{ outputFile: '../escape.h5', startNow: true }, '400', /outside the data root/],
+      [{ outputFile: 'x.h5', startPulseId: 1 }, '409', /1 has already left the ring buffer/],
+      [{ outputFile: 'x.h5', startNow: true, stopPulseID: 5 }, '400', /stopPulseID/],
+      [{ outputFile: 'x.h5', startPulseId: 10, stopPulseId: 5 }, '400', /stopPulseId/],
+    ];
+    for (const [body, status, message] of refusals) {
+      const outcome = await apiRequest(nc, subject('start'), body, 5_000);
+      expect(outcome.kind, JSON.stringify(body)).toBe('refused');
+      if (outcome.kind !== 'refused') continue;
+      expect(outcome.status, JSON.stringify(outcome.body)).toBe(status);
+      expect(JSON.stringify(outcome.body), JSON.stringify(body)).toMatch(message);
+    }
+    expect(existsSync(join(dataRoot, 'x.h5'))).toBe(false);
+    up.kill('SIGTERM');
+    await up.exited;
+  });
+});
