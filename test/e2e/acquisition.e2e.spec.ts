@@ -5,7 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { simulatedChannels } from '../../adapters/cli/simulate.js';
 import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
-import { killAllDaqflowProcesses, runCli, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
+import { killAllDaqflowProcesses, runCli, startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { checkFileAgainstSimulator } from '../harness/swissfelReadBack.js';
 import { apiRequest, readWholeStream, useE2eEnvironments, waitFor, type DaqflowEnvironment } from './e2eHelpers.js';
 
@@ -41,7 +41,6 @@ let nc: NatsConnection;
 let environment: DaqflowEnvironment;
 let dataRoot: string;
 let env: Record<string, string>;
-let simulator: DaqflowProcess;
 
 /** What `daqflow simulate bsread` sends, recomputed in the test: the same pure functions of pulse id. */
 const expected = async () => {
@@ -69,7 +68,7 @@ beforeAll(async () => {
   };
   nc = await connect({ servers: inject('natsUrl'), name: 'e2e-acquisition-client' });
   // The sender runs as its own process, as a camera server would, and outlives daqflow's restarts.
-  simulator = await startDaqflowProcess({
+  await startDaqflowProcess({
     args: ['simulate', 'bsread', '--address', `tcp://127.0.0.1:${PORT}`, '--rate', String(RATE), '--scalars', String(SCALARS), '--image', `${IMAGE.width}x${IMAGE.height}`, '--start-pulse', String(START)],
     ready: /bsread simulator: push on/,
   });
