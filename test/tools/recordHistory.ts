@@ -1,10 +1,15 @@
 // Records golden histories of an actor kind into test/fixtures/histories/<kind>/<name>.json.
-// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab).
+// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab, acquisition).
 // Existing files are never overwritten: a recorded history is a promise to keep accepting it.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { acquisitionActor } from '../../actors/acquisition/index.js';
 import { grabRunActor } from '../../actors/grabRun/index.js';
+import { createAcquisitionEffects } from '../../adapters/acquisition/acquisitionEffects.js';
+import { startBsreadSource, type BsreadSource } from '../../adapters/acquisition/bsreadSource.js';
+import { prepareAcquisitionStart } from '../../adapters/acquisition/prepareAcquisitionStart.js';
+import { defaultSimulatedChannels, startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
 import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import type { DataLoggerSource } from '../../adapters/dataLogger/dataLoggerSource.js';
@@ -175,7 +180,74 @@ const grabScenarios: Record<string, Scenario> = {
   }),
 };
 
+/** An acquisition scenario: a simulated stream over ZeroMQ loopback, its buffer, the acquisition effects, a temp data root. */
+const acquisition =
+  (start: (runtime: ActorRuntime, prepare: (body: Record<string, unknown>) => Promise<unknown>, source: BsreadSource) => Promise<string>): Scenario =>
+  async (store) => {
+    const dataRoot = mkdtempSync(join(tmpdir(), 'daqflow-golden-acquisition-'));
+    const sim = await startBsreadSimulator({
+      address: 'tcp://127.0.0.1:*',
+      rateHz: 200,
+      startPulseId: 1_000,
+      channels: defaultSimulatedChannels({ imageWidth: 8, imageHeight: 4, waveformLength: 8 }),
+      gaps: [1_105],
+    });
+    const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength: 100 });
+    const runtime = new ActorRuntime({
+      store,
+      schemas: new EventSchemas(),
+      definitions: [defineActor(acquisitionActor)],
+      effects: { acquisition: createAcquisitionEffects({ source: () => source, dataRoot, progressIntervalMs: 100 }) },
+      newId,
+    });
+    try {
+      const id = await start(runtime, (body) => prepareAcquisitionStart(body, { source, dataRoot }), source);
+      await until(async () => (await store.readLast('acquisition', id))?.final === true);
+      return id;
+    } finally {
+      await runtime.stop(100);
+      await source.close();
+      await sim.stop();
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  };
+
+const acquisitionScenarios: Record<string, Scenario> = {
+  // Pulses 1,050..1,150 with a gap at 1,105, progress on the way, then a stop earlier than asked.
+  completed: acquisition(async (runtime, prepare) => {
+    const { id } = await runtime.create('acquisition', 'start', await prepare({ outputFile: 'run.h5', startPulseId: 1_050, stopPulseId: 1_300 }));
+    await until(async () => ((await runtime.get('acquisition', id)).summary['pulsesWritten'] as number) > 40);
+    await runtime.execute('acquisition', id, 'stop', { stopPulseId: 1_150 });
+    return id;
+  }),
+  killed: acquisition(async (runtime, prepare) => {
+    const { id } = await runtime.create('acquisition', 'start', await prepare({ outputFile: 'killed.h5', startNow: true }));
+    await until(async () => (await runtime.get('acquisition', id)).state === 'writing');
+    await runtime.execute('acquisition', id, 'kill', { reason: 'operator asked' });
+    return id;
+  }),
+  stoppedNow: acquisition(async (runtime, prepare) => {
+    const { id } = await runtime.create('acquisition', 'start', await prepare({ outputFile: 'now.h5', startNow: true }));
+    await until(async () => ((await runtime.get('acquisition', id)).summary['pulsesWritten'] as number) > 10);
+    await runtime.execute('acquisition', id, 'stop', { now: true });
+    return id;
+  }),
+  // Asked for pulse 1,000 after the buffer of 100 moved past it: refused by the effect, not skipped.
+  startPulseGone: acquisition(async (runtime, _prepare, source) => {
+    await until(async () => (source.buffer.counters().oldestPulseId ?? 0) > 1_000);
+    const { id } = await runtime.create('acquisition', 'start', {
+      outputFile: join(tmpdir(), 'never-written.h5'),
+      startPulseId: 1_000,
+      stopPulseId: null,
+      channels: null,
+      general: { instrument: 'golden', process: 'daqflow', user: 'golden' },
+    });
+    return id;
+  }),
+};
+
 const byKind: Record<string, { kind: string; scenarios: Record<string, Scenario> }> = {
+  acquisition: { kind: 'acquisition', scenarios: acquisitionScenarios },
   demo: { kind: 'demo', scenarios: demoScenarios },
   schedule: { kind: 'schedule', scenarios: scheduleScenarios },
   grab: { kind: 'grab', scenarios: grabScenarios },
