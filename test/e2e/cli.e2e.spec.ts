@@ -24,7 +24,11 @@ const globalOptions = ['--config', '--home', '--nats-url', '--database-url', '--
 
 /** Each command, and what its --help must name. */
 const helpCases: ReadonlyArray<{ readonly args: string[]; readonly names: string[] }> = [
-  { args: [], names: ['up', 'demo', 'status', 'history', 'replay', 'migrate', 'grab', 'stats'] },
+  { args: [], names: ['up', 'demo', 'status', 'history', 'replay', 'migrate', 'acquire', 'grab', 'stats', 'simulate'] },
+  { args: ['acquire'], names: ['start', 'stop', 'kill', 'get', 'DAQFLOW_BSREAD_STREAM'] },
+  { args: ['acquire', 'start'], names: ['--output', '--start-pulse', '--stop-pulse', '--channels', '--instrument', '--user', '--detach', ...globalOptions] },
+  { args: ['acquire', 'stop'], names: ['<id>', '--pulse', '--follow'] },
+  { args: ['simulate', 'bsread'], names: ['--address', '--mode', '--rate', '--scalars', '--image', '--compression', '--byte-order', '--gap-every'] },
   { args: ['grab'], names: ['params', 'events', 'get', 'cancel', 'ParamList.txt'] },
   { args: ['grab', 'params'], names: ['[parameters...]', '--param-file', '--stopat', '--startat', '--days', '--hours', '--minutes', '--seconds', '--draftdir', '--outdir', '--chunk-seconds', '--detach', ...globalOptions] },
   { args: ['grab', 'events'], names: ['--max-evt', '--event-channel', '--first-only', '--stopat', '--days', ...globalOptions] },
