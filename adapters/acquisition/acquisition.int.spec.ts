@@ -217,6 +217,28 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
   });
 });
 
+describe('re-publication of the stream', () => {
+  it('sends every decoded message on a PUB port, parts as they came', async () => {
+    const sim = await simulate({ channels: smallChannels, rateHz: 200, compression: 'lz4' });
+    const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength: 100, republishAddress: 'tcp://127.0.0.1:*' });
+    cleanups.push(() => source.close());
+    const address = await source.republished!;
+    const seen: number[] = [];
+    const viewer = startBsreadSource({ address, mode: 'sub', bufferLength: 1_000 });
+    cleanups.push(() => viewer.close());
+    // A subscriber gets what is sent after it subscribed: start at the first pulse it holds.
+    await bufferReaches(viewer, 0);
+    const from = viewer.buffer.counters().oldestPulseId!;
+    for await (const m of viewer.buffer.read(from)) {
+      seen.push(m.pulseId);
+      expect(Buffer.from(m.values[10]!.bytes!).equals(Buffer.from(sim.expected(m.pulseId)!.values[10]!))).toBe(true);
+      if (seen.length === 50) break;
+    }
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => from + i));
+    expect(source.counters().republished?.sent).toBeGreaterThanOrEqual(50);
+  });
+});
+
 describe('an acquisition across a restart of its process', () => {
   it('still waiting for its start pulse: resumes on the new buffer and completes', async () => {
     const sim = await simulate({ channels: smallChannels, rateHz: 200 });

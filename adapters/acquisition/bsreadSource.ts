@@ -5,6 +5,7 @@
 import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
 import { createBsreadReceiver, type BsreadReceiver, type BsreadReceiverCounters } from '../bsread/bsreadReceiver.js';
 import { createRingBuffer, type RingBuffer, type RingBufferCounters } from '../bsread/ringBuffer.js';
+import { startBsreadRepublisher, type BsreadRepublisherCounters } from './bsreadRepublisher.js';
 
 export interface BsreadSourceOptions {
   /** e.g. `tcp://127.0.0.1:9999` (`DAQFLOW_BSREAD_STREAM`). */
@@ -17,6 +18,8 @@ export interface BsreadSourceOptions {
    * buffer of 1,000 messages of images is bounded by memory, not by the count.
    */
   readonly bufferBytes?: number;
+  /** Re-publish every decoded message on a ZeroMQ PUB socket bound here (e.g. `tcp://*:9998`). */
+  readonly republishAddress?: string;
   readonly logger?: Logger;
 }
 
@@ -25,10 +28,13 @@ export interface BsreadSourceCounters {
   readonly mode: 'pull' | 'sub';
   readonly receiver: BsreadReceiverCounters;
   readonly buffer: RingBufferCounters;
+  readonly republished?: BsreadRepublisherCounters;
 }
 
 export interface BsreadSource {
   readonly address: string;
+  /** The re-publication port once bound (rejects when it cannot be bound); undefined without one. */
+  readonly republished: Promise<string> | undefined;
   readonly buffer: RingBuffer;
   counters(): BsreadSourceCounters;
   close(): Promise<void>;
@@ -38,6 +44,7 @@ export const DEFAULT_BUFFER_BYTES = 2 * 1024 ** 3;
 
 export const startBsreadSource = (options: BsreadSourceOptions): BsreadSource => {
   const logger = options.logger ?? silentLogger;
+  const republisher = options.republishAddress ? startBsreadRepublisher(options.republishAddress, { logger }) : undefined;
   const buffer = createRingBuffer({ maxMessages: options.bufferLength, maxBytes: options.bufferBytes ?? DEFAULT_BUFFER_BYTES });
   const receiver: BsreadReceiver = createBsreadReceiver({
     address: options.address,
@@ -47,14 +54,23 @@ export const startBsreadSource = (options: BsreadSourceOptions): BsreadSource =>
       buffer.push(message);
     },
     onMalformed: () => buffer.countMalformed(),
+    ...(republisher ? { onParts: (parts: Buffer[]) => republisher.publish(parts) } : {}),
   });
   return {
     address: options.address,
+    republished: republisher?.bound,
     buffer,
-    counters: () => ({ address: options.address, mode: options.mode, receiver: receiver.counters(), buffer: buffer.counters() }),
+    counters: () => ({
+      address: options.address,
+      mode: options.mode,
+      receiver: receiver.counters(),
+      buffer: buffer.counters(),
+      ...(republisher ? { republished: republisher.counters() } : {}),
+    }),
     close: async () => {
       await receiver.close();
       buffer.close();
+      await republisher?.close();
     },
   };
 };

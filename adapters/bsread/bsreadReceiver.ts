@@ -36,6 +36,8 @@ export interface BsreadReceiverOptions {
   readonly logIntervalMs?: number;
   /** Told of each message skipped, e.g. to count it elsewhere too. */
   readonly onMalformed?: (error: BsreadDecodeError) => void;
+  /** Given the wire parts of each message that decoded (before onMessage), e.g. to re-publish them as they came. */
+  readonly onParts?: (parts: Buffer[], message: BsreadMessage) => void;
 }
 
 export interface BsreadReceiverCounters {
@@ -144,6 +146,7 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
     }
     lastPulseId = message.pulseId;
     delivered++;
+    options.onParts?.(parts, message);
     try {
       const r = options.onMessage(message);
       if (r !== undefined) await r;
