@@ -174,6 +174,12 @@ export const detectorSchema = z.strictObject({
     .refine(unique, 'a parameter is listed twice'),
   range: dateRangeSchema.optional(),
   plot: plotOverrideSchema.optional(),
+  /**
+   * The job's own program and arguments instead of daqflow's trend plots (as the seed runs a
+   * notebook per detector). It runs in the job's folder with DAQFLOW_REPORT_JOB (its input, with
+   * the statistics) and DAQFLOW_REPORT_OUT (where its files go) set.
+   */
+  command: z.array(z.string().min(1).max(4_096)).min(1).max(256).optional(),
 });
 export type DetectorConfig = z.infer<typeof detectorSchema>;
 

@@ -47,6 +47,8 @@ export const reportJobSpecSchema = z.object({
   from: isoTime,
   to: isoTime,
   plot: plotOptionsSchema,
+  /** The detector's own command, when it has one (else daqflow's trend plots). */
+  command: z.array(z.string()).optional(),
 });
 export type ReportJobSpec = z.infer<typeof reportJobSpecSchema>;
 

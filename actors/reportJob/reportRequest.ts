@@ -163,6 +163,7 @@ export const resolveReportRequest = (options: ResolveReportRequestOptions): Reso
         from: dates.from.toISOString(),
         to: dates.to.toISOString(),
         plot: plotOptionsOf(config, spec),
+        ...(spec.command ? { command: [...spec.command] } : {}),
       });
     }
   }

@@ -1,5 +1,7 @@
 import { grabStartRequestSchema } from '../../actors/grabRun/grabRequest.js';
+import { reportStartRequestSchema } from '../../actors/reportJob/reportRequest.js';
 import type { BsreadSource } from '../acquisition/bsreadSource.js';
+import { prepareReportStart } from '../reportJob/prepareReportStart.js';
 import { acquisitionStartRequestSchema, prepareAcquisitionStart } from '../acquisition/prepareAcquisitionStart.js';
 import type { DataLoggerSource } from '../dataLogger/dataLoggerSource.js';
 import { prepareGrabStart } from '../grabRun/prepareGrabStart.js';
@@ -27,7 +29,22 @@ export const createPreparers = (options: {
   timeZone: string;
   /** The bsread stream of this process, if one is configured. */
   bsread?: () => BsreadSource | undefined;
+  /** `DAQFLOW_REPORT_CONFIG`. */
+  reportConfig?: string | undefined;
 }): Preparers => ({
+  report: {
+    start: {
+      requestSchema: reportStartRequestSchema,
+      prepare: (body, context) =>
+        prepareReportStart(body, {
+          dataRoot: options.dataRoot,
+          timeZone: options.timeZone,
+          reference: context.reference,
+          defaultConfigPath: options.reportConfig,
+          scheduleId: context.scheduleId ?? null,
+        }),
+    },
+  },
   acquisition: {
     start: {
       requestSchema: acquisitionStartRequestSchema,

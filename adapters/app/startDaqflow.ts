@@ -15,6 +15,8 @@ import { createAcquisitionEffects } from '../acquisition/acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
 import { DEFAULT_SIMULATOR_RATE_HZ, startDefaultSimulator } from '../acquisition/defaultSimulator.js';
 import { createDemoEffects } from '../demo/demoEffects.js';
+import { createReportEffects } from '../reportJob/reportEffects.js';
+import { daqflowBin, reportRunners } from '../reportJob/reportRunners.js';
 import { newId } from '../ids.js';
 import { connectNats } from '../jetstream/connection.js';
 import { ensureEventStream } from '../jetstream/eventStream.js';
@@ -46,6 +48,13 @@ export const actorServices = [
     serviceName: 'daqflow-schedules',
     group: 'schedules',
     description: 'schedules: any command (such as a grab) on a cron expression; create, pause, resume, remove, get',
+  },
+  {
+    kind: 'report',
+    serviceName: 'daqflow-reports',
+    group: 'reports',
+    description:
+      'report jobs: plots of the statistics database per instrument and detector, run on a local runner or Slurm, an HTML report, published; start, cancel, get',
   },
   {
     kind: 'acquisition',
@@ -128,10 +137,17 @@ export const startDaqflow = async (
       address: config.bsreadStream ?? simulated!.address,
       mode: config.bsreadStream ? config.bsreadMode : 'pull',
       bufferLength: config.bufferLength,
+      ...(config.bsreadRepublish ? { republishAddress: config.bsreadRepublish } : {}),
       logger: logger.child({ component: 'bsread' }),
     });
     cleanups.unshift(() => bsread.close());
-    const preparers = createPreparers({ source, dataRoot: config.dataRootDir, timeZone: config.timeZone, bsread: () => bsread });
+    const preparers = createPreparers({
+      source,
+      dataRoot: config.dataRootDir,
+      timeZone: config.timeZone,
+      bsread: () => bsread,
+      reportConfig: config.reportConfig,
+    });
     // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
     let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));
     const runtime = new ActorRuntime({
@@ -142,6 +158,12 @@ export const startDaqflow = async (
         demo: createDemoEffects(),
         grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
         schedule: createScheduleEffects({ fire: (...args) => fireTarget(...args) }),
+        report: createReportEffects({
+          db,
+          runners: reportRunners(config),
+          renderCommand: [process.execPath, daqflowBin, 'report', 'render-job'],
+          logger: logger.child({ component: 'report' }),
+        }),
         acquisition: createAcquisitionEffects({
           source: () => bsread,
           dataRoot: config.dataRootDir,

@@ -9,6 +9,7 @@ import { registerStatsCommands } from './stats.js';
 import { runHistory } from './history.js';
 import { runMigrate } from './migrate.js';
 import { runReplayActor, runReplayProjections } from './replay.js';
+import { registerReportCommands } from './report.js';
 import { runRequest } from './request.js';
 import { registerSimulateCommands } from './simulate.js';
 import { runStatus } from './status.js';
@@ -128,6 +129,7 @@ Examples:
 
 registerAcquireCommands(program);
 registerGrabCommands(program);
+registerReportCommands(program);
 registerStatsCommands(program);
 registerScheduleCommands(program);
 registerSimulateCommands(program);

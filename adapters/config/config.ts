@@ -17,10 +17,16 @@ export const configKeys = {
   bsreadMode: 'DAQFLOW_BSREAD_MODE',
   bufferLength: 'DAQFLOW_BUFFER_LENGTH',
   archiverUrl: 'DAQFLOW_ARCHIVER_URL',
+  bsreadRepublish: 'DAQFLOW_BSREAD_REPUBLISH',
+  reportConfig: 'DAQFLOW_REPORT_CONFIG',
+  slurmBinDir: 'DAQFLOW_SLURM_BIN_DIR',
+  localJobs: 'DAQFLOW_LOCAL_JOBS',
   timeZone: 'DAQFLOW_TIMEZONE',
   stream: 'DAQFLOW_STREAM',
   subjectPrefix: 'DAQFLOW_SUBJECT_PREFIX',
   logLevel: 'DAQFLOW_LOG_LEVEL',
+  restPort: 'DAQFLOW_REST_PORT',
+  restHost: 'DAQFLOW_REST_HOST',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
@@ -37,6 +43,14 @@ const configSchema = z.strictObject({
   bsreadMode: z.enum(['pull', 'sub']).default('pull'),
   bufferLength: z.coerce.number().int().min(1).default(1_000),
   archiverUrl: z.string().url('an http(s) URL, e.g. http://archiver:17668/retrieval').optional(),
+  /** Re-publish the received bsread stream on a ZeroMQ PUB socket bound here, e.g. `tcp://*:9998`. */
+  bsreadRepublish: z.string().min(1).optional(),
+  /** The report configuration used when a report request names none. */
+  reportConfig: z.string().min(1).optional(),
+  /** Folder of sbatch, squeue and scancel when they are not on PATH. */
+  slurmBinDir: z.string().min(1).optional(),
+  /** Report jobs the local runner runs at once. */
+  localJobs: z.coerce.number().int().min(1).max(256).default(2),
   timeZone: z
     .string()
     .refine(isTimeZone, 'an IANA time zone, e.g. Europe/Zurich or America/Chicago')
@@ -47,6 +61,10 @@ const configSchema = z.strictObject({
     .regex(subjectPrefixPattern, 'dot-separated tokens of letters, digits, _ and -')
     .default('daqflow'),
   logLevel: z.enum(logLevels).default('info'),
+  /** Port of the sf_bsread_writer REST shim that `daqflow up` starts; absent, no shim. */
+  restPort: z.coerce.number().int().min(0).max(65_535).optional(),
+  // Loopback, as sf_bsread_writer listened: the shim has no authentication.
+  restHost: z.string().min(1).default('127.0.0.1'),
 });
 
 /** daqflow's configuration after defaults, environment, `--config` file and flags are merged. */

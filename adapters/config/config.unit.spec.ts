@@ -40,6 +40,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: {}, file: file('b.yaml', 'strem: X\n') })).toThrow(/strem/);
   });
 
+  it('starts no REST shim unless a port is given, and keeps it on loopback by default', () => {
+    const none = loadConfig({ env: {} });
+    expect(none.restPort).toBeUndefined();
+    expect(none.restHost).toBe('127.0.0.1');
+    expect(loadConfig({ env: { DAQFLOW_REST_PORT: '8888', DAQFLOW_REST_HOST: '0.0.0.0' } })).toMatchObject({ restPort: 8888, restHost: '0.0.0.0' });
+    expect(loadConfig({ env: {}, file: file('rest.yaml', 'restPort: 4000\n') }).restPort).toBe(4000);
+    expect(() => loadConfig({ env: { DAQFLOW_REST_PORT: 'http' } })).toThrow(/restPort \(DAQFLOW_REST_PORT\)/);
+    expect(() => loadConfig({ env: { DAQFLOW_REST_PORT: '70000' } })).toThrow(/restPort/);
+  });
+
   it('refuses files that cannot be read or are not a mapping', () => {
     expect(() => loadConfig({ env: {}, file: join(dir, 'missing.yaml') })).toThrow(ValidationError);
     expect(() => loadConfig({ env: {}, file: file('c.yaml', '- a\n- b\n') })).toThrow(/mapping/);
