@@ -4,6 +4,7 @@ import { DaqflowError } from '../../events/errors.js';
 import { startDaqflow } from '../app/startDaqflow.js';
 import { isProcessAlive } from '../embedded/adoptOrphan.js';
 import { startEmbeddedServers } from '../embedded/embeddedServers.js';
+import { startWriterRestShim, type WriterRestShim } from '../restShim/writerRestShim.js';
 import { cliContext, type GlobalOptions } from './context.js';
 
 const refuseSecondInstance = (pidFile: string): void => {
@@ -42,6 +43,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
   claimPidFile(pidFile);
   let servers;
   let app;
+  let shim: WriterRestShim | undefined;
   try {
     servers = await startEmbeddedServers(
       config.homeDir,
@@ -50,7 +52,19 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       'own',
     );
     app = await startDaqflow(config, servers, logger);
+    if (config.restPort !== undefined) {
+      const daqflow = app;
+      shim = await startWriterRestShim({
+        nc: daqflow.nc,
+        subjectPrefix: config.subjectPrefix,
+        port: config.restPort,
+        host: config.restHost,
+        logger: logger.child({ component: 'rest-shim' }),
+        streamCounters: () => daqflow.bsread.counters(),
+      });
+    }
   } catch (e) {
+    await app?.stop();
     await servers?.stop();
     rmSync(pidFile, { force: true });
     throw e;
@@ -61,6 +75,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       `  nats      ${servers.natsUrl} (stream ${config.stream}, subjects ${config.subjectPrefix}.>)\n` +
       `  postgres  ${shown(servers.databaseUrl)}\n` +
       `  home      ${config.homeDir}\n` +
+      (shim ? `  rest      ${shim.url} (sf_bsread_writer's API, docs/rest-shim.md)\n` : '') +
       `Try \`npx daqflow demo\` in another terminal, \`npx daqflow status\` to see the actors. Ctrl-C stops.\n`,
   );
   await new Promise<void>((resolve) => {
@@ -75,8 +90,10 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       }
       stoppingSince = Date.now();
       logger.info({ signal }, 'stopping');
-      void app
-        .stop()
+      // The shim first: its requests need the API that app.stop() takes down.
+      void (shim?.close() ?? Promise.resolve())
+        .catch((e: unknown) => logger.warn({ err: e }, 'error while stopping the REST shim'))
+        .then(() => app.stop())
         .then(() => servers.stop())
         .finally(() => {
           rmSync(pidFile, { force: true });
