@@ -4,6 +4,7 @@ import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { brief, progressBar, table } from './format.js';
 import { followAcquisition, type AcquisitionView } from './acquire.js';
+import { followReport, type ReportView } from './report.js';
 import { followGrab, grabStatistics, statisticsTable, type GrabView } from './grab.js';
 import { requestJson } from './natsRequest.js';
 
@@ -13,6 +14,23 @@ const DEMO_GRAB = {
   window: { hours: 1 },
   chunkSeconds: 900,
   outDir: 'demo',
+} as const;
+
+/** The demo's report: the demo grab's parameters, built on the local runner and written to <data root>/demo/reports. */
+const DEMO_REPORT = {
+  mode: 'local',
+  runner: 'local',
+  config: {
+    global: { title: 'daqflow demo report', outFolder: 'demo/reports', jobUpdateIntervalSeconds: 1, jobTimeoutSeconds: 300, range: { last: '2d' } },
+    instruments: {
+      SIM: {
+        detectors: {
+          waves: { parameters: ['SIM:SINE', 'SIM:RAMP'] },
+          steps: { parameters: ['SIM:STEP', 'SIM:NANS'] },
+        },
+      },
+    },
+  },
 } as const;
 
 export interface DemoOptions extends GlobalOptions {
@@ -116,6 +134,19 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
     } catch (e) {
       // A daqflow configured with a real Archiver Appliance does not know the simulated parameters.
       process.stdout.write(`grab run not started: ${(e as Error).message}\n`);
+    }
+    // A report of the statistics database: trend plots of the demo's parameters, on the local runner.
+    process.stdout.write(`\nreport: trend plots of ${DEMO_GRAB.parameters.join(', ')} over the last 2 days, on the local runner\n`);
+    try {
+      const report = await requestJson<ReportView>(nc, `${prefix}.reports.start`, DEMO_REPORT, 30_000);
+      const ended = await followReport(nc, prefix, report.id, 500);
+      process.stdout.write(
+        ended.state === 'completed'
+          ? `report ${ended.id} completed: ${ended.published?.dir ?? ended.report?.dir}/index.html\n`
+          : `report ${ended.id} ended ${ended.state}${ended.error ? `: ${ended.error}` : ''}\n`,
+      );
+    } catch (e) {
+      process.stdout.write(`report not started: ${(e as Error).message}\n`);
     }
     process.stdout.write(
       `projections: ${allProjections.map((p) => p.name).join(', ')}; see \`npx daqflow status\`, \`npx daqflow history ${started.id}\`, \`npx daqflow stats list\`\n`,

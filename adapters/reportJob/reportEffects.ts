@@ -57,6 +57,17 @@ type Outcome = { type: string; data: Record<string, unknown> };
 export const JOB_INPUT = 'job.json';
 export const JOB_OUTPUT = 'out';
 
+/** sbatch options of the configuration's `global.slurm`. */
+const slurmArgsOf = (slurm: SubmitJobParams['slurm']): string[] =>
+  slurm === null
+    ? []
+    : [
+        ...(slurm.partition ? [`--partition=${slurm.partition}`] : []),
+        ...(slurm.account ? [`--account=${slurm.account}`] : []),
+        ...(slurm.time ? [`--time=${slurm.time}`] : []),
+        ...(slurm.mem ? [`--mem=${slurm.mem}`] : []),
+      ];
+
 const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** The runner's files of a job, all in its work folder. */
@@ -126,7 +137,9 @@ export const createReportEffects = (options: ReportEffectsOptions): EffectHandle
         workDir,
         env: { DAQFLOW_REPORT_JOB: join(workDir, JOB_INPUT), DAQFLOW_REPORT_OUT: join(workDir, JOB_OUTPUT) },
         // A safety net for jobs a dead daqflow can no longer time out: Slurm ends them a little later.
-        timeLimitSeconds: params.timeoutSeconds + 60,
+        // The configuration's own slurm.time, when given, is the user's word and wins.
+        ...(params.slurm?.time ? {} : { timeLimitSeconds: params.timeoutSeconds + 60 }),
+        slurmArgs: slurmArgsOf(params.slurm),
         ...files,
       };
       const ref = await runner.submit(spec);

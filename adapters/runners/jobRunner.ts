@@ -24,6 +24,8 @@ export interface JobSpec {
   readonly workDir: string;
   /** Added to the runner's own environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Extra sbatch options of this job (`--partition=upex`, `--mem=8G`); the local runner ignores them. */
+  readonly slurmArgs?: readonly string[];
   /** Handed to Slurm as `--time` (rounded up to whole minutes by Slurm); the local runner ignores it. */
   readonly timeLimitSeconds?: number;
   readonly stdoutPath: string;

@@ -118,6 +118,7 @@ export class SlurmRunner implements JobRunner {
       '--no-requeue',
       ...(spec.timeLimitSeconds ? [`--time=${slurmTime(spec.timeLimitSeconds)}`] : []),
       ...this.sbatchArgs,
+      ...(spec.slurmArgs ?? []),
     ];
     const result = await this.run(this.sbatchPath, args, wrapperScript(spec, '"$SLURM_JOB_ID"'));
     if (result.exitCode !== 0) throw this.failure('sbatch', result, 'SUBMIT_REJECTED', { jobName: spec.name });

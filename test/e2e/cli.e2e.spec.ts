@@ -24,7 +24,9 @@ const globalOptions = ['--config', '--home', '--nats-url', '--database-url', '--
 
 /** Each command, and what its --help must name. */
 const helpCases: ReadonlyArray<{ readonly args: string[]; readonly names: string[] }> = [
-  { args: [], names: ['up', 'demo', 'status', 'history', 'replay', 'migrate', 'acquire', 'grab', 'stats', 'simulate'] },
+  { args: [], names: ['up', 'demo', 'status', 'history', 'replay', 'migrate', 'acquire', 'grab', 'report', 'stats', 'simulate'] },
+  { args: ['report'], names: ['start', 'get', 'cancel', 'schedule', 'render-job', 'reports.yaml'] },
+  { args: ['report', 'start'], names: ['[config]', '--mode', '--runner', '--instrument', '--override', '--detach', ...globalOptions] },
   { args: ['acquire'], names: ['start', 'stop', 'kill', 'get', 'DAQFLOW_BSREAD_STREAM'] },
   { args: ['acquire', 'start'], names: ['--output', '--start-pulse', '--stop-pulse', '--channels', '--instrument', '--user', '--detach', ...globalOptions] },
   { args: ['acquire', 'stop'], names: ['<id>', '--pulse', '--follow'] },
