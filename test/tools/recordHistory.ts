@@ -1,11 +1,18 @@
 // Records golden histories of an actor kind into test/fixtures/histories/<kind>/<name>.json.
-// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab, acquisition).
+// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab, acquisition, report).
 // Existing files are never overwritten: a recorded history is a promise to keep accepting it.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquisitionActor } from '../../actors/acquisition/index.js';
 import { grabRunActor } from '../../actors/grabRun/index.js';
+import { reportJobActor } from '../../actors/reportJob/index.js';
+import { createDb } from '../../adapters/postgres/createDb.js';
+import { migrateToLatest } from '../../adapters/postgres/migrate.js';
+import { prepareReportStart } from '../../adapters/reportJob/prepareReportStart.js';
+import { createReportEffects } from '../../adapters/reportJob/reportEffects.js';
+import { daqflowBin, reportRunners } from '../../adapters/reportJob/reportRunners.js';
+import pg from 'pg';
 import { createAcquisitionEffects } from '../../adapters/acquisition/acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from '../../adapters/acquisition/bsreadSource.js';
 import { prepareAcquisitionStart } from '../../adapters/acquisition/prepareAcquisitionStart.js';
@@ -246,7 +253,79 @@ const acquisitionScenarios: Record<string, Scenario> = {
   }),
 };
 
+/** A report scenario: the local runner, a temp data root, and a fresh database migrated on the local PostgreSQL. */
+const report =
+  (start: (runtime: ActorRuntime, prepare: (body: Record<string, unknown>) => Promise<unknown>) => Promise<string>): Scenario =>
+  async (store) => {
+    const dataRoot = mkdtempSync(join(tmpdir(), 'daqflow-golden-report-'));
+    const admin = process.env['DAQFLOW_TEST_PG_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const name = `golden_${Date.now()}`;
+    const client = new pg.Client({ connectionString: admin });
+    await client.connect();
+    await client.query(`create database ${name}`);
+    const url = new URL(admin);
+    url.pathname = `/${name}`;
+    const db = createDb(url.toString());
+    await migrateToLatest(db);
+    const runtime = new ActorRuntime({
+      store,
+      schemas: new EventSchemas(),
+      definitions: [defineActor(reportJobActor)],
+      effects: {
+        report: createReportEffects({
+          db,
+          runners: reportRunners({ dataRootDir: dataRoot, localJobs: 2 }),
+          renderCommand: [process.execPath, daqflowBin, 'report', 'render-job'],
+        }),
+      },
+      newId,
+    });
+    try {
+      const id = await start(runtime, (body) =>
+        prepareReportStart(body, { dataRoot, timeZone: 'UTC', reference: new Date('2026-11-22T05:00:00Z') }),
+      );
+      for (let i = 0; i < 600 && !(await store.readLast('report', id))?.final; i++) await new Promise((r) => setTimeout(r, 100));
+      return id;
+    } finally {
+      await runtime.stop(100);
+      await db.destroy();
+      await client.query(`drop database ${name} with (force)`);
+      await client.end();
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  };
+
+const reportConfig = (detectors: Record<string, Record<string, unknown>>, global: Record<string, unknown> = {}) => ({
+  global: { title: 'golden', outFolder: 'reports', jobUpdateIntervalSeconds: 1, jobTimeoutSeconds: 60, range: { last: '2d' }, ...global },
+  instruments: { SIM: { detectors } },
+});
+const writes = ['sh', '-c', 'echo ok > "$DAQFLOW_REPORT_OUT/ok.txt"'];
+
+const reportScenarios: Record<string, Scenario> = {
+  // One job plots (no statistics: "no data"), one runs its own command, one exits 3: completed with the failure listed.
+  completed: report(async (runtime, prepare) => {
+    const config = reportConfig({ plots: { parameters: ['SIM:SINE'] }, own: { parameters: ['SIM:RAMP'], command: writes }, broken: { parameters: ['SIM:STEP'], command: ['sh', '-c', 'exit 3'] } });
+    return (await runtime.create('report', 'start', await prepare({ mode: 'local', config }), { requestId: 'golden-report-completed' })).id;
+  }),
+  failed: report(async (runtime, prepare) => {
+    const config = reportConfig({ broken: { parameters: ['SIM:STEP'], command: ['sh', '-c', 'exit 3'] } });
+    return (await runtime.create('report', 'start', await prepare({ mode: 'sim', config }), { requestId: 'golden-report-failed' })).id;
+  }),
+  timedOut: report(async (runtime, prepare) => {
+    const config = reportConfig({ slow: { parameters: ['SIM:STEP'], command: ['sleep', '60'] } }, { jobTimeoutSeconds: 2 });
+    return (await runtime.create('report', 'start', await prepare({ mode: 'sim', config }), { requestId: 'golden-report-timed-out' })).id;
+  }),
+  cancelled: report(async (runtime, prepare) => {
+    const config = reportConfig({ slow: { parameters: ['SIM:STEP'], command: ['sleep', '60'] } });
+    const { id } = await runtime.create('report', 'start', await prepare({ mode: 'sim', config }), { requestId: 'golden-report-cancelled' });
+    await until(async () => (await runtime.get('report', id)).state === 'running');
+    await runtime.execute('report', id, 'cancel', { reason: 'operator asked' });
+    return id;
+  }),
+};
+
 const byKind: Record<string, { kind: string; scenarios: Record<string, Scenario> }> = {
+  report: { kind: 'report', scenarios: reportScenarios },
   acquisition: { kind: 'acquisition', scenarios: acquisitionScenarios },
   demo: { kind: 'demo', scenarios: demoScenarios },
   schedule: { kind: 'schedule', scenarios: scheduleScenarios },
