@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plotBasePath } from '../report/reportPaths.js';
 import { checkPng, checkReportSite, checkSvg, filesUnder, insertFixtureStatistics } from '../../test/harness/reportChecks.js';
-import { startInProcessDaqflow, type InProcessDaqflow, type ReportView } from '../../test/harness/reportDaqflow.js';
+import { startInProcessDaqflow, type InProcessDaqflow, type ReportView, type StatusRow } from '../../test/harness/reportDaqflow.js';
 import { useTestDatabase } from '../../test/harness/testDatabase.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
 import { REPORT_WORK_FOLDER } from './prepareReportStart.js';
@@ -195,6 +195,28 @@ describe('report jobs on the local runner, over fixture statistics', () => {
     expect(checkReportSite(draft).pngs).toHaveLength(3);
     expect(existsSync(join(dataRoot, 'sim-out'))).toBe(false);
     expect(existsSync(join(dataRoot, 'reports')) ? readdirSync(join(dataRoot, 'reports')) : []).toEqual(outBefore);
+  }, 90_000);
+
+  it('runs on a schedule: each fire of the cron starts a report recorded with the schedule id, as `daqflow report schedule` sets up', async () => {
+    const created = await daqflow.request(`${daqflow.prefix}.schedules.create`, {
+      name: `report ${uniqueToken()}`,
+      cron: '*/2 * * * * *',
+      target: { kind: 'report', command: 'start', payload: { configPath, mode: 'sim', instruments: ['FXE.notes'] } },
+    });
+    expect(created.kind, JSON.stringify(created)).toBe('ok');
+    const scheduleId = created.kind === 'ok' ? String(created.body['id']) : '';
+    try {
+      const end = Date.now() + 60_000;
+      let fired: StatusRow | undefined;
+      while (!fired && Date.now() < end) {
+        fired = (await daqflow.statusRows()).find((row) => row.summary['scheduleId'] === scheduleId && row.final);
+        if (!fired) await new Promise((r) => setTimeout(r, 500));
+      }
+      expect(fired?.state, JSON.stringify(fired)).toBe('completed');
+      expect(fired?.summary.jobs?.map((j) => [j.key, j.state])).toEqual([['FXE.notes', 'completed']]);
+    } finally {
+      await daqflow.request(`${daqflow.prefix}.schedules.remove`, { id: scheduleId });
+    }
   }, 90_000);
 
   it('prod mode: the report is in the out folder and pushed in one commit to the git repository', async () => {
