@@ -126,9 +126,10 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     expect(set).toMatchObject({ status: 200, body: { state: 'ok', status: 'waiting', parameters: parameters('p11057/run_0001.h5') } });
     expect((await call(shim, 'GET', '/parameters')).body.parameters).toEqual(parameters('p11057/run_0001.h5'));
 
-    // A start a little in the future, as a DAQ script does with the detector's pulse id.
+    // A start a little in the future, as a DAQ script does with the detector's pulse id; the stop
+    // far enough ahead (2 s at 200 Hz) that it arrives before the writer passes it on a loaded runner.
     const first = newestPulse() + 20;
-    const last = first + 40;
+    const last = first + 400;
     const started = await call(shim, 'PUT', `/start_pulse_id/${first}`);
     expect(started).toMatchObject({ status: 200, body: { state: 'ok', status: 'writing', start_pulse_id: first } });
     const id = started.body.acquisition_id as string;
@@ -147,7 +148,7 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
       stop_pulse_id: last,
       last_pulse_id: last,
       first_pulse_id: first,
-      pulses_written: 41,
+      pulses_written: 401,
       missing_pulses: 0,
       acquisition_id: id,
       daqflow_state: 'completed',
@@ -155,7 +156,7 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     });
     expect(stats.bytes_written as number).toBeGreaterThan(0);
     const stream = stats.stream as Record<string, number>;
-    expect(stream.received).toBeGreaterThan(41);
+    expect(stream.received).toBeGreaterThan(401);
     expect(stream.newest_pulse_id).toBeGreaterThanOrEqual(last);
 
     // The same acquisition through daqflow's own API, under the id the shim replied with.
@@ -164,7 +165,7 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
 
     const path = join(dataRoot, 'p11057/run_0001.h5');
     const read = await checkFileAgainstSimulator(path, (p) => sim.expected(p), { first, last });
-    expect(read.rows).toBe(41);
+    expect(read.rows).toBe(401);
     const general = await withH5File(path, (file) =>
       ['user', 'process', 'instrument'].map((k) => String(h5Dataset(file, `/general/${k}`).value)),
     );

@@ -117,8 +117,10 @@ describe('LocalRunner', () => {
 
   it('cancel for the timeout: a command that ignores SIGTERM gets SIGKILL, and the job is timed_out', async () => {
     const runner = new LocalRunner({ stateDir, killWaitMs: 300 });
-    const ref = await runner.submit(spec('stubborn', ['bash', '-c', 'trap "" TERM; sleep 300']));
-    await waitFor(runner, ref, (s) => s.state === 'running');
+    // The trap must be set before the cancel: a loaded runner may not have got that far when the job shows as running.
+    const trapped = join(dir, 'trapped');
+    const ref = await runner.submit(spec('stubborn', ['bash', '-c', `trap "" TERM; touch ${trapped}; sleep 300`]));
+    await waitFor(runner, ref, (s) => s.state === 'running' && existsSync(trapped));
     const started = Date.now();
     await runner.cancel(ref, { reason: 'timeout' });
     expect(Date.now() - started).toBeGreaterThanOrEqual(300);
