@@ -130,3 +130,6 @@ export class DuplicateEventError extends DaqflowError {
 
 export const isDuplicateEventError = (e: unknown): e is DuplicateEventError =>
   e instanceof DuplicateEventError;
+
+/** The message of anything thrown: an Error's message, or the value as text. */
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

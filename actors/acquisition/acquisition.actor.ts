@@ -26,8 +26,7 @@ const summaryOf = (c: AcquisitionContext): Record<string, unknown> => ({
 });
 
 /**
- * The writer-acquisition actor (issue 5; not yet registered: its effects come with the
- * receiver wiring). Its creating command takes the request resolved by the adapters (the output
+ * The writer-acquisition actor (effects in adapters/acquisition/acquisitionEffects.ts). Its creating command takes the request resolved by the adapters (the output
  * file made absolute and checked inside the data root, `startNow` as a null start pulse).
  */
 export const acquisitionActor: ActorDefinition<typeof acquisitionMachine> = {

@@ -11,7 +11,7 @@
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '../../events/errors.js';
-import { cronProblem, timeZoneProblem } from '../schedule/nextFireTime.js';
+import { cronSchema, timeZoneSchema } from '../schedule/schedule.actor.js';
 
 export const reportRunners = ['local', 'slurm'] as const;
 export type ReportRunner = (typeof reportRunners)[number];
@@ -136,25 +136,10 @@ export const globalSchema = z.strictObject({
   /** Wall-clock limit of each job from its submission; daqflow cancels it after that. */
   jobTimeoutSeconds: z.number().int().min(1).max(7 * 86_400).default(3_600),
   /** Cron expression of the automatic runs (five fields, or six with seconds first). */
-  schedule: z
-    .string()
-    .trim()
-    .min(1)
-    .superRefine((cron, ctx) => {
-      const problem = cronProblem(cron);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
+  // The schedule actor's own schemas: what `report schedule` hands it must pass its check too.
+  schedule: cronSchema.optional(),
   /** Zone of the schedule and of dates without an offset (default: DAQFLOW_TIMEZONE). */
-  timeZone: z
-    .string()
-    .trim()
-    .min(1)
-    .superRefine((zone, ctx) => {
-      const problem = timeZoneProblem(zone);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-    .optional(),
+  timeZone: timeZoneSchema.optional(),
   runner: z.enum(reportRunners).default('local'),
   slurm: slurmOptionsSchema.optional(),
   /** Dates of every detector that has no range of its own. */

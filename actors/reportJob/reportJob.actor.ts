@@ -96,7 +96,7 @@ const recoverEffects = (state: string, c: ReportJobContext): EffectRequest[] => 
 };
 
 /**
- * The report-job actor (issue 4; not yet registered: its runners come with the adapters). Its
+ * The report-job actor (effects in adapters/reportJob/reportEffects.ts). Its
  * creating command takes the request resolved by the adapters with `resolveReportRequest`
  * (configuration read and validated, override merged, instruments selected, dates made
  * instants, folders checked inside the data root).

@@ -10,7 +10,8 @@ export const DEFAULT_GRACE_SECONDS = 60;
 
 const token = z.string().regex(tokenPattern, '1-128 of A-Z a-z 0-9 _ -');
 
-const cronSchema = z
+/** A cron expression as schedules take it (five fields, or six with seconds first). */
+export const cronSchema = z
   .string()
   .trim()
   .min(1)
@@ -20,7 +21,8 @@ const cronSchema = z
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `not a cron expression: ${problem}` });
   });
 
-const timeZoneSchema = z
+/** An IANA time zone as schedules take it. */
+export const timeZoneSchema = z
   .string()
   .trim()
   .min(1)

@@ -17,6 +17,7 @@ import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { AcquireParams, KillParams, SetStopParams } from '../../actors/acquisition/acquisition.machine.js';
 import type { AcquisitionProgress } from '../../actors/acquisition/acquisition.events.js';
 import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../actors/runtime/index.js';
+import { messageOf } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import { isPulseGoneError } from '../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../hdf5/swissfelLayout.js';
@@ -24,8 +25,8 @@ import { openSwissfelFile, type SwissfelFileWriter } from '../hdf5/swissfelWrite
 import type { BsreadSource } from './bsreadSource.js';
 
 export interface AcquisitionEffectsOptions {
-  /** The stream of this process; undefined when none is configured (acquisitions then fail at once). */
-  readonly source: () => BsreadSource | undefined;
+  /** The stream of this process (the configured one, or the simulated default). */
+  readonly source: () => BsreadSource;
   /** `DAQFLOW_DATA_ROOT`. */
   readonly dataRoot: string;
   readonly logger?: Logger;
@@ -37,7 +38,6 @@ export interface AcquisitionEffectsOptions {
 
 /** Why an acquisition failed (`acquisitionFailed.reason`). */
 export const acquisitionFailureReasons = {
-  NO_STREAM: 'no bsread stream is configured (DAQFLOW_BSREAD_STREAM)',
   START_PULSE_GONE: 'the start pulse is not in the ring buffer',
   PULSES_LOST: 'pulses the file needs are no longer in the ring buffer',
   WRITE_FAILED: 'the HDF5 file could not be written',
@@ -52,7 +52,6 @@ interface Running {
   kill(reason: string): void;
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 const draftPathOf = (outputFile: string): string => join(dirname(outputFile), swissfelDraftName(basename(outputFile)));
 
@@ -90,9 +89,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
 
   const acquire = async (params: AcquireParams, context: EffectContext): Promise<Outcome | undefined> => {
     const { request } = params;
-    const source = options.source();
-    if (source === undefined) return failed('NO_STREAM', acquisitionFailureReasons.NO_STREAM, null);
-    const buffer = source.buffer;
+    const buffer = options.source().buffer;
     const resuming = params.resumeFirstPulseId !== null;
     const draftPath = draftPathOf(request.outputFile);
     /** The first row of the file: null until known when the request said "the next pulse". */

@@ -10,6 +10,8 @@ import { z } from 'zod';
 import type { AcquisitionRequested } from '../../actors/acquisition/acquisition.events.js';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { checkDirInsideRoot, errnoOf, realpathOfExisting } from '../hdf5/dataRootPaths.js';
+import { validateBody } from '../natsApi/requestBody.js';
+import { isPulseGoneError } from '../bsread/ringBuffer.js';
 import type { BsreadSource } from './bsreadSource.js';
 
 const pulseId = z.number().int().min(0);
@@ -48,12 +50,7 @@ export const prepareAcquisitionStart = async (
   body: Record<string, unknown>,
   options: PrepareAcquisitionStartOptions,
 ): Promise<AcquisitionRequested> => {
-  const parsed = acquisitionStartRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
-    throw new ValidationError(issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '), issues);
-  }
-  const request = parsed.data;
+  const request = validateBody(acquisitionStartRequestSchema, body, 'acquisition start');
   const { source } = options;
   if (source === undefined) {
     throw new DaqflowError('WRONG_STATE', 'no bsread stream is configured: set DAQFLOW_BSREAD_STREAM (and DAQFLOW_BSREAD_MODE) and restart', {
@@ -77,17 +74,18 @@ export const prepareAcquisitionStart = async (
   let startPulseId = request.startPulseId ?? null;
   if (startPulseId === null && counters.newestPulseId !== null) startPulseId = counters.newestPulseId + 1;
   if (request.startPulseId !== undefined) {
-    // The same rules as the buffer's reader, asked before anything is recorded.
-    const oldest = counters.oldestPulseId;
-    const gone =
-      (counters.firstPulseIdEver !== null && request.startPulseId < counters.firstPulseIdEver) ||
-      (oldest !== null && request.startPulseId < oldest);
-    if (gone) {
+    // The buffer's own rule, asked before anything is recorded.
+    try {
+      source.buffer.checkStart(request.startPulseId);
+    } catch (e) {
+      if (!isPulseGoneError(e)) throw e;
+      const oldest = counters.oldestPulseId;
       throw new DaqflowError(
         'WRONG_STATE',
         `startPulseId ${request.startPulseId} has already left the ring buffer (it holds pulses ${oldest ?? 'none'}..${counters.newestPulseId ?? 'none'}); ` +
           'start at a held or later pulse, or enlarge DAQFLOW_BUFFER_LENGTH',
         { kind: 'PULSE_GONE', startPulseId: request.startPulseId, oldestPulseId: oldest, newestPulseId: counters.newestPulseId },
+        { cause: e },
       );
     }
   }

@@ -13,6 +13,7 @@
 import * as zmq from 'zeromq';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { silentLogger } from '../../actors/runtime/logger.js';
+import { messageOf } from '../../events/errors.js';
 import { DataHeaderCache, decodeMessage } from './bsreadCodec.js';
 import type { BsreadMessage } from './bsreadMessage.js';
 import { BsreadDecodeError, bsreadDecodeReasonList, type BsreadDecodeReason } from './errors.js';
@@ -74,7 +75,6 @@ export interface BsreadReceiver {
   close(): Promise<void>;
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadReceiver => {
   const logger = options.logger ?? silentLogger;

@@ -86,6 +86,8 @@ export interface RingBuffer {
    * `for await`) releases the reader.
    */
   read(fromPulseId: number, options?: ReadOptions): AsyncIterableIterator<BsreadMessage>;
+  /** Throws the {@link PulseGoneError} `read(fromPulseId)` would throw, without opening a reader. */
+  checkStart(fromPulseId: number): void;
   counters(): RingBufferCounters;
   /** No more pushes: readers read what is held, then end. */
   close(): void;
@@ -255,10 +257,8 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
     return 'stored';
   };
 
-  const read = (fromPulseId: number, readOptions: ReadOptions = {}): AsyncIterableIterator<BsreadMessage> => {
+  const checkStart = (fromPulseId: number): void => {
     checkPulseId(fromPulseId);
-    const { signal } = readOptions;
-    if (signal?.aborted) throw signal.reason;
     if (lastEvicted !== undefined && fromPulseId <= lastEvicted) {
       const oldest = oldestHeld();
       throw new PulseGoneError(
@@ -277,6 +277,13 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
         `pulse ${fromPulseId} is before the first pulse this ring buffer received (${firstEver}); it was never held`,
       );
     }
+  };
+
+  const read = (fromPulseId: number, readOptions: ReadOptions = {}): AsyncIterableIterator<BsreadMessage> => {
+    checkPulseId(fromPulseId);
+    const { signal } = readOptions;
+    if (signal?.aborted) throw signal.reason;
+    checkStart(fromPulseId);
 
     const reader: ReaderState = {
       nextSeq: lowerBound(fromPulseId),
@@ -388,5 +395,5 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
     for (const reader of readers) reader.wake();
   };
 
-  return { push, countMalformed, get, read, counters, close };
+  return { push, countMalformed, get, read, checkStart, counters, close };
 };

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ValidationError } from '../../events/errors.js';
 import { connectNats } from '../jetstream/connection.js';
 import { cliContext, toolServers, withGlobalOptions, type GlobalOptions } from './context.js';
 import { withDaqflow } from './grab.js';
 import { requestJson } from './natsRequest.js';
+import { commaList, wholeNumber } from './parsers.js';
 
 /** What `acquisitions.get` answers (brief §3). */
 export interface AcquisitionView {
@@ -39,18 +40,6 @@ interface AcquireOptions extends GlobalOptions {
   readonly detach?: boolean;
   readonly json?: boolean;
 }
-
-const pulseId = (value: string): number => {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('a pulse id: a whole number of 0 or more');
-  return Number(value);
-};
-const channelList = (value: string, previous: string[] = []): string[] => [
-  ...previous,
-  ...value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
@@ -172,9 +161,9 @@ Examples:
       .command('start')
       .description('start an acquisition and follow it until it ends (Ctrl-C: stop it now)')
       .option('-o, --output <file>', 'HDF5 file to write; relative to DAQFLOW_DATA_ROOT, and inside it; never replaced')
-      .option('--start-pulse <id>', 'first pulse (inclusive); default: the next pulse of the stream', pulseId)
-      .option('--stop-pulse <id>', 'last pulse (inclusive); default: until `acquire stop`', pulseId)
-      .option('--channels <names>', 'only these channels (comma-separated; repeatable); default: all', channelList)
+      .option('--start-pulse <id>', 'first pulse (inclusive); default: the next pulse of the stream', wholeNumber)
+      .option('--stop-pulse <id>', 'last pulse (inclusive); default: until `acquire stop`', wholeNumber)
+      .option('--channels <names>', 'only these channels (comma-separated; repeatable); default: all', commaList)
       .option('--instrument <name>', 'written to /general/instrument')
       .option('--user <name>', 'written to /general/user (e.g. the proposal)')
       .option('--process <name>', 'written to /general/process (default daqflow)')
@@ -188,7 +177,7 @@ Examples:
       .command('stop')
       .description('stop an acquisition at a pulse (inclusive), or at the newest pulse')
       .argument('<id>', 'acquisition id')
-      .option('--pulse <id>', 'last pulse to write (default: the newest pulse received)', pulseId)
+      .option('--pulse <id>', 'last pulse to write (default: the newest pulse received)', wholeNumber)
       .option('--follow', 'follow it until it ends')
       .option('--json', 'print JSON'),
   ).action((id: string, _, command: Command) => {

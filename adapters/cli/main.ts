@@ -36,7 +36,7 @@ const program = new Command('daqflow')
     `
 Examples:
   npx daqflow up                      start everything on the embedded default
-  npx daqflow demo                    run a demo job, an acquisition and a grab run; show transitions
+  npx daqflow demo                    a demo job, an acquisition, a grab run and a report
   npx daqflow acquire start -o run1.h5 --stop-pulse <id>   write bsread pulses up to <id> to HDF5
   npx daqflow grab params SIM:SINE SIM:RAMP --hours 1   grab an hour of two parameters into HDF5
   npx daqflow simulate bsread --image 1024x1280        a bsread stream to try it with

@@ -10,6 +10,7 @@ import { cliContext, toolServers, withGlobalOptions, type GlobalOptions } from '
 import { table } from './format.js';
 import { withDaqflow } from './grab.js';
 import { requestJson } from './natsRequest.js';
+import { choice, commaList } from './parsers.js';
 
 /** What `reports.get` answers: the report job's summary and details. */
 export interface ReportView {
@@ -37,13 +38,6 @@ interface ReportOptions extends GlobalOptions {
   readonly json?: boolean;
 }
 
-const choice =
-  <T extends string>(values: readonly T[]) =>
-  (value: string): T => {
-    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${values.join(', ')}`);
-    return value as T;
-  };
-const repeatable = (value: string, previous: string[] = []): string[] => [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 const jsonObject = (value: string): Record<string, unknown> => {
   let parsed: unknown;
   try {
@@ -152,7 +146,7 @@ const startOptions = (command: Command): Command =>
   command
     .option('--mode <mode>', 'sim: keep everything in the work folder; local: write the out folder; prod: also commit and push to git', choice(['sim', 'local', 'prod'] as const), 'local')
     .option('--runner <runner>', 'local or slurm (default: global.runner of the configuration)', choice(['local', 'slurm'] as const))
-    .option('--instrument <name>', 'only this instrument, or instrument.detector (repeatable, comma-separated)', repeatable);
+    .option('--instrument <name>', 'only this instrument, or instrument.detector (repeatable, comma-separated)', commaList);
 
 /** Adds `daqflow report start|get|cancel|schedule|render-job`. */
 export const registerReportCommands = (program: Command): void => {
@@ -169,7 +163,7 @@ global.jobUpdateIntervalSeconds, cancels those that outlive global.jobTimeoutSec
 builds index.html with a page per instrument and publishes it.
 
 Examples:
-  npx daqflow report start reports.yaml --mode sim                  # try it: nothing published
+  npx daqflow report start examples/reports.yaml --mode sim         # try it: nothing published
   npx daqflow report start reports.yaml --mode local --instrument SPB
   npx daqflow report start reports.yaml --mode prod --runner slurm --detach
   npx daqflow report start reports.yaml --override '{"global":{"range":{"last":"7d"}}}'

@@ -2,6 +2,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { BsreadChannelInput } from '../bsread/bsreadCodec.js';
 import type { BsreadCompression } from '../bsread/bsreadMessage.js';
 import { defaultSimulatedChannels, startBsreadSimulator } from '../bsread/bsreadSimulator.js';
+import { choice, positiveWholeNumber, wholeNumber } from './parsers.js';
 
 interface SimulateOptions {
   readonly address: string;
@@ -23,22 +24,11 @@ const positive = (what: string) => (value: string): number => {
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${what}: a number above 0`);
   return n;
 };
-const wholeNumber = (value: string): number => {
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('a whole number of 0 or more');
-  return Number(value);
-};
 const imageSize = (value: string): { width: number; height: number } => {
   const m = /^(\d+)x(\d+)$/i.exec(value.trim());
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new InvalidArgumentError('WIDTHxHEIGHT, e.g. 1024x1280');
   return { width: Number(m[1]), height: Number(m[2]) };
 };
-const choice =
-  <T extends string>(values: readonly T[]) =>
-  (value: string): T => {
-    if (!(values as readonly string[]).includes(value)) throw new InvalidArgumentError(`one of ${values.join(', ')}`);
-    return value as T;
-  };
-
 /** The channels asked for: scalars, an image and a waveform when given; else the default mix of every type. */
 export const simulatedChannels = (o: Pick<SimulateOptions, 'scalars' | 'image' | 'waveform'>): BsreadChannelInput[] => {
   if (o.scalars === undefined && o.image === undefined && o.waveform === undefined) return defaultSimulatedChannels();
@@ -115,9 +105,9 @@ export const registerSimulateCommands = (program: Command): void => {
     .option('--compression <c>', 'value compression: none, bitshuffle_lz4 or lz4', choice(['none', 'bitshuffle_lz4', 'lz4'] as const), 'none')
     .option('--byte-order <order>', 'little or big', choice(['little', 'big'] as const), 'little')
     .option('--start-pulse <id>', 'first pulse id (default: 100 Hz counted from the epoch)', wholeNumber)
-    .option('--count <n>', 'stop after this many pulses (default: until Ctrl-C)', wholeNumber)
-    .option('--gap-every <n>', 'leave out every n-th pulse id (a gap in the stream)', wholeNumber)
-    .option('--missing-every <n>', 'a channel without value every n pulses', wholeNumber)
+    .option('--count <n>', 'stop after this many pulses (default: until Ctrl-C)', positiveWholeNumber)
+    .option('--gap-every <n>', 'leave out every n-th pulse id (a gap in the stream)', positiveWholeNumber)
+    .option('--missing-every <n>', 'a channel without value every n pulses', positiveWholeNumber)
     .addHelpText(
       'after',
       `

@@ -17,7 +17,7 @@ import type { AssembleParams, DiscardParams, FetchChunkParams } from '../../acto
 import type { ChunkFailed, ChunkWritten, FileWritten } from '../../actors/grabRun/grabRun.events.js';
 import { StatisticsAccumulator } from '../../actors/grabRun/parameterStatistics.js';
 import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../actors/runtime/index.js';
-import { DaqflowError, ValidationError } from '../../events/errors.js';
+import { DaqflowError, messageOf, ValidationError } from '../../events/errors.js';
 import type { DataLoggerSource } from '../dataLogger/dataLoggerSource.js';
 import { isDataLoggerError } from '../dataLogger/errors.js';
 import { checkDirInsideRoot, errnoOf, realpathOfExisting, resolveDirInsideRoot } from '../hdf5/dataRootPaths.js';
@@ -50,7 +50,6 @@ const parseTime = (what: string, iso: string): Date => {
   return d;
 };
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers => {
   const { source } = options;

@@ -12,6 +12,7 @@ import { reportStartRequestSchema, resolveReportRequest } from '../../actors/rep
 import type { ReportRequested } from '../../actors/reportJob/reportJob.events.js';
 import { ValidationError } from '../../events/errors.js';
 import { checkDirInsideRoot, realpathOfExisting } from '../hdf5/dataRootPaths.js';
+import { validateBody } from '../natsApi/requestBody.js';
 
 export interface PrepareReportStartOptions {
   readonly dataRoot: string;
@@ -26,12 +27,7 @@ export interface PrepareReportStartOptions {
 export const REPORT_WORK_FOLDER = '.daqflow-reports';
 
 export const prepareReportStart = async (body: Record<string, unknown>, options: PrepareReportStartOptions): Promise<ReportRequested> => {
-  const parsed = reportStartRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => ({ path: i.path.map(String), message: i.message }));
-    throw new ValidationError(issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '), issues);
-  }
-  const request = parsed.data;
+  const request = validateBody(reportStartRequestSchema, body, 'report start');
   const rootReal = await realpathOfExisting(resolve(options.dataRoot));
 
   let configPath: string | null = null;

@@ -26,13 +26,15 @@ import type {
 import type { ReportJobSpec, RunnerJobState } from '../../actors/reportJob/reportJob.events.js';
 import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../actors/runtime/index.js';
 import type { Database } from '../../projections/database.js';
+import { messageOf } from '../../events/errors.js';
 import { exportParameterStatistics } from '../../projections/grabStatistics.queries.js';
 import { errnoOf } from '../hdf5/dataRootPaths.js';
 import { publishToGit } from '../report/gitPublisher.js';
-import { plotBasePath } from '../report/reportPaths.js';
+import { plotBasePath, REPORT_INDEX } from '../report/reportPaths.js';
+import { isPartialFile } from '../report/writeFileAtomic.js';
 import { writeReportSite, type ReportGroup, type ReportInstrument } from '../report/reportSite.js';
 import { isJobRunnerError } from '../runners/errors.js';
-import type { JobRef, JobRunner, JobSpec, JobStatus } from '../runners/jobRunner.js';
+import { isTerminal, type JobRef, type JobRunner, type JobSpec, type JobStatus } from '../runners/jobRunner.js';
 
 /** What a job's command needs: written to `<job folder>/job.json`, read by `daqflow report render-job`. */
 export interface RenderJobInput {
@@ -68,7 +70,6 @@ const slurmArgsOf = (slurm: SubmitJobParams['slurm']): string[] =>
         ...(slurm.mem ? [`--mem=${slurm.mem}`] : []),
       ];
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** The runner's files of a job, all in its work folder. */
 const jobFiles = (workDir: string) => ({
@@ -103,7 +104,7 @@ const listFiles = async (dir: string): Promise<Array<{ path: string; bytes: numb
     for (const entry of entries) {
       const p = join(d, entry.name);
       if (entry.isDirectory()) await walk(p);
-      else if (entry.isFile() && !entry.name.includes('.partial')) out.push({ path: p, bytes: (await stat(p)).size });
+      else if (entry.isFile() && !isPartialFile(entry.name)) out.push({ path: p, bytes: (await stat(p)).size });
     }
   };
   await walk(dir);
@@ -190,7 +191,7 @@ export const createReportEffects = (options: ReportEffectsOptions): EffectHandle
         continue;
       }
       const before = await runner.poll(ref).catch(() => null);
-      if (before && ['completed', 'failed', 'timed_out', 'cancelled'].includes(before.state)) {
+      if (before && isTerminal(before.state)) {
         outcomes.push({ jobKey: job.jobKey, runnerJobId: ref.jobId, outcome: 'finished', ...(typeof before.exitCode === 'number' ? { exitCode: before.exitCode } : {}) });
         continue;
       }
@@ -240,7 +241,7 @@ export const createReportEffects = (options: ReportEffectsOptions): EffectHandle
       const instruments: ReportInstrument[] = [...byInstrument.entries()].map(([name, e]) => ({ name, from: e.from, to: e.to, groups: e.groups }));
       const pages = await writeReportSite(draft, { title: params.title, generatedAt: params.createdAt, instruments });
       const files = [...copied, ...pages.map((p) => ({ path: p.path, bytes: p.bytes }))].sort((a, b) => (a.path < b.path ? -1 : 1));
-      return { type: 'reportBuilt', data: { dir: draft, index: join(draft, 'index.html'), files } };
+      return { type: 'reportBuilt', data: { dir: draft, index: join(draft, REPORT_INDEX), files } };
     } catch (e) {
       logger.error({ err: e }, 'report build failed');
       return { type: 'failed', data: { stage: 'build', reason: messageOf(e) } };
@@ -250,7 +251,7 @@ export const createReportEffects = (options: ReportEffectsOptions): EffectHandle
   const publish = async (params: PublishParams): Promise<Outcome> => {
     try {
       const target = resolve(params.targetDir);
-      const complete = await stat(join(target, 'index.html')).then(
+      const complete = await stat(join(target, REPORT_INDEX)).then(
         () => true,
         () => false,
       );
