@@ -156,6 +156,12 @@ export class LocalRunner implements JobRunner {
     };
   }
 
+  /**
+   * Jobs that ended (or were cancelled before they started): they never take a slot again, so a
+   * pass (at every submit and poll) skips them instead of reading their files every time.
+   */
+  private readonly settled = new Set<string>();
+
   // One pass at a time per runner, so that two passes of one runner never both see a free slot.
   private schedule(): Promise<void> {
     const pass = this.passes.then(() => this.startWaitingJobs());
@@ -174,11 +180,14 @@ export class LocalRunner implements JobRunner {
     let running = 0;
     const waiting: JobRecord[] = [];
     for (const name of names) {
-      if (!isJobName(name)) continue;
+      if (!isJobName(name) || this.settled.has(name)) continue;
       const claim = await this.readClaim(name);
       if (claim === 'start') {
         const leader = await this.leaderOf(name);
         if (leader && liveness(leader) === 'alive') running++;
+        else if (leader) this.settled.add(name);
+      } else if (claim === 'cancel') {
+        this.settled.add(name);
       } else if (claim === null) {
         const record = await this.record(name);
         if (record) waiting.push(record);
