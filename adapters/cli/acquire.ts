@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import { ValidationError } from '../../events/errors.js';
-import { connectNats } from '../jetstream/connection.js';
-import { cliContext, toolServers, withGlobalOptions, type GlobalOptions } from './context.js';
+import { cliContext, withGlobalOptions, withToolNats, type GlobalOptions } from './context.js';
 import { withDaqflow } from './grab.js';
 import { requestJson } from './natsRequest.js';
 import { commaList, wholeNumber } from './parsers.js';
@@ -121,16 +120,11 @@ const runStart = async (options: AcquireOptions): Promise<void> => {
 const runOne = async (subject: string, body: Record<string, unknown>, options: AcquireOptions & { follow?: boolean }): Promise<void> => {
   const context = cliContext(options, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
-  const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-cli');
-  try {
+  await withToolNats(context, async (nc) => {
     let view = await requestJson<AcquisitionView>(nc, `${prefix}.acquisitions.${subject}`, body);
     if (options.follow && !view.final) view = await followAcquisition(nc, prefix, view.id);
     process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : `${describe(view)}\n`);
-  } finally {
-    await nc.close();
-    await servers.stop();
-  }
+  });
 };
 
 /** Adds `daqflow acquire start|stop|kill|get`. */

@@ -1,7 +1,9 @@
+import type { NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
 import type { Logger as PinoLogger } from 'pino';
 import { loadConfig, type ConfigKey, type DaqflowConfig } from '../config/config.js';
 import { startEmbeddedServers, type EmbeddedServers } from '../embedded/embeddedServers.js';
+import { connectNats } from '../jetstream/connection.js';
 import { createLogger } from '../logging/logger.js';
 
 /** Options every command shares; commander fills them from the flags. */
@@ -58,3 +60,15 @@ export const toolServers = (context: CliContext): Promise<EmbeddedServers> =>
     context.logger,
     'borrow',
   );
+
+/** Runs `work` with a NATS connection to the tool's servers (see toolServers), closing both after. */
+export const withToolNats = async <T>(context: CliContext, work: (nc: NatsConnection) => Promise<T>): Promise<T> => {
+  const servers = await toolServers(context);
+  const nc = await connectNats(servers.natsUrl, 'daqflow-cli');
+  try {
+    return await work(nc);
+  } finally {
+    await nc.close();
+    await servers.stop();
+  }
+};

@@ -6,7 +6,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { ValidationError } from '../../events/errors.js';
 import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { connectNats } from '../jetstream/connection.js';
-import { cliContext, toolServers, withGlobalOptions, type CliContext, type GlobalOptions } from './context.js';
+import { cliContext, toolServers, withGlobalOptions, withToolNats, type CliContext, type GlobalOptions } from './context.js';
 import { table } from './format.js';
 import { requestJson } from './natsRequest.js';
 
@@ -323,15 +323,10 @@ const runGet = async (id: string, options: GrabOptions & { follow?: boolean }): 
 const runCancel = async (id: string, options: GrabOptions & { reason?: string }): Promise<void> => {
   const context = cliContext(options, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
-  const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-cli');
-  try {
+  await withToolNats(context, async (nc) => {
     const view = await requestJson<GrabView>(nc, `${prefix}.grabs.cancel`, { id, reason: options.reason ?? 'cancelled from the command line' });
     process.stdout.write(`grab ${view.id}: ${view.state}\n`);
-  } finally {
-    await nc.close();
-    await servers.stop();
-  }
+  });
 };
 
 const windowOptions = (command: Command): Command =>

@@ -5,8 +5,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseReportConfig, reportConfigError } from '../../actors/reportJob/reportConfig.js';
 import { ValidationError } from '../../events/errors.js';
-import { connectNats } from '../jetstream/connection.js';
-import { cliContext, toolServers, withGlobalOptions, type GlobalOptions } from './context.js';
+import { cliContext, withGlobalOptions, withToolNats, type GlobalOptions } from './context.js';
 import { table } from './format.js';
 import { withDaqflow } from './grab.js';
 import { requestJson } from './natsRequest.js';
@@ -106,16 +105,11 @@ const runStart = async (configFile: string | undefined, options: ReportOptions):
 const runOne = async (verb: 'get' | 'cancel', id: string, options: GlobalOptions & { json?: boolean; follow?: boolean; reason?: string }): Promise<void> => {
   const context = cliContext(options, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
-  const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-cli');
-  try {
+  await withToolNats(context, async (nc) => {
     let view = await requestJson<ReportView>(nc, `${prefix}.reports.${verb}`, verb === 'cancel' ? { id, reason: options.reason ?? 'cancelled from the command line' } : { id });
     if (options.follow && !view.final) view = await followReport(nc, prefix, id);
     process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : `${describe(view)}\n`);
-  } finally {
-    await nc.close();
-    await servers.stop();
-  }
+  });
 };
 
 /** `report schedule`: a schedule firing `reports.start` on the configuration's `global.schedule`. */
