@@ -62,6 +62,9 @@ const unitText = (value: number | null, unit: string): string => {
       return `${fmt(value, 1)} MB`;
     case 'B':
       return `${fmt(value)} B`;
+    case 'Hz':
+    case 'MB/s':
+      return `${fmt(value)} ${unit}`;
     default:
       return `${fmt(value, 2)} ${unit}`;
   }
@@ -169,6 +172,11 @@ const run = async (options: BenchOptions, log: Log): Promise<number> => {
           },
           log,
         ),
+      // Imported when run, as the grab: it pulls in h5wasm and zeromq. Options from DAQFLOW_BENCH_ACQ_*.
+      acquisition: async () => {
+        const bench = await import('./acquisitionBench.js');
+        return bench.runAcquisitionBench(servers, bench.acquisitionBenchOptions(), log);
+      },
     };
     for (const name of options.only) {
       const t = performance.now();

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 
-export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory', 'grab'] as const;
+export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory', 'grab', 'acquisition'] as const;
 export type MeasurementName = (typeof measurementNames)[number];
 
 export interface BenchOptions {
