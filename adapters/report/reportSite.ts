@@ -104,11 +104,13 @@ const plotHtml = (pagePath: string, plot: PlotOnDisk): string => {
     ...(plot.specFound ? [link(plot.specFound, 'Vega-Lite spec')] : []),
   ];
   const note = plot.note ? ` <span class="note">${escapeHtml(plot.note)}</span>` : '';
-  if (!plot.pngFound) {
+  // An SVG-only report (plot.formats: [svg]) shows the SVG itself.
+  const shown = plot.pngFound ?? plot.svgFound;
+  if (!shown) {
     return `<figure><p class="missing">${title}: plot not produced.${note}</p>${links.length ? `<figcaption>${links.join(' · ')}</figcaption>` : ''}</figure>`;
   }
-  const img = `<img src="${escapeHtml(hrefFrom(pagePath, plot.pngFound))}" alt="trend plot of ${title}" loading="lazy">`;
-  const picture = plot.svgFound ? link(plot.svgFound, img) : img;
+  const img = `<img src="${escapeHtml(hrefFrom(pagePath, shown))}" alt="trend plot of ${title}" loading="lazy">`;
+  const picture = plot.svgFound && plot.pngFound ? link(plot.svgFound, img) : img;
   return `<figure>${picture}<figcaption>${[title, ...links].join(' · ')}${note}</figcaption></figure>`;
 };
 

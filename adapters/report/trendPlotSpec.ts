@@ -16,6 +16,7 @@ export interface TrendPoint {
   readonly max: number | null;
   readonly mean: number | null;
   readonly std: number | null;
+  readonly mode?: number | null;
 }
 
 /** A parameter's statistics over time; `ParameterStatisticsExport` of the JSON export fits. */
@@ -34,11 +35,19 @@ export interface TrendPlotOptions {
   readonly height?: number;
   /** Default `DejaVu Sans`, the font `renderChart` bundles. */
   readonly fontFamily?: string;
+  /**
+   * What to draw (a report's `plot.statistics`): `max`, `mean`, `min`, `mode` as lines, `std` as the
+   * mean ± std band. Default max, mean, std, min. `count` and `nanCount` are in every tooltip.
+   */
+  readonly statistics?: readonly string[];
+  /** A logarithmic value axis (values at or below zero are left out). Default linear. */
+  readonly logScale?: boolean;
 }
 
 /** Legend names of the series, in legend order. */
-export const TREND_SERIES = ['max', 'mean', 'min', 'mean ± std'] as const;
-const COLORS = ['#d62728', '#1f4e79', '#2ca02c', '#9ecae1'];
+export const TREND_SERIES = ['max', 'mean', 'min', 'mode', 'mean ± std'] as const;
+const COLORS = ['#d62728', '#1f4e79', '#2ca02c', '#9467bd', '#9ecae1'];
+const DEFAULT_STATISTICS = ['max', 'mean', 'std', 'min'];
 /** Above this many runs the lines are drawn without a point per run. */
 export const MAX_RUNS_WITH_POINTS = 120;
 
@@ -74,23 +83,29 @@ interface BandPoint {
 }
 
 /** The rows the plot draws: runs without a time and statistics that are null or NaN are left out. */
-export const trendPlotData = (series: readonly TrendPoint[]): { lines: LinePoint[]; band: BandPoint[] } => {
+export const trendPlotData = (
+  series: readonly TrendPoint[],
+  statistics: readonly string[] = DEFAULT_STATISTICS,
+  logScale = false,
+): { lines: LinePoint[]; band: BandPoint[] } => {
   const lines: LinePoint[] = [];
   const band: BandPoint[] = [];
+  const drawn = (['max', 'mean', 'min', 'mode'] as const).filter((s) => statistics.includes(s));
+  const plottable = (v: number | null | undefined): v is number => finite(v) && (!logScale || v > 0);
   for (const point of series) {
     const t = timeOf(point.windowStart);
     if (t === undefined) continue;
     const count = finite(point.count) ? point.count : null;
     const nanCount = finite(point.nanCount) ? point.nanCount : null;
-    for (const statistic of ['max', 'mean', 'min'] as const) {
+    for (const statistic of drawn) {
       const value = point[statistic];
-      if (finite(value)) lines.push({ t, time: isoDate(t), statistic, value, count, nanCount });
+      if (plottable(value)) lines.push({ t, time: isoDate(t), statistic, value, count, nanCount });
     }
-    if (finite(point.mean) && finite(point.std)) {
+    if (statistics.includes('std') && finite(point.mean) && finite(point.std)) {
       const lower = point.mean - point.std;
       const upper = point.mean + point.std;
       // Near the limits of a double the sum overflows, and JSON would turn Infinity into null.
-      if (finite(lower) && finite(upper)) band.push({ t, lower, upper });
+      if (plottable(lower) && plottable(upper)) band.push({ t, lower, upper });
     }
   }
   // Lines join points in data order; runs may come in any order.
@@ -104,7 +119,7 @@ export const trendPlotSpec = (input: TrendPlotInput, options: TrendPlotOptions =
   const width = options.width ?? 720;
   const height = options.height ?? 260;
   const font = options.fontFamily ?? 'DejaVu Sans';
-  const { lines, band } = trendPlotData(input.series);
+  const { lines, band } = trendPlotData(input.series, options.statistics, options.logScale);
   const from = timeOf(input.from);
   const to = timeOf(input.to);
   const range = from !== undefined && to !== undefined && from < to ? { from, to } : undefined;
@@ -167,7 +182,7 @@ export const trendPlotSpec = (input: TrendPlotInput, options: TrendPlotOptions =
             type: 'quantitative',
             // The parameter is in the title already; a long name would squeeze the plot.
             title: input.units ? input.units : 'value',
-            scale: { zero: false },
+            scale: options.logScale ? { type: 'log' as const } : { zero: false },
           },
           color: { ...color, field: 'statistic', type: 'nominal' },
           tooltip: [

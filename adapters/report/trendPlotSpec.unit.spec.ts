@@ -109,3 +109,30 @@ describe('the trend plot spec', () => {
     );
   });
 });
+
+describe('the trend plot spec, as a report configures it', () => {
+  const runs: TrendPoint[] = [
+    { windowStart: '2026-11-01T00:00:00Z', min: -1, max: 4, mean: 2, std: 1, mode: 3 },
+    { windowStart: '2026-11-02T00:00:00Z', min: 0.5, max: 5, mean: 3, std: 4, mode: 0 },
+  ];
+
+  it('draws only the statistics asked for: lines for max/mean/min/mode, the band for std', () => {
+    const { lines, band } = trendPlotData(runs, ['mean', 'mode']);
+    expect([...new Set(lines.map((l) => l.statistic))].sort()).toEqual(['mean', 'mode']);
+    expect(lines.filter((l) => l.statistic === 'mode').map((l) => l.value)).toEqual([3, 0]);
+    expect(band).toEqual([]);
+    expect(trendPlotData(runs, ['std']).band.map((b) => [b.lower, b.upper])).toEqual([
+      [1, 3],
+      [-1, 7],
+    ]);
+  });
+
+  it('a log scale leaves out what cannot be drawn on it and says so in the spec', () => {
+    const { lines, band } = trendPlotData(runs, ['min', 'std'], true);
+    expect(lines.map((l) => l.value)).toEqual([0.5]);
+    expect(band.map((b) => b.lower)).toEqual([1]);
+    const spec = JSON.stringify(trendPlotSpec({ parameter: 'P', series: runs }, { statistics: ['max'], logScale: true }));
+    expect(spec).toContain('"type":"log"');
+    expect(() => compile(trendPlotSpec({ parameter: 'P', series: runs }, { statistics: ['max', 'std'], logScale: true }))).not.toThrow();
+  });
+});

@@ -233,7 +233,12 @@ export const createReportEffects = (options: ReportEffectsOptions): EffectHandle
           ...(note ? { note } : {}),
           plots: job.job.parameters.map((parameter) => {
             const base = plotBasePath(job.job.instrument, job.job.detector, parameter);
-            return { parameter, png: `${base}.png`, svg: `${base}.svg`, spec: `${base}.vl.json` };
+            return {
+              parameter,
+              ...(job.job.plot.formats.includes('png') ? { png: `${base}.png` } : {}),
+              ...(job.job.plot.formats.includes('svg') ? { svg: `${base}.svg` } : {}),
+              spec: `${base}.vl.json`,
+            };
           }),
         });
         byInstrument.set(job.job.instrument, entry);
