@@ -232,6 +232,42 @@ class H5Io {
 const roundUp = (n: number, step: number): number => Math.ceil(n / step) * step;
 
 /**
+ * Chunk writes waiting to be done. Every column of a file fills its chunk on the same row (rows are
+ * aligned), so writing each chunk when it fills would put hundreds of writes on one pulse (45-115
+ * ms for 200 channels, more than a receive queue covers at 1 kHz). Full chunks wait here instead and
+ * the writer does a few after each pulse; everything is written before a column is closed.
+ */
+class WriteQueue {
+  private readonly writes: Array<() => void> = [];
+  private head = 0;
+
+  push(write: () => void): void {
+    this.writes.push(write);
+  }
+
+  /** Does up to `max` waiting writes, oldest first. */
+  drain(max: number): void {
+    const end = Math.min(this.writes.length, this.head + max);
+    while (this.head < end) this.writes[this.head++]!();
+    if (this.head === this.writes.length) {
+      this.writes.length = 0;
+      this.head = 0;
+    }
+  }
+
+  drainAll(): void {
+    this.drain(Number.POSITIVE_INFINITY);
+  }
+
+  get waiting(): number {
+    return this.writes.length - this.head;
+  }
+}
+
+/** Waiting chunk writes done after each pulse: 600 chunks (200 channels) drain in 150 pulses. */
+const WRITES_PER_PULSE = 4;
+
+/**
  * One numeric dataset written row by row: rows gathered in a one-chunk buffer, written when the
  * chunk is full (straight through when a row is a chunk). Rows appended with `skip` are zeros.
  */
@@ -241,6 +277,8 @@ class RowColumn {
   private bufStart = 0;
   private dirty = false;
   private buf: Uint8Array | undefined;
+  /** A written chunk buffer, zeroed, for the next chunk. */
+  private spare: Uint8Array | undefined;
   private readonly tail: readonly bigint[];
   private readonly growRows: number;
 
@@ -250,6 +288,7 @@ class RowColumn {
     rowShape: readonly number[],
     readonly rowBytes: number,
     readonly chunkRows: number,
+    private readonly queue: WriteQueue,
   ) {
     this.tail = rowShape.map(BigInt);
     this.growRows = roundUp(GROW_ROWS, chunkRows);
@@ -306,22 +345,39 @@ class RowColumn {
     }
   }
 
-  /** Writes the buffered rows (a whole chunk, or the last part of one at the end). */
-  flush(): void {
+  /**
+   * Writes the buffered rows (a whole chunk, or the last part of one at the end): at once when
+   * `now`, else queued with the buffer handed over (a spare takes its place).
+   */
+  flush(now = false): void {
     const count = this.rows - this.bufStart;
-    if (count > 0 && this.dirty && this.buf !== undefined) {
-      this.ensureExtent(this.rows);
+    const buf = this.buf;
+    if (count > 0 && this.dirty && buf !== undefined) {
+      const start = this.bufStart;
+      const end = this.rows;
       const bytes = count * this.rowBytes;
-      this.io.writeRows(this.path, this.tail, this.bufStart, count, this.buf.subarray(0, bytes));
-      this.buf.fill(0, 0, bytes);
+      const write = (): void => {
+        this.ensureExtent(end);
+        this.io.writeRows(this.path, this.tail, start, count, buf.subarray(0, bytes));
+        buf.fill(0, 0, bytes);
+        this.spare ??= buf;
+      };
+      if (now) {
+        write();
+      } else {
+        this.buf = this.spare;
+        this.spare = undefined;
+        this.queue.push(write);
+      }
     }
     this.dirty = false;
     this.bufStart = this.rows;
   }
 
-  /** Writes the last rows and sets the extent to exactly the rows appended. */
+  /** Writes the last rows and sets the extent to exactly the rows appended (its queued writes done first). */
   close(): void {
-    this.flush();
+    this.queue.drainAll();
+    this.flush(true);
     this.buf = undefined;
     if (this.extent !== this.rows) {
       this.extent = this.rows;
@@ -341,16 +397,22 @@ class PulseIdColumn {
     readonly path: string,
     readonly chunkRows: number,
     private readonly pulseIds: (startRow: number, count: number) => Uint8Array,
+    private readonly queue: WriteQueue,
   ) {}
 
-  private write(count: number): void {
-    const end = this.written + count;
-    if (end > this.extent) {
-      this.extent = roundUp(end, roundUp(GROW_ROWS, this.chunkRows));
-      this.io.resize(this.path, this.extent, []);
-    }
-    this.io.writeRows(this.path, [], this.written, count, this.pulseIds(this.written, count));
+  private write(count: number, now = false): void {
+    const start = this.written;
+    const end = start + count;
     this.written = end;
+    const write = (): void => {
+      if (end > this.extent) {
+        this.extent = roundUp(end, roundUp(GROW_ROWS, this.chunkRows));
+        this.io.resize(this.path, this.extent, []);
+      }
+      this.io.writeRows(this.path, [], start, count, this.pulseIds(start, count));
+    };
+    if (now) write();
+    else this.queue.push(write);
   }
 
   advance(n: number): void {
@@ -359,7 +421,8 @@ class PulseIdColumn {
   }
 
   close(): void {
-    if (this.rows > this.written) this.write(this.rows - this.written);
+    this.queue.drainAll();
+    if (this.rows > this.written) this.write(this.rows - this.written, true);
     if (this.extent !== this.rows) {
       this.extent = this.rows;
       this.io.resize(this.path, this.rows, []);
@@ -480,6 +543,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
   const module = await h5wasm.ready;
   const file = new h5wasm.File(draftPath, 'w');
   const io = new H5Io(module, file, draftPath);
+  const queue = new WriteQueue();
   try {
     file.create_attribute(swissfelAttrs.layout, SWISSFEL_LAYOUT_VERSION);
     const generalGroup = file.create_group(swissfelGroups.general);
@@ -540,7 +604,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     } else {
       const chunkRows = chunkRowsFor(layout.rowBytes);
       io.createChunked(path, h5DtypeOf(layout.type), layout.rowShape, chunkRows);
-      column = new RowColumn(io, path, layout.rowShape, layout.rowBytes, chunkRows);
+      column = new RowColumn(io, path, layout.rowShape, layout.rowBytes, chunkRows, queue);
       column.skip(channel.rows);
     }
     const version: DataVersion = { index, layout, path, column, strings };
@@ -567,8 +631,8 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     const channel: ChannelState = {
       name,
       group,
-      pulseId: new PulseIdColumn(io, pulsePath, pulseChunk, pulseIdBytes),
-      present: new RowColumn(io, presentPath, [], 1, presentChunk),
+      pulseId: new PulseIdColumn(io, pulsePath, pulseChunk, pulseIdBytes, queue),
+      present: new RowColumn(io, presentPath, [], 1, presentChunk, queue),
       versions: [],
       current: undefined,
       declared: undefined,
@@ -687,6 +751,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       rows++;
       for (const channel of channels.values()) if (channel.rows < rows) appendMissing(channel, rows - channel.rows);
       lastPulseId = pulseId;
+      queue.drain(WRITES_PER_PULSE);
     } catch (e) {
       fail(e, `write pulse ${pulseId} to`);
     }
@@ -694,6 +759,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
 
   /** Writes every buffered row, trims, writes the string datasets and links `/data`. */
   const complete = (): void => {
+    queue.drainAll();
     let changed = false;
     for (const channel of channels.values()) {
       channel.pulseId.close();
