@@ -329,6 +329,20 @@ const cancelOneParams = ({ context, event }: { context: Ctx; event: Ev }): Cance
   return cancelParams(context, why, new Set([key])) ?? { reportId: context.id, runner: requestOf(context).runner, why, jobs: [] };
 };
 
+/** How submitting and running end once every job has: collect what completed, or settle without. */
+const settleWhenJobsEnd = [
+  { guard: 'jobsSettledWithResults', target: 'collecting', actions: ['clearDeadlines', { type: 'collectArtifacts', params: ({ context }: { context: Ctx }) => collectParams(context) }] },
+  { guard: 'jobsSettledAllTimedOut', target: 'timed_out', actions: 'settleTimedOut' },
+  { guard: 'jobsSettled', target: 'failed', actions: 'settleNoResults' },
+] as const;
+
+/** What submitting and running both answer: a job's timeout, a cancel confirmed, a cancel asked for. */
+const jobHandlers = {
+  jobTimedOut: { guard: 'isDueTimeout', actions: ['recordTimeout', { type: 'cancelJobs', params: cancelOneParams }] },
+  jobsCancelled: { guard: 'confirmsCancel', actions: 'recordCancelled' },
+  cancelRequested: { target: 'cancelling', actions: ['stopForCancel', { type: 'cancelJobs', params: cancelFlaggedParams }] },
+} as const;
+
 /**
  * A report job: one runner job per instrument/detector of the configuration, submitted by
  * `submitJob` (each under the deterministic name `daqflow-<report id>-<jobKey>`, so a restart
@@ -494,17 +508,13 @@ export const reportJobMachine = setup({
     // and no polling (a job submitted early is polled from the first interval after the last).
     submitting: {
       always: [
-        { guard: 'jobsSettledWithResults', target: 'collecting', actions: ['clearDeadlines', { type: 'collectArtifacts', params: ({ context }) => collectParams(context) }] },
-        { guard: 'jobsSettledAllTimedOut', target: 'timed_out', actions: 'settleTimedOut' },
-        { guard: 'jobsSettled', target: 'failed', actions: 'settleNoResults' },
+        ...settleWhenJobsEnd,
         { guard: 'noJobPending', target: 'running', actions: 'armFirstPoll' },
       ],
       on: {
         jobSubmitted: { guard: 'acceptsSubmission', actions: 'recordSubmitted' },
         jobSubmitFailed: { guard: 'acceptsSubmission', actions: 'recordSubmitFailed' },
-        jobTimedOut: { guard: 'isDueTimeout', actions: ['recordTimeout', { type: 'cancelJobs', params: cancelOneParams }] },
-        jobsCancelled: { guard: 'confirmsCancel', actions: 'recordCancelled' },
-        cancelRequested: { target: 'cancelling', actions: ['stopForCancel', { type: 'cancelJobs', params: cancelFlaggedParams }] },
+        ...jobHandlers,
         effectFailed: [
           { guard: 'isCancelFailure', actions: 'recordCancelFailure' },
           { target: 'cancelling', actions: ['stopForFailure', { type: 'cancelJobs', params: cancelFlaggedParams }] },
@@ -513,9 +523,7 @@ export const reportJobMachine = setup({
     },
     running: {
       always: [
-        { guard: 'jobsSettledWithResults', target: 'collecting', actions: ['clearDeadlines', { type: 'collectArtifacts', params: ({ context }) => collectParams(context) }] },
-        { guard: 'jobsSettledAllTimedOut', target: 'timed_out', actions: 'settleTimedOut' },
-        { guard: 'jobsSettled', target: 'failed', actions: 'settleNoResults' },
+        ...settleWhenJobsEnd,
       ],
       on: {
         pollDue: {
@@ -529,9 +537,7 @@ export const reportJobMachine = setup({
           ],
         },
         jobStatus: { guard: 'isStatusChange', actions: 'recordStatus' },
-        jobTimedOut: { guard: 'isDueTimeout', actions: ['recordTimeout', { type: 'cancelJobs', params: cancelOneParams }] },
-        jobsCancelled: { guard: 'confirmsCancel', actions: 'recordCancelled' },
-        cancelRequested: { target: 'cancelling', actions: ['stopForCancel', { type: 'cancelJobs', params: cancelFlaggedParams }] },
+        ...jobHandlers,
         effectFailed: [
           // A failed poll is not the jobs failing: the next interval polls again, the timeouts still hold.
           { guard: 'isPollFailure', actions: 'recordPollFailure' },
