@@ -5,8 +5,31 @@ import { acquisitionMachine, type AcquireParams, type AcquisitionContext, type K
 
 const pulseId = z.number().int().min(0);
 
+/** What `acquisitions.get` answers besides the core fields (brief §3), as clients read it. */
+export type AcquisitionSummary = {
+  readonly outputFile: string | null;
+  readonly startPulseId: number | null;
+  readonly stopPulseId: number | null;
+  readonly stopNow: boolean;
+  readonly firstPulseId: number | null;
+  readonly lastPulseId: number | null;
+  readonly pulsesWritten: number;
+  readonly missingPulses: number;
+  readonly bytesWritten: number;
+  readonly ratePerSecond: number;
+  readonly lagPulses: number;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly draftPath?: string;
+  readonly lostPulses?: { readonly from: number; readonly to: number };
+  readonly error?: string;
+};
+
+/** The reply of `acquisitions.get|start|stop|kill`: the core fields and the summary. */
+export type AcquisitionView = AcquisitionSummary & { readonly id: string; readonly state: string; readonly final: boolean };
+
 /** Brief §3 `acquisitions.get`: `{outputFile, startPulseId, stopPulseId, firstPulseId, lastPulseId, pulsesWritten, missingPulses, bytesWritten, error?}`. */
-const summaryOf = (c: AcquisitionContext): Record<string, unknown> => ({
+const summaryOf = (c: AcquisitionContext): AcquisitionSummary => ({
   outputFile: c.outputFile,
   startPulseId: c.request?.startPulseId ?? null,
   stopPulseId: c.stop?.stopPulseId ?? null,

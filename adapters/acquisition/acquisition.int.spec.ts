@@ -5,19 +5,15 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import * as zmq from 'zeromq';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { acquisitionActor } from '../../actors/acquisition/index.js';
-import { defineActor } from '../../actors/runtime/actorDefinition.js';
-import { ActorRuntime, type ActorView } from '../../actors/runtime/actorRuntime.js';
+import type { ActorRuntime, ActorView } from '../../actors/runtime/actorRuntime.js';
 import { isDaqflowError } from '../../events/errors.js';
-import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';
+import { createAcquisitionRuntime } from '../../test/harness/acquisitionRuntime.js';
 import { checkFileAgainstSimulator } from '../../test/harness/swissfelReadBack.js';
 import { testStream } from '../../test/harness/testNames.js';
 import { encodeDataHeader, encodeMessage } from '../bsread/bsreadCodec.js';
 import { defaultSimulatedChannels, expectedTimestamp, startBsreadSimulator, type BsreadSimulator, type BsreadSimulatorOptions } from '../bsread/bsreadSimulator.js';
-import { newId } from '../ids.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../jetstream/index.js';
-import { createAcquisitionEffects } from './acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from './bsreadSource.js';
 import { prepareAcquisitionStart } from './prepareAcquisitionStart.js';
 
@@ -59,13 +55,7 @@ interface Rig {
 const makeRig = async (address: string, options: { dataRoot?: string; bufferLength?: number } = {}): Promise<Rig> => {
   const dataRoot = options.dataRoot ?? join(scratch, `root${++rigs}`);
   const source = startBsreadSource({ address, mode: 'pull', bufferLength: options.bufferLength ?? 2_000 });
-  const runtime = new ActorRuntime({
-    store,
-    schemas: new EventSchemas(),
-    definitions: [defineActor(acquisitionActor)],
-    effects: { acquisition: createAcquisitionEffects({ source: () => source, dataRoot, progressIntervalMs: 100 }) },
-    newId,
-  });
+  const runtime = createAcquisitionRuntime(store, source, dataRoot);
   await runtime.start();
   cleanups.push(() => source.close(), () => runtime.stop(500));
   const settle = async (id: string, ms = 15_000): Promise<ActorView> => {

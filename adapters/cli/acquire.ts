@@ -1,31 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
+import type { AcquisitionView } from '../../actors/acquisition/index.js';
 import { ValidationError } from '../../events/errors.js';
 import { cliContext, withGlobalOptions, withToolNats, type GlobalOptions } from './context.js';
 import { withDaqflow } from './grab.js';
 import { requestJson } from './natsRequest.js';
 import { commaList, wholeNumber } from './parsers.js';
 
-/** What `acquisitions.get` answers (brief §3). */
-export interface AcquisitionView {
-  id: string;
-  state: string;
-  final: boolean;
-  outputFile: string | null;
-  startPulseId: number | null;
-  stopPulseId: number | null;
-  firstPulseId: number | null;
-  lastPulseId: number | null;
-  pulsesWritten: number;
-  missingPulses: number;
-  bytesWritten: number;
-  ratePerSecond?: number;
-  lagPulses?: number;
-  draftPath?: string;
-  lostPulses?: { from: number; to: number };
-  error?: string;
-}
+export type { AcquisitionView };
 
 interface AcquireOptions extends GlobalOptions {
   readonly output?: string;

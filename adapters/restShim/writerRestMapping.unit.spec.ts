@@ -15,6 +15,11 @@ const view = (over: Partial<AcquisitionReply>): AcquisitionReply => ({
   pulsesWritten: 21,
   missingPulses: 0,
   bytesWritten: 2_100,
+  stopNow: false,
+  ratePerSecond: 0,
+  lagPulses: 0,
+  startedAt: null,
+  finishedAt: null,
   ...over,
 });
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AcquisitionView } from '../../actors/acquisition/index.js';
 import { simulatedChannels } from '../../adapters/cli/simulate.js';
 import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
 import { killAllDaqflowProcesses, runCli, startDaqflowProcess } from '../harness/daqflowProcess.js';
@@ -21,20 +22,7 @@ const START = 5_000_000;
 const RATE = 100;
 const PORT = 19_000 + Math.floor(Math.random() * 2_000);
 
-interface AcquisitionReply {
-  id: string;
-  state: string;
-  final: boolean;
-  outputFile: string | null;
-  startPulseId: number | null;
-  firstPulseId: number | null;
-  lastPulseId: number | null;
-  pulsesWritten: number;
-  missingPulses: number;
-  draftPath?: string;
-  lostPulses?: { from: number; to: number };
-  error?: string;
-}
+type AcquisitionReply = AcquisitionView;
 
 const e2e = useE2eEnvironments('acquisition');
 let nc: NatsConnection;

@@ -4,7 +4,6 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquisitionActor } from '../../actors/acquisition/index.js';
 import { grabRunActor } from '../../actors/grabRun/index.js';
 import { reportJobActor } from '../../actors/reportJob/index.js';
 import { createDb } from '../../adapters/postgres/createDb.js';
@@ -13,7 +12,6 @@ import { prepareReportStart } from '../../adapters/reportJob/prepareReportStart.
 import { createReportEffects } from '../../adapters/reportJob/reportEffects.js';
 import { daqflowBin, reportRunners } from '../../adapters/reportJob/reportRunners.js';
 import pg from 'pg';
-import { createAcquisitionEffects } from '../../adapters/acquisition/acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from '../../adapters/acquisition/bsreadSource.js';
 import { prepareAcquisitionStart } from '../../adapters/acquisition/prepareAcquisitionStart.js';
 import { defaultSimulatedChannels, startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
@@ -27,6 +25,7 @@ import { prepareGrabStart } from '../../adapters/grabRun/prepareGrabStart.js';
 import { newId } from '../../adapters/ids.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
+import { createAcquisitionRuntime } from '../harness/acquisitionRuntime.js';
 import { createDemoRuntime } from '../harness/demoRuntime.js';
 import { clockFrom, createScheduleRuntime, scheduledDemo } from '../harness/scheduleRuntime.js';
 
@@ -200,13 +199,7 @@ const acquisition =
       gaps: [1_105],
     });
     const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength: 100 });
-    const runtime = new ActorRuntime({
-      store,
-      schemas: new EventSchemas(),
-      definitions: [defineActor(acquisitionActor)],
-      effects: { acquisition: createAcquisitionEffects({ source: () => source, dataRoot, progressIntervalMs: 100 }) },
-      newId,
-    });
+    const runtime = createAcquisitionRuntime(store, source, dataRoot);
     try {
       const id = await start(runtime, (body) => prepareAcquisitionStart(body, { source, dataRoot }), source);
       await until(async () => (await store.readLast('acquisition', id))?.final === true);
