@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ValidationError } from '../../events/errors.js';
 import { GitCommandError, GitPushRejectedError, GitRemoteMissingError, type GitOutput } from './errors.js';
 import { runGit } from './runGit.js';
-import { isPartialFile } from './writeFileAtomic.js';
+import { isPartialFile } from '../files/writeFileAtomic.js';
 
 export interface GitPublishOptions {
   /** URL or path of the repository (a local bare repository in tests). */

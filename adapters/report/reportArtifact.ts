@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { ValidationError } from '../../events/errors.js';
-import { writeFileAtomic } from './writeFileAtomic.js';
+import { writeFileAtomic } from '../files/writeFileAtomic.js';
 
 export type ReportArtifactKind = 'html' | 'png' | 'svg' | 'json';
 

@@ -31,7 +31,7 @@ import { exportParameterStatistics } from '../../projections/grabStatistics.quer
 import { errnoOf } from '../hdf5/dataRootPaths.js';
 import { publishToGit } from '../report/gitPublisher.js';
 import { plotBasePath, REPORT_INDEX } from '../report/reportPaths.js';
-import { isPartialFile } from '../report/writeFileAtomic.js';
+import { isPartialFile } from '../files/writeFileAtomic.js';
 import { writeReportSite, type ReportGroup, type ReportInstrument } from '../report/reportSite.js';
 import { isJobRunnerError } from '../runners/errors.js';
 import { isTerminal, type JobRef, type JobRunner, type JobSpec, type JobStatus } from '../runners/jobRunner.js';

@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { writeFileAtomic } from '../files/writeFileAtomic.js';
 import { JobRunnerError } from './errors.js';
 import {
   cancelledStatus,
@@ -46,10 +47,6 @@ const readText = async (path: string): Promise<string | null> => {
   }
 };
 
-const writeJsonAtomic = async (path: string, value: unknown): Promise<void> => {
-  await writeFile(`${path}.tmp`, JSON.stringify(value));
-  await rename(`${path}.tmp`, path);
-};
 
 /**
  * Runs jobs as child processes of this machine, at most `maxConcurrent` at once. Each job is a
@@ -93,7 +90,7 @@ export class LocalRunner implements JobRunner {
     }
     await prepareJobFiles(spec);
     const record: JobRecord = { spec, submittedAt: Date.now() };
-    await writeJsonAtomic(join(jobDir, 'job.json'), record);
+    await writeFileAtomic(join(jobDir, 'job.json'), JSON.stringify(record));
     await this.schedule();
     return { jobId: spec.name, exitMarkerPath: spec.exitMarkerPath };
   }
