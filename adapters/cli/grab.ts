@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { NatsConnection } from '@nats-io/nats-core';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
+import type { SeriesStatistics } from '../../actors/grabRun/parameterStatistics.js';
 import { ValidationError } from '../../events/errors.js';
 import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { connectNats } from '../jetstream/connection.js';
@@ -34,18 +35,8 @@ export interface GrabView {
   error?: string;
 }
 
-interface StatisticsRow {
-  parameter: string;
-  units: string | null;
-  count: number;
-  nanCount: number;
-  min: number | null;
-  max: number | null;
-  mean: number | null;
-  std: number | null;
-  mode: number | null;
-  interval: { mean: number | null; min: number | null; max: number | null };
-}
+/** A parameter's statistics as the run's `fileWritten` event carries them (the table shows these fields). */
+type StatisticsRow = SeriesStatistics & { parameter: string; units: string | null; interval: Pick<SeriesStatistics, 'mean' | 'min' | 'max'> };
 
 interface GrabOptions extends GlobalOptions {
   readonly paramFile?: string;
