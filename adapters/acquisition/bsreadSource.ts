@@ -3,7 +3,7 @@
  * feeding one ring buffer that every acquisition of this process reads from.
  */
 import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
-import { createBsreadReceiver, type BsreadReceiver, type BsreadReceiverCounters } from '../bsread/bsreadReceiver.js';
+import { createBsreadReceiver, type BsreadReceiver, type BsreadReceiverCounters, type BsreadTransport } from '../bsread/bsreadReceiver.js';
 import { createRingBuffer, type RingBuffer, type RingBufferCounters } from '../bsread/ringBuffer.js';
 import { startBsreadRepublisher, type BsreadRepublisherCounters } from './bsreadRepublisher.js';
 
@@ -11,6 +11,8 @@ export interface BsreadSourceOptions {
   /** e.g. `tcp://127.0.0.1:9999` (`DAQFLOW_BSREAD_STREAM`). */
   readonly address: string;
   readonly mode: 'pull' | 'sub';
+  /** `DAQFLOW_BSREAD_RECEIVER`; default `zmtp`. */
+  readonly transport?: BsreadTransport;
   /** Ring buffer size in messages (`DAQFLOW_BUFFER_LENGTH`). */
   readonly bufferLength: number;
   /**
@@ -52,6 +54,7 @@ export const startBsreadSource = (options: BsreadSourceOptions): BsreadSource =>
   const receiver: BsreadReceiver = createBsreadReceiver({
     address: options.address,
     mode: options.mode,
+    ...(options.transport ? { transport: options.transport } : {}),
     logger,
     onMessage: (message) => {
       buffer.push(message);

@@ -17,11 +17,18 @@ import { messageOf } from '../../events/errors.js';
 import { DataHeaderCache, decodeMessage } from './bsreadCodec.js';
 import type { BsreadMessage } from './bsreadMessage.js';
 import { BsreadDecodeError, bsreadDecodeReasonList, type BsreadDecodeReason } from './errors.js';
+import { createZmtpSocket, type ZmtpSocketCounters } from './zmtpSocket.js';
+
+import type { BsreadTransport } from './bsreadTransport.js';
+
+export { bsreadTransports, type BsreadTransport } from './bsreadTransport.js';
 
 export interface BsreadReceiverOptions {
   /** The stream to connect to, e.g. `tcp://camera-server:9999`. */
   readonly address: string;
   readonly mode: 'pull' | 'sub';
+  /** Default `zmtp`. */
+  readonly transport?: BsreadTransport;
   /** Called for each decoded message, in order; awaited when it returns a promise. */
   readonly onMessage: (message: BsreadMessage) => void | Promise<void>;
   readonly logger?: Logger;
@@ -62,6 +69,9 @@ export interface BsreadReceiverCounters {
   /** Delivered messages whose pulse id was not above the one before (a sender restart, a reordering). */
   readonly outOfOrder: number;
   readonly lastPulseId: number | undefined;
+  readonly transport: BsreadTransport;
+  /** Connections made and lost (the `zmtp` transport only; libzmq does not tell). */
+  readonly link?: ZmtpSocketCounters;
 }
 
 export interface BsreadReceiver {
@@ -75,15 +85,21 @@ export interface BsreadReceiver {
   close(): Promise<void>;
 }
 
+const connectZeromq = (address: string, mode: 'pull' | 'sub', hwm: number): zmq.Pull | zmq.Subscriber => {
+  const socket = mode === 'pull' ? new zmq.Pull({ receiveHighWaterMark: hwm, linger: 0 }) : new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0 });
+  if (socket instanceof zmq.Subscriber) socket.subscribe();
+  socket.connect(address);
+  return socket;
+};
 
 export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadReceiver => {
   const logger = options.logger ?? silentLogger;
   const logIntervalMs = options.logIntervalMs ?? 10_000;
   const hwm = options.receiveHighWaterMark ?? 100;
-  const socket = options.mode === 'pull' ? new zmq.Pull({ receiveHighWaterMark: hwm, linger: 0 }) : new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0 });
-  if (socket instanceof zmq.Subscriber) socket.subscribe();
-  socket.connect(options.address);
-  logger.info({ address: options.address, mode: options.mode, receiveHighWaterMark: hwm }, 'bsread receiver connected');
+  const transport = options.transport ?? 'zmtp';
+  const zmtp = transport === 'zmtp' ? createZmtpSocket({ address: options.address, type: options.mode, receiveHighWaterMark: hwm, logger }) : undefined;
+  const socket = zmtp ?? connectZeromq(options.address, options.mode, hwm);
+  logger.info({ address: options.address, mode: options.mode, transport, receiveHighWaterMark: hwm }, 'bsread receiver connected');
 
   const cache = new DataHeaderCache(options.headerCacheSize);
   const byReason = Object.fromEntries(bsreadDecodeReasonList.map((r) => [r, 0])) as Record<BsreadDecodeReason, number>;
@@ -190,6 +206,8 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
       missingPulses,
       outOfOrder,
       lastPulseId,
+      transport,
+      ...(zmtp ? { link: zmtp.counters() } : {}),
     }),
     done,
     close: async () => {

@@ -4,6 +4,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isTimeZone } from '../../actors/grabRun/grabWindow.js';
 import { ValidationError } from '../../events/errors.js';
+import { bsreadTransports } from '../bsread/bsreadTransport.js';
+import { parseZmtpEndpoint } from '../bsread/zmtpSocket.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -15,6 +17,7 @@ export const configKeys = {
   dataRoot: 'DAQFLOW_DATA_ROOT',
   bsreadStream: 'DAQFLOW_BSREAD_STREAM',
   bsreadMode: 'DAQFLOW_BSREAD_MODE',
+  bsreadReceiver: 'DAQFLOW_BSREAD_RECEIVER',
   bufferLength: 'DAQFLOW_BUFFER_LENGTH',
   archiverUrl: 'DAQFLOW_ARCHIVER_URL',
   bsreadRepublish: 'DAQFLOW_BSREAD_REPUBLISH',
@@ -41,6 +44,8 @@ const configSchema = z.strictObject({
   dataRoot: z.string().min(1).optional(),
   bsreadStream: z.string().min(1).optional(),
   bsreadMode: z.enum(['pull', 'sub']).default('pull'),
+  /** How the stream is read: daqflow's ZMTP reader (tcp:// and ipc://) or zeromq.js (any libzmq transport). */
+  bsreadReceiver: z.enum(bsreadTransports).default('zmtp'),
   bufferLength: z.coerce.number().int().min(1).default(1_000),
   archiverUrl: z.string().url('an http(s) URL, e.g. http://archiver:17668/retrieval').optional(),
   /** Re-publish the received bsread stream on a ZeroMQ PUB socket bound here, e.g. `tcp://*:9998`. */
@@ -65,6 +70,14 @@ const configSchema = z.strictObject({
   restPort: z.coerce.number().int().min(0).max(65_535).optional(),
   // Loopback, as sf_bsread_writer listened: the shim has no authentication.
   restHost: z.string().min(1).default('127.0.0.1'),
+}).superRefine((config, ctx) => {
+  // Refused at start-up, not at the first connection attempt.
+  if (config.bsreadStream === undefined || config.bsreadReceiver !== 'zmtp') return;
+  try {
+    parseZmtpEndpoint(config.bsreadStream);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', path: ['bsreadStream'], message: (e as Error).message });
+  }
 });
 
 /** daqflow's configuration after defaults, environment, `--config` file and flags are merged. */

@@ -21,6 +21,7 @@ describe('loadConfig', () => {
       stream: 'DAQFLOW_EVENTS',
       subjectPrefix: 'daqflow',
       bsreadMode: 'pull',
+      bsreadReceiver: 'zmtp',
       logLevel: 'info',
     });
     expect(config.natsUrl).toBeUndefined();
@@ -38,6 +39,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { DAQFLOW_BSREAD_MODE: 'push' } })).toThrow(/bsreadMode \(DAQFLOW_BSREAD_MODE\)/);
     expect(() => loadConfig({ env: { DAQFLOW_SUBJECT_PREFIX: 'a b' } })).toThrow(/subjectPrefix/);
     expect(() => loadConfig({ env: {}, file: file('b.yaml', 'strem: X\n') })).toThrow(/strem/);
+  });
+
+  it('checks the bsread stream address against the receiver that will read it, at load time', () => {
+    expect(loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'tcp://camera:9999' } }).bsreadReceiver).toBe('zmtp');
+    expect(() => loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'inproc://cam' } })).toThrow(/bsreadStream \(DAQFLOW_BSREAD_STREAM\): .*DAQFLOW_BSREAD_RECEIVER=zeromq/);
+    expect(() => loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'tcp://*:9999' } })).toThrow(/bsreadStream .*a host and a port/);
+    expect(loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'inproc://cam', DAQFLOW_BSREAD_RECEIVER: 'zeromq' } }).bsreadReceiver).toBe('zeromq');
+    expect(() => loadConfig({ env: { DAQFLOW_BSREAD_RECEIVER: 'libzmq' } })).toThrow(/bsreadReceiver \(DAQFLOW_BSREAD_RECEIVER\)/);
   });
 
   it('starts no REST shim unless a port is given, and keeps it on loopback by default', () => {
