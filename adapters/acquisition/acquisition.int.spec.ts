@@ -14,7 +14,9 @@ import { testStream } from '../../test/harness/testNames.js';
 import { encodeDataHeader, encodeMessage } from '../bsread/bsreadCodec.js';
 import { defaultSimulatedChannels, expectedTimestamp, startBsreadSimulator, type BsreadSimulator, type BsreadSimulatorOptions } from '../bsread/bsreadSimulator.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../jetstream/index.js';
+import type { AcquisitionEffectsOptions } from './acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from './bsreadSource.js';
+import { openSwissfelFile } from '../hdf5/swissfelWriter.js';
 import { prepareAcquisitionStart } from './prepareAcquisitionStart.js';
 
 // Acquisitions end to end inside one process: a bsread stream over real ZeroMQ sockets, the
@@ -52,10 +54,13 @@ interface Rig {
 }
 
 /** A runtime hosting acquisitions on `source` (a new buffer per rig, as a new process has). */
-const makeRig = async (address: string, options: { dataRoot?: string; bufferLength?: number } = {}): Promise<Rig> => {
+const makeRig = async (
+  address: string,
+  options: { dataRoot?: string; bufferLength?: number; openFile?: AcquisitionEffectsOptions['openFile'] } = {},
+): Promise<Rig> => {
   const dataRoot = options.dataRoot ?? join(scratch, `root${++rigs}`);
   const source = startBsreadSource({ address, mode: 'pull', bufferLength: options.bufferLength ?? 2_000 });
-  const runtime = createAcquisitionRuntime(store, source, dataRoot);
+  const runtime = createAcquisitionRuntime(store, source, dataRoot, options.openFile ? { openFile: options.openFile } : {});
   await runtime.start();
   cleanups.push(() => source.close(), () => runtime.stop(500));
   const settle = async (id: string, ms = 15_000): Promise<ActorView> => {
@@ -135,6 +140,9 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     await rig.runtime.execute('acquisition', c.id, 'stop', { now: true });
     const dc = await rig.settle(c.id);
     expect(dc.state).toBe('completed');
+    // The stream itself lost nothing: every pulse the files miss would be a fault of ours.
+    const counters = rig.source.counters();
+    expect([counters.receiver.malformed, counters.receiver.missingPulses, counters.receiver.outOfOrder, counters.receiver.link?.disconnects]).toEqual([0, 0, 0, 0]);
     await checkFileAgainstSimulator(join(rig.dataRoot, 'a.h5'), (p) => sim.expected(p), { first: 10_020, last: 10_200 });
     const selected = await checkFileAgainstSimulator(join(rig.dataRoot, 'b.h5'), (p) => sim.expected(p), {
       first: 10_100,
@@ -147,6 +155,37 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     expect(first).toBe(c.summary['startPulseId']);
     expect(last).toBeGreaterThan(first);
     await checkFileAgainstSimulator(join(rig.dataRoot, 'c.h5'), (p) => sim.expected(p), { first, last });
+  });
+
+  it('a stop now that arrives while the file is still opening writes every pulse from the first to the newest', async () => {
+    // Opening can take a while (a writer thread being started on a busy machine): the first pulse is
+    // in hand, the rest in the buffer. The stop must end the file there, not fill it with missing rows.
+    const sim = await simulate({ channels: smallChannels });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let opening = false;
+    const rig = await makeRig(sim.address, {
+      openFile: async (o) => {
+        opening = true;
+        await gate;
+        return openSwissfelFile(o);
+      },
+    });
+    await bufferReaches(rig.source, 10_050);
+    const c = await rig.start({ outputFile: 'held.h5', startNow: true });
+    const start = c.summary['startPulseId'] as number;
+    await bufferReaches(rig.source, start + 100);
+    expect(opening).toBe(true);
+    await rig.runtime.execute('acquisition', c.id, 'stop', { now: true });
+    release();
+    const done = await rig.settle(c.id);
+    expect(done.state).toBe('completed');
+    const [first, last] = [done.summary['firstPulseId'] as number, done.summary['lastPulseId'] as number];
+    expect(first).toBe(start);
+    expect(last).toBeGreaterThanOrEqual(start + 100);
+    const read = await checkFileAgainstSimulator(join(rig.dataRoot, 'held.h5'), (p) => sim.expected(p), { first, last });
+    expect(read.rows).toBe(last - first + 1);
+    expect(done.summary['missingPulses']).toBe(0);
   });
 
   it('refuses a start pulse that has left the buffer, naming what it holds, and records nothing', async () => {

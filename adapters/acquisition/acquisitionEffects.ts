@@ -21,7 +21,8 @@ import { messageOf } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import { isPulseGoneError } from '../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../hdf5/swissfelLayout.js';
-import { openSwissfelFile, type SwissfelFileWriter } from '../hdf5/swissfelWriter.js';
+import { openSwissfelFile, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../hdf5/swissfelWriter.js';
+import { openSwissfelFileInThread, sharedWriterThreadPool, type WriterThreadPool } from '../hdf5/swissfelWriterThread.js';
 import type { BsreadSource } from './bsreadSource.js';
 
 export interface AcquisitionEffectsOptions {
@@ -34,6 +35,15 @@ export interface AcquisitionEffectsOptions {
   readonly progressIntervalMs?: number;
   /** Rows per HDF5 chunk (default: the writer's, by row size). */
   readonly chunkRows?: number;
+  /**
+   * Where the HDF5 file is written: `thread` (default), each acquisition's writer on a worker
+   * thread from `writerThreads` (default: the process's pool), so that receiving and writing use
+   * two cores; `inline`, on this thread (the bench compares the two).
+   */
+  readonly writer?: 'thread' | 'inline';
+  readonly writerThreads?: WriterThreadPool;
+  /** Opens each acquisition's file instead of `writer`: a test holds an open with it. */
+  readonly openFile?: (options: OpenSwissfelFileOptions) => Promise<SwissfelFileWriter>;
 }
 
 /** Why an acquisition failed (`acquisitionFailed.reason`). */
@@ -98,7 +108,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     let stop: SetStopParams | null = params.stop ?? (request.stopPulseId === null ? null : { stopPulseId: request.stopPulseId, now: false });
     let stopAt: number | null = null;
     let killReason: string | null = null;
-    let writer: SwissfelFileWriter | undefined;
+    let writer: (SwissfelFileWriter & { backlog?(): Promise<void> | undefined }) | undefined;
     let lastWritten: number | null = null;
     const control = new AbortController();
     const signal = AbortSignal.any([context.signal, control.signal]);
@@ -108,8 +118,11 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       stop = s;
       if (!s.now && s.stopPulseId !== null) stopAt = s.stopPulseId;
       else stopAt = Math.max(lastWritten ?? -1, buffer.counters().newestPulseId ?? -1);
-      // Nothing more to wait for: wake the reader.
-      if (lastWritten !== null ? stopAt <= lastWritten : s.now) control.abort(new Error('stopped'));
+      // Nothing more to wait for: wake the reader. Before the first row is written (the writer
+      // may be opening, with the first pulse in hand) that is only so when the stop comes before
+      // the first pulse: pulses from the first up to a stop "now" are in the buffer, to be written.
+      const nothingLeft = lastWritten !== null ? stopAt <= lastWritten : firstRow === null || stopAt < firstRow;
+      if (nothingLeft) control.abort(new Error('stopped'));
     };
     ranHere.add(context.id);
     running.set(context.id, {
@@ -151,13 +164,18 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       reporting = context.report({ type: 'progress', data }).finally(() => (reporting = undefined));
     };
 
-    const openWriter = async (first: number): Promise<SwissfelFileWriter> => {
-      const w = await openSwissfelFile({
+    const openWriter = async (first: number): Promise<NonNullable<typeof writer>> => {
+      const fileOptions = {
         outputFile: request.outputFile,
         dataRoot: options.dataRoot,
         general: request.general,
         ...(options.chunkRows === undefined ? {} : { chunkRows: options.chunkRows }),
-      });
+      };
+      const w = options.openFile
+        ? await options.openFile(fileOptions)
+        : options.writer === 'inline'
+          ? await openSwissfelFile(fileOptions)
+          : await openSwissfelFileInThread(fileOptions, options.writerThreads ?? sharedWriterThreadPool());
       firstRow = first;
       await context.report({ type: 'started', data: { firstPulseId: first, draftPath: w.draftPath } });
       return w;
@@ -247,6 +265,8 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
             return lostAtStart(firstRow, firstEver, `pulse ${firstRow} arrived before this process received the stream (its first pulse: ${firstEver})`);
           }
           if (stopAt !== null && stopAt < wanted) return await end('finished');
+          // Known before the open, which can take a while: a stop arriving meanwhile is judged against it.
+          firstRow = wanted;
           writer = await openWriter(wanted);
         }
         if (stopAt !== null && message.pulseId > stopAt) {
@@ -256,6 +276,12 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
         writeRow(message.pulseId, message);
         if (stopAt !== null && message.pulseId >= stopAt) return await end('finished');
         maybeReport();
+        // A writer thread that is far behind holds the reader here (the ring buffer keeps the rest).
+        const behind = writer.backlog?.();
+        if (behind !== undefined) {
+          await behind;
+          sinceYield = performance.now();
+        }
         // A long backlog is served from memory without touching the event loop: let the receiver in.
         const now = performance.now();
         if (now - sinceYield > 20) {

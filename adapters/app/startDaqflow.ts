@@ -12,6 +12,7 @@ import { startProjector, type Projector } from '../../projections/projector.js';
 import { allProjections } from '../../projections/registry.js';
 import type { DaqflowConfig } from '../config/config.js';
 import { createAcquisitionEffects } from '../acquisition/acquisitionEffects.js';
+import { sharedWriterThreadPool } from '../hdf5/swissfelWriterThread.js';
 import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
 import { DEFAULT_SIMULATOR_RATE_HZ, startDefaultSimulator } from '../acquisition/defaultSimulator.js';
 import { createDemoEffects } from '../demo/demoEffects.js';
@@ -136,11 +137,17 @@ export const startDaqflow = async (
     const bsread = startBsreadSource({
       address: config.bsreadStream ?? simulated!.address,
       mode: config.bsreadStream ? config.bsreadMode : 'pull',
+      transport: config.bsreadReceiver,
       bufferLength: config.bufferLength,
       ...(config.bsreadRepublish ? { republishAddress: config.bsreadRepublish } : {}),
       logger: logger.child({ component: 'bsread' }),
     });
     cleanups.unshift(() => bsread.close());
+    // An acquisition's file is written on a thread of its own; one is started now, so the first
+    // acquisition does not wait for h5wasm to load in it (0.4 s idle, seconds on a busy machine).
+    const writerThreads = sharedWriterThreadPool();
+    writerThreads.warm();
+    cleanups.unshift(() => writerThreads.close());
     const preparers = createPreparers({
       source,
       dataRoot: config.dataRootDir,

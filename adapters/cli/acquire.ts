@@ -119,10 +119,11 @@ export const registerAcquireCommands = (program: Command): void => {
       'after',
       `
 daqflow receives the bsread stream (DAQFLOW_BSREAD_STREAM, pull or sub; without it, a simulated
-100 Hz stream) into a ring buffer of DAQFLOW_BUFFER_LENGTH pulses. An acquisition writes the
-pulses from its start to its stop pulse (both inclusive) from that buffer, so a start pulse a
-little in the past still works; one that has left the buffer is refused. Missing pulses and
-values are rows with is_data_present = 0. The file appears under its name only when complete.
+100 Hz stream; read by daqflow's ZMTP reader, or by zeromq.js with DAQFLOW_BSREAD_RECEIVER=zeromq)
+into a ring buffer of DAQFLOW_BUFFER_LENGTH pulses. An acquisition writes the pulses from its
+start to its stop pulse (both inclusive) from that buffer, on a thread of its own, so a start
+pulse a little in the past still works; one that has left the buffer is refused. Missing pulses
+and values are rows with is_data_present = 0. The file appears under its name only when complete.
 
 Examples:
   npx daqflow acquire start --output p12345/raw/run_0001.h5 --stop-pulse 2000000

@@ -84,7 +84,7 @@ export const checkFileAgainstSimulator = async (
         const index = e ? e.channels.findIndex((c) => c.name === name) : -1;
         const value = e && index >= 0 ? e.values[index] : null;
         const flag = value === null || value === undefined ? 0 : 1;
-        expect(flags[r], `${group} is_data_present at pulse ${p}`).toBe(flag);
+        expect(flags[r], `${group} is_data_present at pulse ${p} (row ${r} of ${range.first}..${range.last})`).toBe(flag);
         if (!flag || !e) continue;
         present++;
         const config = e.channels[index]!;

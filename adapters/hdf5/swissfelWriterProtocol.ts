@@ -1,0 +1,143 @@
+/**
+ * What passes between an acquisition and its SwissFEL writer thread (swissfelWriterThread.ts,
+ * swissfelWriterWorker.ts), and how a pulse is packed for the trip.
+ *
+ * A BsreadMessage of 200 channels is 200 small objects and 200 views of the receiver's read
+ * buffers; structured-cloned as it is, every view would copy the whole buffer it lives in. So a
+ * pulse travels as a few typed arrays: the values' bytes gathered in one ArrayBuffer that is
+ * transferred (not copied again), offsets, timestamps. A value already in a SharedArrayBuffer is
+ * passed as it is, shared, never copied (no receiver makes them today: see zmtpSocket.ts). The
+ * channel list is sent once per distinct list.
+ */
+import type { BsreadChannelConfig, BsreadMessage, BsreadValue } from '../bsread/bsreadMessage.js';
+import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats } from './swissfelWriter.js';
+
+export interface PackedPulse {
+  readonly pulseId: number;
+  readonly globalTimestamp: readonly [number, number];
+  readonly hash: string;
+  readonly wireBytes: number;
+  /** Identifies the channel list; `channels` comes with the first pulse that uses it. */
+  readonly channelsId: number;
+  readonly channels?: readonly BsreadChannelConfig[];
+  /** The values' bytes, one after the other. */
+  readonly data: ArrayBuffer;
+  /** Per value: start in `data` and length; start -1: no value; -2: in `shared`. */
+  readonly offsets: Float64Array;
+  /** Per value: seconds and nanoseconds; NaN: no timestamp. */
+  readonly timestamps: Float64Array;
+  readonly shared?: ReadonlyArray<Uint8Array | null>;
+}
+
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly details?: Record<string, unknown>;
+}
+
+export type ToWriter =
+  | { readonly op: 'open'; readonly options: OpenSwissfelFileOptions }
+  | { readonly op: 'pulse'; readonly pulseId: number; readonly pulse: PackedPulse | null; readonly bytes: number }
+  | { readonly op: 'finish' }
+  | { readonly op: 'abort' };
+
+export type FromWriter =
+  | { readonly op: 'opened'; readonly draftPath: string; readonly finalPath: string }
+  | { readonly op: 'openFailed'; readonly error: SerializedError }
+  /** Pulses and bytes taken since the last ack, and the stats after them. */
+  | { readonly op: 'ack'; readonly pulses: number; readonly bytes: number; readonly stats: SwissfelFileStats }
+  | { readonly op: 'writeFailed'; readonly error: SerializedError }
+  | { readonly op: 'finished'; readonly result: SwissfelFileResult }
+  | { readonly op: 'finishFailed'; readonly error: SerializedError }
+  | { readonly op: 'aborted'; readonly draftPath: string };
+
+const isShared = (bytes: Uint8Array): boolean => typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
+
+/** Packs a pulse; returns it with the buffers to transfer. */
+export const packPulse = (
+  message: BsreadMessage,
+  channelsId: number,
+  withChannels: boolean,
+): { pulse: PackedPulse; transfer: ArrayBuffer[]; bytes: number } => {
+  const n = message.values.length;
+  const offsets = new Float64Array(n * 2);
+  const timestamps = new Float64Array(n * 2);
+  let total = 0;
+  let anyShared = false;
+  for (const v of message.values) {
+    if (v.bytes === null) continue;
+    if (isShared(v.bytes)) anyShared = true;
+    else total += v.bytes.byteLength;
+  }
+  const data = new ArrayBuffer(total);
+  const into = new Uint8Array(data);
+  const shared: Array<Uint8Array | null> | undefined = anyShared ? new Array<Uint8Array | null>(n).fill(null) : undefined;
+  let at = 0;
+  let bytes = 0;
+  for (let i = 0; i < n; i++) {
+    const v = message.values[i]!;
+    if (v.bytes === null) offsets[2 * i] = -1;
+    else if (shared !== undefined && isShared(v.bytes)) {
+      offsets[2 * i] = -2;
+      offsets[2 * i + 1] = v.bytes.byteLength;
+      shared[i] = v.bytes;
+    } else {
+      into.set(v.bytes, at);
+      offsets[2 * i] = at;
+      offsets[2 * i + 1] = v.bytes.byteLength;
+      at += v.bytes.byteLength;
+    }
+    if (v.bytes !== null) bytes += v.bytes.byteLength;
+    timestamps[2 * i] = v.timestamp?.sec ?? Number.NaN;
+    timestamps[2 * i + 1] = v.timestamp?.ns ?? Number.NaN;
+  }
+  const pulse: PackedPulse = {
+    pulseId: message.pulseId,
+    globalTimestamp: [message.globalTimestamp.sec, message.globalTimestamp.ns],
+    hash: message.hash,
+    wireBytes: message.wireBytes,
+    channelsId,
+    ...(withChannels ? { channels: message.channels } : {}),
+    data,
+    offsets,
+    timestamps,
+    ...(shared ? { shared } : {}),
+  };
+  return { pulse, transfer: [data, offsets.buffer as ArrayBuffer, timestamps.buffer as ArrayBuffer], bytes };
+};
+
+/** The message again, on the writer's side; `channels` is the list `channelsId` named. */
+export const unpackPulse = (pulse: PackedPulse, channels: readonly BsreadChannelConfig[]): BsreadMessage => {
+  const values: BsreadValue[] = new Array<BsreadValue>(channels.length);
+  for (let i = 0; i < channels.length; i++) {
+    const start = pulse.offsets[2 * i]!;
+    const length = pulse.offsets[2 * i + 1]!;
+    const sec = pulse.timestamps[2 * i]!;
+    values[i] = {
+      bytes: start === -1 ? null : start === -2 ? pulse.shared![i]! : new Uint8Array(pulse.data, start, length),
+      timestamp: Number.isNaN(sec) ? null : { sec, ns: pulse.timestamps[2 * i + 1]! },
+    };
+  }
+  return {
+    pulseId: pulse.pulseId,
+    globalTimestamp: { sec: pulse.globalTimestamp[0], ns: pulse.globalTimestamp[1] },
+    hash: pulse.hash,
+    channels,
+    values,
+    wireBytes: pulse.wireBytes,
+  };
+};
+
+export const serializeError = (e: unknown): SerializedError => {
+  if (e instanceof Error) {
+    const { code, details } = e as Error & { code?: unknown; details?: unknown };
+    return {
+      name: e.name,
+      message: e.message,
+      ...(typeof code === 'string' ? { code } : {}),
+      ...(details !== null && typeof details === 'object' ? { details: details as Record<string, unknown> } : {}),
+    };
+  }
+  return { name: 'Error', message: String(e) };
+};

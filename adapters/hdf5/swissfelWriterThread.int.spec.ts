@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import h5wasm from 'h5wasm/node';
+import type { Group } from 'h5wasm/node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { withDefaults } from '../bsread/bsreadCodec.js';
+import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
+import { defaultSimulatedChannels, expectedTimestamp, expectedValue } from '../bsread/bsreadSimulator.js';
+import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
+import { openSwissfelFileInThread, WriterThreadPool } from './swissfelWriterThread.js';
+
+// The threaded writer against the in-thread one: the same pulses must give the same file, and
+// its refusals and failures must come back as the in-thread writer's do.
+const scratch = mkdtempSync(join(tmpdir(), 'daqflow-writer-thread-'));
+const pool = new WriterThreadPool(1);
+afterAll(async () => {
+  await pool.close();
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+const base = defaultSimulatedChannels({ imageWidth: 160, imageHeight: 120 }).map(withDefaults);
+const changed = base.map((c) => (c.name === 'SIM:WAVE:INT32' ? { ...c, type: 'float64' as const, shape: Object.freeze([3]) } : c));
+
+/** Pulse p: the simulator's values; a value missing every 7th; the camera in shared memory on odd pulses; a type change at 1020. */
+const messageAt = (p: number): BsreadMessage => {
+  const channels: readonly BsreadChannelConfig[] = p < 1020 ? base : changed;
+  const values = channels.map((c, i) => {
+    if ((p + i) % 7 === 0) return { bytes: null, timestamp: null };
+    let bytes: Uint8Array = expectedValue(c, p);
+    if (c.name === 'SIM:CAMERA:FPICTURE' && p % 2 === 1) {
+      const shared = new Uint8Array(new SharedArrayBuffer(bytes.byteLength));
+      shared.set(bytes);
+      bytes = shared;
+    }
+    return { bytes, timestamp: expectedTimestamp(p) };
+  });
+  return { pulseId: p, globalTimestamp: expectedTimestamp(p), hash: p < 1020 ? 'a' : 'b', channels, values, wireBytes: 0 };
+};
+const gaps = new Set([1005, 1006, 1031]);
+const nulls = new Set([1010]);
+
+const writeAll = async (writer: SwissfelFileWriter & { backlog?(): Promise<void> | undefined }): Promise<void> => {
+  for (let p = 1000; p < 1040; p++) {
+    if (gaps.has(p)) continue;
+    writer.writePulse(p, nulls.has(p) ? null : messageAt(p));
+    await writer.backlog?.();
+  }
+};
+
+/** Every dataset and attribute of a file, by path: dtype, shape and a hash of the bytes. */
+const dump = async (path: string): Promise<Map<string, string>> => {
+  await h5wasm.ready;
+  const file = new h5wasm.File(path, 'r');
+  const out = new Map<string, string>();
+  const walk = (group: Group, prefix: string): void => {
+    for (const name of group.keys()) {
+      const item = group.get(name);
+      const at = `${prefix}/${name}`;
+      if (item instanceof h5wasm.Group) walk(item, at);
+      else if (item instanceof h5wasm.Dataset) {
+        const v = item.value;
+        const bytes = ArrayBuffer.isView(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.from(JSON.stringify(v));
+        out.set(at, `${JSON.stringify(item.dtype)} ${JSON.stringify(item.shape)} ${createHash('sha256').update(bytes).digest('hex')}`);
+      }
+      for (const attr of Object.keys((item as Group).attrs ?? {})) out.set(`${at}@${attr}`, JSON.stringify((item as Group).attrs[attr]!.value));
+    }
+  };
+  try {
+    walk(file, '');
+  } finally {
+    file.close();
+  }
+  return out;
+};
+
+describe('the SwissFEL writer on a thread', () => {
+  it('writes the same file as the writer on this thread: every type, gaps, missing values, a type change, shared memory', async () => {
+    const root = mkdtempSync(join(scratch, 'same-'));
+    const inline = await openSwissfelFile({ outputFile: 'inline.h5', dataRoot: root, general: { user: 'tester' } });
+    await writeAll(inline);
+    const a = await inline.finish();
+    const threaded = await openSwissfelFileInThread({ outputFile: 'thread.h5', dataRoot: root, general: { user: 'tester' } }, pool);
+    expect(threaded.draftPath).toBe(join(root, '.thread.h5.draft'));
+    await writeAll(threaded);
+    const b = await threaded.finish();
+
+    expect(b.stats).toEqual(a.stats);
+    expect(b.stats).toMatchObject({ rows: 40, pulsesMissing: 4, typeChanges: 1 });
+    const [da, db] = [await dump(a.path), await dump(b.path)];
+    expect(da.size).toBeGreaterThan(60);
+    expect([...db.entries()]).toEqual([...da.entries()]);
+    expect(existsSync(threaded.draftPath)).toBe(false);
+  });
+
+  it('refuses what the writer on this thread refuses, with the same error', async () => {
+    const root = mkdtempSync(join(scratch, 'refuse-'));
+    const first = await openSwissfelFileInThread({ outputFile: 'taken.h5', dataRoot: root }, pool);
+    await first.finish();
+    await expect(openSwissfelFileInThread({ outputFile: 'taken.h5', dataRoot: root }, pool)).rejects.toMatchObject({
+      name: 'DaqflowError',
+      code: 'VALIDATION_FAILED',
+      message: expect.stringMatching(/already exists/),
+    });
+    await expect(openSwissfelFileInThread({ outputFile: '../outside.h5', dataRoot: root }, pool)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
+  it('a pulse the thread cannot write fails the next call; abort keeps the draft with the rows before it', async () => {
+    const root = mkdtempSync(join(scratch, 'fail-'));
+    const writer = await openSwissfelFileInThread({ outputFile: 'broken.h5', dataRoot: root }, pool);
+    writer.writePulse(1000, messageAt(1000));
+    writer.writePulse(1001, messageAt(1001));
+    writer.writePulse(1001, messageAt(1001)); // not increasing: refused in the thread
+    let thrown: unknown;
+    for (let i = 0; i < 200 && thrown === undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      try {
+        writer.writePulse(1002 + i, null);
+      } catch (e) {
+        thrown = e;
+      }
+    }
+    expect(thrown).toMatchObject({ code: 'VALIDATION_FAILED', message: expect.stringMatching(/1001/) });
+    await expect(writer.finish()).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(existsSync(writer.draftPath)).toBe(true);
+    expect(existsSync(writer.finalPath)).toBe(false);
+  });
+
+  it('a pulse that fails after finish was sent: finish rejects, nothing is published, the draft is kept readable', async () => {
+    const root = mkdtempSync(join(scratch, 'late-'));
+    const writer = await openSwissfelFileInThread({ outputFile: 'late.h5', dataRoot: root, maxGapPulses: 10 }, pool);
+    writer.writePulse(100, messageAt(1000));
+    writer.writePulse(101, messageAt(1001));
+    writer.writePulse(500, { ...messageAt(1002), pulseId: 500 }); // a gap over maxGapPulses: refused in the thread
+    await expect(writer.finish()).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect(existsSync(writer.finalPath)).toBe(false);
+    // Readable by HDF5 (a thread ended mid-write would leave a file h5wasm refuses to open).
+    const entries = await dump(writer.draftPath);
+    expect(entries.size).toBeGreaterThan(0);
+  });
+
+  it('holds the caller while too many pulses are on their way, and loses none', async () => {
+    const root = mkdtempSync(join(scratch, 'backlog-'));
+    const writer = await openSwissfelFileInThread({ outputFile: 'backlog.h5', dataRoot: root }, pool, { maxPulses: 4 });
+    let held = 0;
+    for (let p = 0; p < 300; p++) {
+      writer.writePulse(p, { ...messageAt(1000 + (p % 20)), pulseId: p });
+      const wait = writer.backlog();
+      if (wait !== undefined) {
+        held++;
+        await wait;
+      }
+    }
+    expect(held).toBeGreaterThan(0);
+    const result = await writer.finish();
+    expect(result.stats).toMatchObject({ rows: 300, pulsesWithMessage: 300, pulsesMissing: 0 });
+  });
+});

@@ -1,0 +1,268 @@
+/**
+ * The SwissFEL writer on a thread of its own: the same `SwissfelFileWriter` as `openSwissfelFile`,
+ * with the HDF5 work (h5wasm is synchronous: ~2 ms of a thread per 2.6 MB image, most of it the
+ * kernel taking the bytes into the page cache) done by a worker thread, so that receiving the
+ * stream and writing it run on two cores, and several acquisitions on as many.
+ *
+ * `writePulse` packs the pulse (swissfelWriterProtocol.ts) and posts it; it throws the writer's
+ * error if an earlier pulse failed. `backlog()` is a promise while more than `maxPulses` pulses
+ * or `maxBytes` bytes are posted and not yet taken: the caller awaits it, so a writer that cannot
+ * keep up backs up into the ring buffer, as the in-thread writer does. `stats()` are those after
+ * the last pulse the thread acknowledged; `finish()` returns the exact ones.
+ *
+ * Threads come from a pool that keeps one started (h5wasm takes 0.4 s to load in a new thread,
+ * seconds on a busy machine; an acquisition must not wait that long for its first pulse) and
+ * takes back a thread whose file was closed. Idle threads do not keep the process alive.
+ */
+import { Worker } from 'node:worker_threads';
+import { DaqflowError, type ErrorCode } from '../../events/errors.js';
+import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
+import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats, SwissfelFileWriter } from './swissfelWriter.js';
+import { packPulse, type FromWriter, type SerializedError, type ToWriter } from './swissfelWriterProtocol.js';
+
+export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
+  /** A promise while the thread is too far behind; undefined otherwise. */
+  backlog(): Promise<void> | undefined;
+}
+
+export interface WriterThreadLimits {
+  /** Pulses posted and not yet taken before `backlog()` holds the caller. Default 256. */
+  readonly maxPulses?: number;
+  /** Bytes of values posted and not yet taken, likewise. Default 256 MiB. */
+  readonly maxBytes?: number;
+}
+
+const ENTRY = new URL('./swissfelWriterWorker.entry.mjs', import.meta.url);
+
+const toError = (e: SerializedError): Error =>
+  e.code !== undefined ? new DaqflowError(e.code as ErrorCode, e.message, e.details ?? {}) : Object.assign(new Error(e.message), { name: e.name });
+
+const emptyStats: SwissfelFileStats = {
+  firstPulseId: null,
+  lastPulseId: null,
+  rows: 0,
+  pulsesWithMessage: 0,
+  pulsesMissing: 0,
+  channels: 0,
+  valuesPresent: 0,
+  valuesRefused: 0,
+  typeChanges: 0,
+  valueBytes: 0,
+  stringBytesHeld: 0,
+};
+
+/** One worker thread and the handler of its current file. */
+interface WriterThread {
+  readonly worker: Worker;
+  /** Replaced per file. */
+  onMessage: (message: FromWriter) => void;
+  /** Set when the thread died: every later use fails with it. */
+  dead: Error | undefined;
+}
+
+export class WriterThreadPool {
+  private readonly idle: WriterThread[] = [];
+  private closed = false;
+
+  /** @param keepIdle threads kept started and waiting (default 1). */
+  constructor(private readonly keepIdle = 1) {}
+
+  /** Starts the threads to keep waiting, so the first acquisition does not wait for one. */
+  warm(): void {
+    this.closed = false;
+    while (this.idle.length < this.keepIdle) this.idle.push(this.spawn());
+  }
+
+  take(): WriterThread {
+    let thread = this.idle.shift();
+    while (thread !== undefined && thread.dead !== undefined) thread = this.idle.shift();
+    thread ??= this.spawn();
+    thread.worker.ref();
+    // Keep one started for the next acquisition, off this call's path.
+    if (!this.closed) setImmediate(() => !this.closed && this.warm());
+    return thread;
+  }
+
+  release(thread: WriterThread): void {
+    thread.onMessage = () => undefined;
+    if (thread.dead !== undefined) return;
+    if (this.closed || this.idle.length >= this.keepIdle) {
+      void thread.worker.terminate();
+      return;
+    }
+    thread.worker.unref();
+    this.idle.push(thread);
+  }
+
+  /** Ends the idle threads and keeps none until `warm()` (threads in use end when released). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.idle.splice(0).map((t) => t.worker.terminate()));
+  }
+
+  private spawn(): WriterThread {
+    // No inherited loader flags: the entry registers tsx itself (see its header).
+    const worker = new Worker(ENTRY, { execArgv: [] });
+    const thread: WriterThread = { worker, onMessage: () => undefined, dead: undefined };
+    worker.on('message', (m: FromWriter) => thread.onMessage(m));
+    const die = (error: Error): void => {
+      if (thread.dead !== undefined) return;
+      thread.dead = error;
+      const i = this.idle.indexOf(thread);
+      if (i >= 0) this.idle.splice(i, 1);
+      thread.onMessage({ op: 'writeFailed', error: { name: error.name, message: `the writer thread stopped: ${error.message}` } });
+    };
+    worker.on('error', die);
+    worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
+    worker.unref();
+    return thread;
+  }
+}
+
+let shared: WriterThreadPool | undefined;
+/** The process's pool (idle threads unref'd: nothing to close). */
+export const sharedWriterThreadPool = (): WriterThreadPool => (shared ??= new WriterThreadPool());
+
+/**
+ * Opens the draft as `openSwissfelFile` does (same checks, same errors), on a thread of `pool`.
+ */
+export const openSwissfelFileInThread = async (
+  options: OpenSwissfelFileOptions,
+  pool: WriterThreadPool = sharedWriterThreadPool(),
+  limits: WriterThreadLimits = {},
+): Promise<ThreadedSwissfelFileWriter> => {
+  const maxPulses = limits.maxPulses ?? 256;
+  const maxBytes = limits.maxBytes ?? 256 * 1024 ** 2;
+  const thread = pool.take();
+  const post = (message: ToWriter, transfer: ArrayBuffer[] = []): void => {
+    if (thread.dead !== undefined) throw thread.dead;
+    thread.worker.postMessage(message, transfer);
+  };
+
+  let stats = emptyStats;
+  let inFlight = { pulses: 0, bytes: 0 };
+  let writeError: Error | undefined;
+  let waiting: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  let closing: { resolve: (m: FromWriter) => void; reject: (e: Error) => void } | undefined;
+  let state: 'open' | 'closing' | 'closed' = 'open';
+
+  const opened = new Promise<{ draftPath: string; finalPath: string }>((resolve, reject) => {
+    thread.onMessage = (m) => {
+      if (m.op === 'opened') resolve(m);
+      else if (m.op === 'openFailed') reject(toError(m.error));
+      else if (m.op === 'writeFailed') reject(toError(m.error));
+    };
+  });
+  post({ op: 'open', options });
+  let paths: { draftPath: string; finalPath: string };
+  try {
+    paths = await opened;
+  } catch (e) {
+    pool.release(thread);
+    throw e;
+  }
+
+  const wake = (): void => {
+    const w = waiting;
+    if (w === undefined) return;
+    if (writeError !== undefined) {
+      waiting = undefined;
+      w.reject(writeError);
+    } else if (inFlight.pulses <= maxPulses && inFlight.bytes <= maxBytes) {
+      waiting = undefined;
+      w.resolve();
+    }
+  };
+
+  thread.onMessage = (m) => {
+    switch (m.op) {
+      case 'ack':
+        inFlight = { pulses: inFlight.pulses - m.pulses, bytes: inFlight.bytes - m.bytes };
+        stats = m.stats;
+        wake();
+        return;
+      case 'writeFailed':
+        writeError ??= toError(m.error);
+        wake();
+        // A living thread still answers the finish or abort it was sent (and only then is it
+        // released); a dead one never will.
+        if (thread.dead !== undefined) closing?.reject(writeError);
+        return;
+      case 'finished':
+        stats = m.result.stats;
+        closing?.resolve(m);
+        return;
+      case 'finishFailed':
+        closing?.reject(writeError ?? toError(m.error));
+        return;
+      case 'aborted':
+        closing?.resolve(m);
+        return;
+      default:
+        return;
+    }
+  };
+
+  const channelIds = new WeakMap<readonly BsreadChannelConfig[], number>();
+  let nextChannelsId = 1;
+
+  const close = <T extends FromWriter>(op: 'finish' | 'abort'): Promise<T> => {
+    if (state !== 'open') return Promise.reject(new Error(`the writer of ${paths.draftPath} is already closed`));
+    state = 'closing';
+    return new Promise<T>((resolve, reject) => {
+      closing = { resolve: resolve as (m: FromWriter) => void, reject };
+      try {
+        post({ op });
+      } catch (e) {
+        reject(e as Error);
+      }
+    }).finally(() => {
+      state = 'closed';
+      closing = undefined;
+      pool.release(thread);
+    });
+  };
+
+  return {
+    draftPath: paths.draftPath,
+    finalPath: paths.finalPath,
+    writePulse: (pulseId: number, message: BsreadMessage | null): void => {
+      if (writeError !== undefined) throw writeError;
+      if (state !== 'open') throw new Error(`the writer of ${paths.draftPath} is closed`);
+      if (message === null) {
+        post({ op: 'pulse', pulseId, pulse: null, bytes: 0 });
+        inFlight = { pulses: inFlight.pulses + 1, bytes: inFlight.bytes };
+        return;
+      }
+      let id = channelIds.get(message.channels);
+      const first = id === undefined;
+      if (id === undefined) {
+        id = nextChannelsId++;
+        channelIds.set(message.channels, id);
+      }
+      const packed = packPulse(message, id, first);
+      post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
+      inFlight = { pulses: inFlight.pulses + 1, bytes: inFlight.bytes + packed.bytes };
+    },
+    backlog: () => {
+      if (writeError !== undefined) return Promise.reject(writeError);
+      if (inFlight.pulses <= maxPulses && inFlight.bytes <= maxBytes) return undefined;
+      return new Promise<void>((resolve, reject) => {
+        waiting = { resolve, reject };
+      });
+    },
+    finish: async (): Promise<SwissfelFileResult> => {
+      if (writeError !== undefined) {
+        await close('abort').catch(() => undefined);
+        throw writeError;
+      }
+      const m = await close<Extract<FromWriter, { op: 'finished' }>>('finish');
+      return m.result;
+    },
+    abort: async (): Promise<{ draftPath: string }> => {
+      const m = await close<Extract<FromWriter, { op: 'aborted' }>>('abort');
+      return { draftPath: m.draftPath || paths.draftPath };
+    },
+    stats: () => stats,
+  };
+};

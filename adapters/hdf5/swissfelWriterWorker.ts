@@ -1,0 +1,120 @@
+/**
+ * The SwissFEL writer's thread (see swissfelWriterThread.ts): one `openSwissfelFile` writer per
+ * acquisition at a time, fed pulse by pulse. Messages are handled strictly in order, so `finish`
+ * and `abort` come after every pulse sent before them.
+ *
+ * Acks are batched: one per turn of this thread's event loop (a batch of pulses that arrived
+ * together), carrying how many pulses and bytes were taken and the writer's stats after them.
+ */
+import { parentPort } from 'node:worker_threads';
+import type { BsreadChannelConfig } from '../bsread/bsreadMessage.js';
+import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
+import { serializeError, unpackPulse, type FromWriter, type ToWriter } from './swissfelWriterProtocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('swissfelWriterWorker.ts runs as a worker thread');
+
+let writer: SwissfelFileWriter | undefined;
+/** Set once a pulse could not be written: the rest are dropped until finish/abort. */
+let failed = false;
+const channelLists = new Map<number, readonly BsreadChannelConfig[]>();
+let unacked = { pulses: 0, bytes: 0 };
+let ackScheduled = false;
+
+const send = (message: FromWriter): void => port.postMessage(message);
+
+const flushAck = (): void => {
+  ackScheduled = false;
+  if (unacked.pulses === 0 || writer === undefined) return;
+  send({ op: 'ack', pulses: unacked.pulses, bytes: unacked.bytes, stats: writer.stats() });
+  unacked = { pulses: 0, bytes: 0 };
+};
+
+const reset = (): void => {
+  writer = undefined;
+  failed = false;
+  channelLists.clear();
+  unacked = { pulses: 0, bytes: 0 };
+};
+
+const handle = async (message: ToWriter): Promise<void> => {
+  switch (message.op) {
+    case 'open': {
+      reset();
+      try {
+        writer = await openSwissfelFile(message.options);
+        send({ op: 'opened', draftPath: writer.draftPath, finalPath: writer.finalPath });
+      } catch (e) {
+        send({ op: 'openFailed', error: serializeError(e) });
+      }
+      return;
+    }
+    case 'pulse': {
+      unacked.pulses++;
+      unacked.bytes += message.bytes;
+      if (!ackScheduled) {
+        ackScheduled = true;
+        setImmediate(flushAck);
+      }
+      if (failed || writer === undefined) return;
+      try {
+        const pulse = message.pulse;
+        let channels: readonly BsreadChannelConfig[] | undefined;
+        if (pulse !== null) {
+          if (pulse.channels !== undefined) channelLists.set(pulse.channelsId, pulse.channels);
+          channels = channelLists.get(pulse.channelsId);
+          if (channels === undefined) throw new Error(`channel list ${pulse.channelsId} was never sent`);
+        }
+        writer.writePulse(message.pulseId, pulse === null ? null : unpackPulse(pulse, channels!));
+      } catch (e) {
+        failed = true;
+        send({ op: 'writeFailed', error: serializeError(e) });
+      }
+      return;
+    }
+    case 'finish': {
+      flushAck();
+      const w = writer;
+      const failedBefore = failed;
+      reset();
+      if (w === undefined) {
+        send({ op: 'finishFailed', error: { name: 'Error', message: 'no file is open' } });
+        return;
+      }
+      if (failedBefore) {
+        // A pulse failed after the finish was sent: never publish a file missing rows; keep the draft, readable.
+        const { draftPath } = await w.abort().catch(() => ({ draftPath: w.draftPath }));
+        send({ op: 'finishFailed', error: { name: 'Error', message: `a pulse could not be written; the draft ${draftPath} is kept` } });
+        return;
+      }
+      try {
+        send({ op: 'finished', result: await w.finish() });
+      } catch (e) {
+        send({ op: 'finishFailed', error: serializeError(e) });
+      }
+      return;
+    }
+    case 'abort': {
+      flushAck();
+      const w = writer;
+      reset();
+      if (w === undefined) return send({ op: 'aborted', draftPath: '' });
+      const { draftPath } = await w.abort().catch(() => ({ draftPath: w.draftPath }));
+      send({ op: 'aborted', draftPath });
+      return;
+    }
+  }
+};
+
+// In order: while an open, finish or abort is under way, later messages wait in `queue`.
+const queue: ToWriter[] = [];
+let busy = false;
+const pump = async (): Promise<void> => {
+  busy = true;
+  while (queue.length > 0) await handle(queue.shift()!);
+  busy = false;
+};
+port.on('message', (message: ToWriter) => {
+  queue.push(message);
+  if (!busy) void pump();
+});
