@@ -24,9 +24,10 @@
  * is still measured on every rung, and a rung whose sender fell short counts as not passed.
  */
 import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import h5wasm from 'h5wasm/node';
 import * as zmq from 'zeromq';
@@ -37,7 +38,9 @@ import { EventSchemas } from '../events/eventSchemas.js';
 import { createAcquisitionEffects } from '../adapters/acquisition/acquisitionEffects.js';
 import { DEFAULT_BUFFER_BYTES, startBsreadSource, type BsreadSource } from '../adapters/acquisition/bsreadSource.js';
 import { prepareAcquisitionStart } from '../adapters/acquisition/prepareAcquisitionStart.js';
+import type { BsreadTransport } from '../adapters/bsread/bsreadTransport.js';
 import { withDefaults } from '../adapters/bsread/bsreadCodec.js';
+import { createZmtpSocket } from '../adapters/bsread/zmtpSocket.js';
 import type { BsreadMessage } from '../adapters/bsread/bsreadMessage.js';
 import { expectedTimestamp, expectedValue } from '../adapters/bsread/bsreadSimulator.js';
 import type { RingBuffer } from '../adapters/bsread/ringBuffer.js';
@@ -76,6 +79,10 @@ const mainThreadCpuMs = (): number => {
 };
 
 export interface AcquisitionBenchOptions {
+  /** How the bench's receiver reads the stream (`DAQFLOW_BENCH_ACQ_TRANSPORT`, default zmtp, as daqflow's). */
+  readonly transport: BsreadTransport;
+  /** Where the acquisitions write (`DAQFLOW_BENCH_ACQ_WRITER`, default thread, as daqflow's). */
+  readonly writer: 'thread' | 'inline';
   readonly imageRates: readonly number[];
   readonly scalarRates: readonly number[];
   /** Seconds of stream each rung records (pulses = rate x seconds). */
@@ -95,7 +102,9 @@ export interface AcquisitionBenchOptions {
   /** A second image ladder with the ring buffer bounded at this many MiB (0: none), to show what the bound costs. */
   readonly smallBufferMB: number;
   readonly smallBufferRates: readonly number[];
-  /** What to run: some of alone, image, image-small, scalars, write (default all). */
+  /** Rates of the ladder whose rungs each start right after a file of their size was written and deleted. */
+  readonly warmRates: readonly number[];
+  /** What to run: some of alone, image, image-small, image-warm, scalars, write, pagecache (default all). */
   readonly parts: readonly string[];
 }
 
@@ -118,7 +127,10 @@ export const acquisitionBenchOptions = (env: NodeJS.ProcessEnv = process.env): A
   paceSeconds: num(env.DAQFLOW_BENCH_ACQ_PACE_SECONDS, 0.25),
   smallBufferMB: num(env.DAQFLOW_BENCH_ACQ_SMALL_BUFFER_MB, 2048),
   smallBufferRates: list(env.DAQFLOW_BENCH_ACQ_SMALL_BUFFER_RATES, [200, 300, 400]),
-  parts: (env.DAQFLOW_BENCH_ACQ_PARTS ?? 'alone,image,image-small,scalars,write').split(',').map((p) => p.trim()),
+  warmRates: list(env.DAQFLOW_BENCH_ACQ_WARM_RATES, [200, 300, 400, 600]),
+  parts: (env.DAQFLOW_BENCH_ACQ_PARTS ?? 'alone,image,image-small,image-warm,scalars,write,pagecache').split(',').map((p) => p.trim()),
+  transport: env.DAQFLOW_BENCH_ACQ_TRANSPORT === 'zeromq' ? 'zeromq' : 'zmtp',
+  writer: env.DAQFLOW_BENCH_ACQ_WRITER === 'inline' ? 'inline' : 'thread',
 });
 
 const resolveOr = (specifier: string, fallback: string): string => {
@@ -200,6 +212,10 @@ interface SenderAlone {
   readonly senderUsPerMessage: number;
   /** Main-thread CPU per message of the PULL here, which only receives and counts, microseconds. */
   readonly pullUsPerMessage: number;
+  /** The same PULL's CPU per message on all the bench process's threads (libzmq's I/O thread too). */
+  readonly pullProcessUsPerMessage: number;
+  /** Which reader the counting PULL was. */
+  readonly transport: BsreadTransport;
 }
 
 /**
@@ -207,25 +223,32 @@ interface SenderAlone {
  * PUSH waits for its peer, so nothing is dropped and the rate is the most this sender, the
  * loopback and a zeromq.js receive loop carry together; the CPU figures say which side limits.
  */
-const senderAlone = async (options: AcquisitionBenchOptions, kind: SenderKind, messages: number): Promise<SenderAlone> => {
+const senderAlone = async (options: AcquisitionBenchOptions, kind: SenderKind, messages: number, transport: BsreadTransport): Promise<SenderAlone> => {
   const sender = await startSender({ ...baseSpec(options, kind), mode: 'push', rateHz: Infinity, messages, startPulseId: 1 });
-  const pull = new zmq.Pull({ receiveHighWaterMark: 100, linger: 0 });
-  pull.connect(sender.address);
+  const pull = transport === 'zmtp' ? createZmtpSocket({ address: sender.address, type: 'pull', receiveHighWaterMark: 100 }) : new zmq.Pull({ receiveHighWaterMark: 100, linger: 0 });
+  if (pull instanceof zmq.Pull) pull.connect(sender.address);
   let received = 0;
   let cpuStart = NaN;
   let cpuEnd = NaN;
+  let processStart = process.cpuUsage();
   try {
     while (received < messages) {
       await pull.receive();
-      if (received++ === 0) cpuStart = mainThreadCpuMs();
+      if (received++ === 0) {
+        cpuStart = mainThreadCpuMs();
+        processStart = process.cpuUsage();
+      }
     }
     cpuEnd = mainThreadCpuMs();
+    const processCpu = process.cpuUsage(processStart);
     const report = await sender.done;
     return {
       kind,
+      transport,
       report,
       senderUsPerMessage: (report.cpuCores * report.sendMs * 1000) / report.sent,
       pullUsPerMessage: ((cpuEnd - cpuStart) * 1000) / (messages - 1),
+      pullProcessUsPerMessage: (processCpu.user + processCpu.system) / (messages - 1),
     };
   } finally {
     pull.close();
@@ -300,7 +323,7 @@ const watchedSource = (source: BsreadSource, range: () => Stream['range']): Bsre
 
 const openStream = async (kind: SenderKind, options: AcquisitionBenchOptions, bufferBytes: number): Promise<Stream> => {
   const address = `tcp://127.0.0.1:${await freePort()}`;
-  const source = startBsreadSource({ address, mode: 'sub', bufferLength: options.bufferLength, bufferBytes });
+  const source = startBsreadSource({ address, mode: 'sub', transport: options.transport, bufferLength: options.bufferLength, bufferBytes });
   const holder: { stream?: Stream } = {};
   const watched = watchedSource(source, () => holder.stream?.range);
   holder.stream = { kind, bufferBytes, address, source, watched, nextPulseId: 1_000_000, range: undefined };
@@ -339,6 +362,8 @@ const readBack = async (path: string, channel: string): Promise<FileRows> => {
 };
 
 interface Rung {
+  /** How the ladder differed from the plain one, for the rung table. */
+  readonly variant?: string;
   readonly kind: SenderKind;
   /** The ring buffer's byte bound on this rung's stream. */
   readonly bufferBytes: number;
@@ -370,6 +395,9 @@ interface Rung {
   readonly mainUsPerPulse: number;
   /** The part of it spent in the kernel (system time: writes into the page cache, page faults, munmap). */
   readonly mainSysUsPerPulse: number;
+  /** Event-loop delay of the bench process while the rung ran, 99th percentile and max (ms): how long a NATS request would wait. */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
   /** Sender CPU per message, microseconds. */
   readonly senderUsPerMessage: number;
   readonly result: 'PASS' | 'MISS';
@@ -417,6 +445,8 @@ const runRung = async (
   const cpu0 = process.cpuUsage();
   const main0 = mainThreadCpu();
   const t0 = performance.now();
+  const loopDelay = monitorEventLoopDelay({ resolution: 2 });
+  loopDelay.enable();
   try {
     const outputFile = `rung-${++fileCounter}-${kind}-${rateHz}hz.h5`;
     const created = await rig.runtime.create(
@@ -451,6 +481,8 @@ const runRung = async (
       await new Promise((r) => setTimeout(r, 5));
     }
     const finalAt = performance.now();
+    // Not the read-back below: that is the bench's, synchronous, and long.
+    loopDelay.disable();
     const report = await sender.done;
     const cpu = process.cpuUsage(cpu0);
     const main1 = mainThreadCpu();
@@ -503,11 +535,14 @@ const runRung = async (
       cpuCores: (cpu.user + cpu.system) / 1000 / (finalAt - t0),
       mainUsPerPulse: (mainMs * 1000) / Math.max(1, received),
       mainSysUsPerPulse: ((main1.system - main0.system) * 1000) / Math.max(1, received),
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      loopDelayMaxMs: loopDelay.max / 1e6,
       senderUsPerMessage: (report.cpuCores * report.sendMs * 1000) / Math.max(1, report.sent),
       result: why.length === 0 ? 'PASS' : 'MISS',
       why: why.join('; '),
     };
   } finally {
+    loopDelay.disable();
     stream.range = undefined;
     await sender.stop();
   }
@@ -527,6 +562,7 @@ const ladder = async (
   seconds: number,
   log: Log,
   bufferBytes = DEFAULT_BUFFER_BYTES,
+  beforeRung?: (rateHz: number) => void,
 ): Promise<Rung[]> => {
   const stream = await openStream(kind, options, bufferBytes);
   rig.setSource(stream.watched);
@@ -540,12 +576,13 @@ const ladder = async (
     log(`acquisition: ${kind}: warm-up ${warm.result}${warm.why ? ` (${warm.why})` : ''}; JS thread ${dash(warm.mainUsPerPulse)} us/pulse`);
     for (const rate of [...rates].sort((x, y) => x - y)) {
       if (rate > target && rungs.at(-1)?.result === 'MISS') break;
+      beforeRung?.(rate);
       const rung = await runRung(rig, stream, options, rate, seconds);
       rungs.push(rung);
       log(
         `acquisition: ${kind} @ ${rate} Hz: ${rung.result}${rung.why ? ` (${rung.why})` : ''}; in the file ${rung.file?.present ?? '-'}/${rung.expected}, ` +
           `sender ${fmt(rung.sender.rateHz)} Hz, writer ${dash(rung.writerHz)} Hz, lag max ${rung.maxLagPulses} / last ${rung.lagAtStopPulses} pulses, ` +
-          `JS thread ${dash(rung.mainUsPerPulse)} us/pulse (${dash(rung.mainSysUsPerPulse)} in the kernel)`,
+          `JS thread ${dash(rung.mainUsPerPulse)} us/pulse (${dash(rung.mainSysUsPerPulse)} in the kernel), event loop delay p99 ${fmt(rung.loopDelayP99Ms, 1)} / max ${fmt(rung.loopDelayMaxMs, 1)} ms`,
       );
     }
   } finally {
@@ -572,6 +609,48 @@ const ddWrite = async (dir: string): Promise<Written> => {
   // "1073741824 bytes (1.1 GB, 1.0 GiB) copied, 3.7 s, 290 MB/s": dd's own figures when they parse.
   const m = /^(\d+) bytes.*copied, ([\d.]+) s/m.exec(stderr);
   return m ? { bytes: Number(m[1]), ms: Number(m[2]) * 1000 } : { bytes: 1024 * 1024 * 1024, ms: wall };
+};
+
+/**
+ * write(2) of `blocks` copies of `block` into a new file, as the HDF5 library writes an image;
+ * fsynced and closed, and deleted unless `keep`. Returns the milliseconds of the writes alone.
+ */
+const pageCacheWrite = (path: string, blocks: number, block: Uint8Array, keep = false): number => {
+  const fd = openSync(path, 'w');
+  const t = performance.now();
+  for (let i = 0; i < blocks; i++) writeSync(fd, block, 0, block.byteLength, i * block.byteLength);
+  const ms = performance.now() - t;
+  fsyncSync(fd);
+  closeSync(fd);
+  if (!keep) rmSync(path);
+  return ms;
+};
+
+/**
+ * The price of the page cache on this machine: the same writes into pages the kernel takes from
+ * its free memory (a new file while nothing was freed) and into pages freed a moment before (a
+ * file deleted just before). On a VM whose host backs guest memory lazily, the first is several
+ * times slower: every new page is a fault in the host too.
+ */
+const pageCacheProbe = (dir: string, options: AcquisitionBenchOptions, repeat: number): { fresh: number[]; recycled: number[] } => {
+  const block = new Uint8Array(options.width * options.height * 2).fill(7);
+  const blocks = 400;
+  const fresh: number[] = [];
+  const recycled: number[] = [];
+  const kept: string[] = [];
+  try {
+    for (let i = 0; i < repeat; i++) {
+      // New pages: nothing has been freed since the last kept file.
+      fresh.push(pageCacheWrite(join(dir, `fresh-${i}.bin`), blocks, block, true) / blocks);
+      rmSync(join(dir, `fresh-${i}.bin`));
+      // Recycled: the pages just freed. Kept, so that the next new file finds nothing freed.
+      recycled.push(pageCacheWrite(join(dir, `recycled-${i}.bin`), blocks, block, true) / blocks);
+      kept.push(join(dir, `recycled-${i}.bin`));
+    }
+  } finally {
+    for (const path of kept) rmSync(path, { force: true });
+  }
+  return { fresh, recycled };
 };
 
 /** `openSwissfelFile` writing `images` camera frames (16 distinct ones, 12-bit detector-like), finished: closed, fsynced, renamed. */
@@ -615,9 +694,9 @@ const highestPassed = (rungs: readonly Rung[]): number => Math.max(0, ...rungs.f
 
 const rungTable = (rungs: readonly Rung[]): string[] =>
   textTable(
-    ['stream', 'rate', 'sender', 'expected', 'rows', 'present', 'rx missing', 'buffer evicted unread', 'lag max/last', 'writer', 'JS us/pulse (sys)', 'close', 'result'],
+    ['stream', 'rate', 'sender', 'expected', 'rows', 'present', 'rx missing', 'buffer evicted unread', 'lag max/last', 'writer', 'JS us/pulse (sys)', 'loop delay p99/max', 'close', 'result'],
     rungs.map((r) => [
-      `${r.kind === 'image' ? 'images' : 'scalars'}${r.bufferBytes === DEFAULT_BUFFER_BYTES ? '' : `, ${fmt(r.bufferBytes / 2 ** 20)} MiB buffer`}`,
+      `${r.kind === 'image' ? 'images' : 'scalars'}${r.bufferBytes === DEFAULT_BUFFER_BYTES ? '' : `, ${fmt(r.bufferBytes / 2 ** 20)} MiB buffer`}${r.variant ? `, ${r.variant}` : ''}`,
       `${fmt(r.rateHz)} Hz`,
       `${dash(r.sender.rateHz)} Hz`,
       fmt(r.expected),
@@ -628,6 +707,7 @@ const rungTable = (rungs: readonly Rung[]): string[] =>
       `${dash((r.maxLagPulses / r.rateHz) * 1000)}/${dash((r.lagAtStopPulses / r.rateHz) * 1000)} ms`,
       `${dash(r.writerHz)} Hz`,
       `${dash(r.mainUsPerPulse)} (${dash(r.mainSysUsPerPulse)})`,
+      `${fmt(r.loopDelayP99Ms, 1)}/${fmt(r.loopDelayMaxMs, 1)} ms`,
       `${dash(r.closeMs / 1000, 1)} s`,
       r.result,
     ]),
@@ -636,7 +716,7 @@ const rungTable = (rungs: readonly Rung[]): string[] =>
 const rungWhy = (rungs: readonly Rung[]): string[] =>
   rungs
     .filter((r) => r.result === 'MISS')
-    .map((r) => `${r.kind}${r.bufferBytes === DEFAULT_BUFFER_BYTES ? '' : ` (${fmt(r.bufferBytes / 2 ** 20)} MiB buffer)`} @ ${fmt(r.rateHz)} Hz: ${r.why}`);
+    .map((r) => `${r.kind}${r.bufferBytes === DEFAULT_BUFFER_BYTES ? '' : ` (${fmt(r.bufferBytes / 2 ** 20)} MiB buffer)`}${r.variant ? ` (${r.variant})` : ''} @ ${fmt(r.rateHz)} Hz: ${r.why}`);
 
 export const runAcquisitionBench = async (servers: BenchServers, options: AcquisitionBenchOptions, log: Log): Promise<Measured> => {
   const dataRoot = join(servers.scratch, 'acquisition');
@@ -648,22 +728,25 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
 
   const alone: SenderAlone[] = [];
   if (wants('alone')) {
-    log('acquisition: the sender alone (PUSH at full speed to a PULL that only counts)');
+    log('acquisition: the sender alone (PUSH at full speed to a PULL that only counts: daqflow\'s ZMTP reader, then zeromq.js)');
     for (const [kind, messages] of [['image', 1_000], ['scalars', 6_000]] as const) {
-      const a = await senderAlone(options, kind, messages);
-      alone.push(a);
-      log(
-        `acquisition: sender alone, ${kind}: ${fmt(a.report.rateHz)} Hz; sender ${fmt(a.senderUsPerMessage)} us CPU/message ` +
-          `(${fmt(a.report.cpuCores, 2)} cores), counting PULL ${fmt(a.pullUsPerMessage)} us/message on its thread`,
-      );
+      for (const transport of ['zmtp', 'zeromq'] as const) {
+        const a = await senderAlone(options, kind, messages, transport);
+        alone.push(a);
+        log(
+          `acquisition: sender alone, ${kind}, ${transport} reader: ${fmt(a.report.rateHz)} Hz; sender ${fmt(a.senderUsPerMessage)} us CPU/message ` +
+            `(${fmt(a.report.cpuCores, 2)} cores), counting PULL ${fmt(a.pullUsPerMessage)} us/message on its thread, ${fmt(a.pullProcessUsPerMessage)} on all`,
+        );
+      }
     }
   }
 
   let imageRungs: Rung[] = [];
   let smallRungs: Rung[] = [];
+  let warmRungs: Rung[] = [];
   let scalarRungs: Rung[] = [];
   const smallBytes = options.smallBufferMB * 2 ** 20;
-  if (wants('image') || wants('scalars') || (wants('image-small') && smallBytes > 0)) {
+  if (wants('image') || wants('scalars') || wants('image-warm') || (wants('image-small') && smallBytes > 0)) {
     const names = freshStreamNames('acquisition');
     await recreateStream(servers.jsm, names);
     const store = createJetStreamEventStore({ nc: servers.nc, ...names });
@@ -679,6 +762,7 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
             return current;
           },
           dataRoot,
+          writer: options.writer,
         }),
       },
       newId,
@@ -693,6 +777,15 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
       if (wants('image-small') && smallBytes > 0) {
         log(`acquisition: ladder, ${imageLabel}, ring buffer bounded at ${fmt(options.smallBufferMB)} MiB instead of ${fmt(DEFAULT_BUFFER_BYTES / 2 ** 20)} MiB`);
         smallRungs = await ladder(rig, options, 'image', options.smallBufferRates, Infinity, options.imageSeconds, log, smallBytes);
+      }
+      if (wants('image-warm')) {
+        log(`acquisition: ladder, ${imageLabel}, each rung right after a file of its size was written and deleted (its pages recycled)`);
+        const block = new Uint8Array(options.width * options.height * 2).fill(3);
+        warmRungs = (
+          await ladder(rig, options, 'image', options.warmRates, Infinity, options.imageSeconds, log, DEFAULT_BUFFER_BYTES, (rate) =>
+            pageCacheWrite(join(dataRoot, 'recycle.bin'), Math.ceil(rate * options.imageSeconds * 1.5), block),
+          )
+        ).map((r) => ({ ...r, variant: 'pages recycled' }));
       }
       if (wants('scalars')) {
         log(`acquisition: ladder, ${scalarLabel}, ${options.scalarSeconds} s of stream per rung`);
@@ -718,6 +811,12 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
       const h = h5s.at(-1)!;
       log(`acquisition: write ${i + 1}/${options.writeRepeat}: dd ${fmt(d.bytes / MB / (d.ms / 1000))} MB/s, HDF5 ${fmt(h.fileBytes / MB / (h.ms / 1000))} MB/s`);
     }
+  }
+  let pageCache: { fresh: number[]; recycled: number[] } | undefined;
+  if (wants('pagecache')) {
+    log(`acquisition: page cache, 400 writes of one image (${fmt((options.width * options.height * 2) / MB, 1)} MB) into new pages and into pages just freed, 3x`);
+    pageCache = pageCacheProbe(dataRoot, options, 3);
+    log(`acquisition: page cache: new pages ${pageCache.fresh.map((ms) => fmt(ms, 2)).join(', ')} ms/image; recycled ${pageCache.recycled.map((ms) => fmt(ms, 2)).join(', ')} ms/image`);
   }
   rmSync(dataRoot, { recursive: true, force: true });
 
@@ -767,22 +866,38 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
       target: '-',
       result: 'INFO',
     });
+    /** A variant of the image ladder, beside the plain one. */
+    const variantRow = (key: string, measurement: string, variant: readonly Rung[], baselineLabel: string): void => {
+      const got = highestPassed(variant);
+      const plain = highestPassed(imageRungs);
+      rows.push({ key, measurement, daqflow: got, baseline: plain, ratio: plain > 0 ? got / plain : null, unit: 'Hz', baselineLabel, target: '-', result: 'INFO' });
+    };
     if (kind === 'image' && smallRungs.length > 0) {
-      const small = highestPassed(smallRungs);
-      const big = highestPassed(imageRungs);
+      variantRow(
+        'acquisition.image.smallBuffer',
+        `  same, ring buffer bounded at ${fmt(options.smallBufferMB)} MiB (~${fmt((options.smallBufferMB * 2 ** 20) / (options.width * options.height * 2))} images)`,
+        smallRungs,
+        `the image ladder above, with the default bound (1,000 pulses / ${fmt(DEFAULT_BUFFER_BYTES / 2 ** 20)} MiB)`,
+      );
+    }
+    if (kind === 'image' && warmRungs.length > 0) {
+      variantRow('acquisition.image.recycledPages', '  same, each rung right after a file of its size was deleted', warmRungs, 'the image ladder above (page cache pages new to the VM)');
+    }
+    const a = alone.find((x) => x.kind === kind && x.transport === options.transport);
+    const other = alone.find((x) => x.kind === kind && x.transport !== options.transport);
+    if (a !== undefined && other !== undefined) {
       rows.push({
-        key: 'acquisition.image.smallBuffer',
-        measurement: `  same, ring buffer bounded at ${fmt(options.smallBufferMB)} MiB (~${fmt((options.smallBufferMB * 2 ** 20) / (options.width * options.height * 2))} images)`,
-        daqflow: small,
-        baseline: big,
-        ratio: big > 0 ? small / big : null,
-        unit: 'Hz',
-        baselineLabel: `the image ladder above, with the default bound (1,000 pulses / ${fmt(DEFAULT_BUFFER_BYTES / 2 ** 20)} MiB)`,
+        key: `acquisition.${kind}.receive`,
+        measurement: `  receive only: CPU per message, ${a.transport} reader (all threads)`,
+        daqflow: a.pullProcessUsPerMessage,
+        baseline: other.pullProcessUsPerMessage,
+        ratio: a.pullProcessUsPerMessage / other.pullProcessUsPerMessage,
+        unit: 'us',
+        baselineLabel: `the same count with the ${other.transport} reader, same sender`,
         target: '-',
         result: 'INFO',
       });
     }
-    const a = alone.find((x) => x.kind === kind);
     if (a !== undefined) {
       const claimed = Math.max(best, ...rungs.map((r) => r.rateHz));
       const capacity = 1e6 / a.senderUsPerMessage;
@@ -821,7 +936,26 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
         `(${fmt(h5s[0]!.bytes / MB)} MB of values, file ${fmt(h5s[0]!.fileBytes / MB)} MB, open to renamed, fsync included); on ${disk}`,
     );
   }
-  const all = [...imageRungs, ...smallRungs, ...scalarRungs];
+  if (pageCache !== undefined) {
+    const fresh = median(pageCache.fresh);
+    const recycled = median(pageCache.recycled);
+    rows.push({
+      key: 'acquisition.pageCache',
+      measurement: 'page cache: write(2) of an image into new pages, images/s on one core',
+      daqflow: 1000 / fresh,
+      baseline: 1000 / recycled,
+      ratio: recycled / fresh,
+      unit: 'Hz',
+      baselineLabel: 'the same writes into pages freed just before (a file deleted a moment earlier)',
+      target: '-',
+      result: 'INFO',
+    });
+    notes.push(
+      `acquisition: page cache: write(2) of ${fmt((options.width * options.height * 2) / MB, 1)} MB blocks, 400 per file: new pages ${pageCache.fresh.map((ms) => fmt(ms, 2)).join(', ')} ms/image, ` +
+        `pages freed just before ${pageCache.recycled.map((ms) => fmt(ms, 2)).join(', ')} ms/image`,
+    );
+  }
+  const all = [...imageRungs, ...smallRungs, ...warmRungs, ...scalarRungs];
   if (all.length > 0) {
     notes.push(
       `acquisition: PUB/SUB over tcp loopback; the sender in a child process; receiver, ring buffer (${fmt(options.bufferLength)} pulses / ${fmt(DEFAULT_BUFFER_BYTES / 2 ** 20)} MiB unless said), ` +
@@ -834,8 +968,8 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
   }
   for (const a of alone) {
     notes.push(
-      `acquisition: sender alone, ${a.kind}: ${fmt(a.report.rateHz)} Hz over PUSH/PULL; sender ${fmt(a.senderUsPerMessage)} us CPU/message ` +
-        `(${fmt(a.report.cpuCores, 2)} cores); the counting PULL ${fmt(a.pullUsPerMessage)} us/message on its JavaScript thread`,
+      `acquisition: sender alone, ${a.kind}, ${a.transport} reader: ${fmt(a.report.rateHz)} Hz over PUSH/PULL; sender ${fmt(a.senderUsPerMessage)} us CPU/message ` +
+        `(${fmt(a.report.cpuCores, 2)} cores); the counting PULL ${fmt(a.pullUsPerMessage)} us/message on its JavaScript thread, ${fmt(a.pullProcessUsPerMessage)} on all threads`,
     );
   }
   return { rows, notes, details: { options, disk, senderAlone: alone, rungs: all, write: { dd: dds, hdf5: h5s } } };
