@@ -88,6 +88,17 @@ const statistics = async (shim: WriterRestShim): Promise<Record<string, unknown>
   return reply.body.statistics as Record<string, unknown>;
 };
 
+/** Polls `/statistics` until `ok` holds for them. */
+const statisticsShow = async (shim: WriterRestShim, ok: (s: Record<string, unknown>) => boolean, ms = 15_000): Promise<Record<string, unknown>> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    const stats = await statistics(shim);
+    if (ok(stats)) return stats;
+    if (Date.now() > end) throw new Error(`statistics still ${JSON.stringify(stats)} after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
 /** Polls `/status` until it says `word`. */
 const statusBecomes = async (shim: WriterRestShim, word: string, ms = 15_000): Promise<Record<string, unknown>> => {
   const end = Date.now() + ms;
@@ -219,8 +230,9 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     await call(shim, 'POST', '/parameters', parameters('killed.h5'));
     const started = await call(shim, 'PUT', '/start_now');
     expect(started.status).toBe(200);
-    await statusBecomes(shim, 'writing');
-    await new Promise((r) => setTimeout(r, 300));
+    // 'writing' covers the file being opened (a writer thread may be starting on a loaded runner);
+    // the kill should find rows written, so wait for the progress that says so.
+    await statisticsShow(shim, (s) => typeof s.first_pulse_id === 'number' && (s.pulses_written as number) >= 10);
     const killed = await call(shim, 'GET', '/kill');
     expect(killed).toMatchObject({
       status: 200,
