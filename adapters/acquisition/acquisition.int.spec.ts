@@ -17,6 +17,7 @@ import { connectNats, createJetStreamEventStore, ensureEventStream } from '../je
 import type { AcquisitionEffectsOptions } from './acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from './bsreadSource.js';
 import { openSwissfelFile } from '../hdf5/swissfelWriter.js';
+import { openSwissfelFileInThread, WriterThreadPool } from '../hdf5/swissfelWriterThread.js';
 import { prepareAcquisitionStart } from './prepareAcquisitionStart.js';
 
 // Acquisitions end to end inside one process: a bsread stream over real ZeroMQ sockets, the
@@ -51,6 +52,8 @@ interface Rig {
   readonly runtime: ActorRuntime;
   start(body: Record<string, unknown>): Promise<ActorView>;
   settle(id: string, ms?: number): Promise<ActorView>;
+  /** Resolves once the acquisition's progress says at least `pulses` pulses were written. */
+  written(id: string, pulses: number, ms?: number): Promise<ActorView>;
 }
 
 /** A runtime hosting acquisitions on `source` (a new buffer per rig, as a new process has). */
@@ -72,10 +75,20 @@ const makeRig = async (
       await new Promise((r) => setTimeout(r, 50));
     }
   };
+  const written = async (id: string, pulses: number, ms = 15_000): Promise<ActorView> => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const view = await runtime.get('acquisition', id);
+      if ((view.summary['pulsesWritten'] as number) >= pulses) return view;
+      if (view.final || Date.now() > end) throw new Error(`acquisition ${id} ${view.state} with ${JSON.stringify(view.summary)}, waiting for ${pulses} pulses`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
   return {
     dataRoot,
     source,
     runtime,
+    written,
     start: async (body) => runtime.create('acquisition', 'start', await prepareAcquisitionStart(body, { source, dataRoot })),
     settle,
   };
@@ -204,7 +217,7 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     const sim = await simulate({ channels: smallChannels, rateHz: 200 });
     const rig = await makeRig(sim.address);
     const created = await rig.start({ outputFile: 'killed.h5', startNow: true });
-    await new Promise((r) => setTimeout(r, 400));
+    await rig.written(created.id, 20);
     await rig.runtime.execute('acquisition', created.id, 'kill', {});
     const done = await rig.settle(created.id);
     expect(done.state).toBe('killed');
@@ -212,6 +225,54 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     const last = done.summary['lastPulseId'] as number;
     expect(last - first).toBeGreaterThan(10);
     await checkFileAgainstSimulator(join(rig.dataRoot, 'killed.h5'), (p) => sim.expected(p), { first, last });
+  });
+
+  it('a kill while the writer holds the reader back (storage hanging) does not wait for the writer to catch up', async () => {
+    const sim = await simulate({ channels: smallChannels, rateHz: 200 });
+    const rig = await makeRig(sim.address, {
+      // The in-thread writer with a backlog that never clears, as a thread stuck on storage would show.
+      openFile: async (o) => Object.assign(await openSwissfelFile(o), { backlog: () => new Promise<void>(() => undefined) }),
+    });
+    const created = await rig.start({ outputFile: 'hung.h5', startNow: true });
+    // The first pulse is written right after the file opens ('writing'); the reader then hangs.
+    const deadline = Date.now() + 10_000;
+    let view = await rig.runtime.get('acquisition', created.id);
+    while (view.state !== 'writing' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+      view = await rig.runtime.get('acquisition', created.id);
+    }
+    await bufferReaches(rig.source, (view.summary['firstPulseId'] as number) + 40);
+    await rig.runtime.execute('acquisition', created.id, 'kill', {});
+    const done = await rig.settle(created.id, 5_000);
+    expect(done.state).toBe('killed');
+    const first = done.summary['firstPulseId'] as number;
+    expect(done.summary['lastPulseId']).toBe(first);
+    await checkFileAgainstSimulator(join(rig.dataRoot, 'hung.h5'), (p) => sim.expected(p), { first, last: first });
+  });
+
+  it('a writer thread that dies while the stream is silent fails the acquisition at once, keeping the draft', async () => {
+    const sim = await simulate({ channels: smallChannels, maxMessages: 150 });
+    class Watched extends WriterThreadPool {
+      last: ReturnType<WriterThreadPool['take']> | undefined;
+      override take(): ReturnType<WriterThreadPool['take']> {
+        this.last = super.take();
+        return this.last;
+      }
+    }
+    const pool = new Watched(0);
+    cleanups.push(() => pool.close());
+    const rig = await makeRig(sim.address, { openFile: (o) => openSwissfelFileInThread(o, pool) });
+    const created = await rig.start({ outputFile: 'orphan.h5', startPulseId: 10_000 });
+    await sim.done;
+    await rig.written(created.id, 150);
+    await pool.last!.worker.terminate();
+    const done = await rig.settle(created.id, 5_000);
+    expect(done.state).toBe('failed');
+    expect(String(done.summary['error'])).toMatch(/WRITE_FAILED: the writer thread stopped/);
+    const draft = done.summary['draftPath'] as string;
+    expect(draft).toBe(join(rig.dataRoot, '.orphan.h5.draft'));
+    expect(existsSync(draft)).toBe(true);
+    expect(existsSync(join(rig.dataRoot, 'orphan.h5'))).toBe(false);
   });
 
   it('skips and counts malformed messages; the acquisition around them completes', async () => {

@@ -22,7 +22,12 @@ import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage
 import { isPulseGoneError } from '../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../hdf5/swissfelLayout.js';
 import { openSwissfelFile, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../hdf5/swissfelWriter.js';
-import { openSwissfelFileInThread, sharedWriterThreadPool, type WriterThreadPool } from '../hdf5/swissfelWriterThread.js';
+import {
+  openSwissfelFileInThread,
+  sharedWriterThreadPool,
+  type ThreadedSwissfelFileWriter,
+  type WriterThreadPool,
+} from '../hdf5/swissfelWriterThread.js';
 import type { BsreadSource } from './bsreadSource.js';
 
 export interface AcquisitionEffectsOptions {
@@ -62,6 +67,28 @@ interface Running {
   kill(reason: string): void;
 }
 
+
+/** Settles with `promise`, or resolves as soon as `signal` aborts. */
+const untilAborted = (promise: Promise<void>, signal: AbortSignal): Promise<void> =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) {
+      promise.catch(() => undefined);
+      resolve();
+      return;
+    }
+    const onAbort = (): void => resolve();
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e as Error);
+      },
+    );
+  });
 
 const draftPathOf = (outputFile: string): string => join(dirname(outputFile), swissfelDraftName(basename(outputFile)));
 
@@ -108,7 +135,9 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     let stop: SetStopParams | null = params.stop ?? (request.stopPulseId === null ? null : { stopPulseId: request.stopPulseId, now: false });
     let stopAt: number | null = null;
     let killReason: string | null = null;
-    let writer: (SwissfelFileWriter & { backlog?(): Promise<void> | undefined }) | undefined;
+    let writer: (SwissfelFileWriter & Partial<Pick<ThreadedSwissfelFileWriter, 'backlog' | 'onFailure'>>) | undefined;
+    /** Set when the writer reported a failure on its own (its thread died, a pulse failed there). */
+    let writeFailure: Error | null = null;
     let lastWritten: number | null = null;
     const control = new AbortController();
     const signal = AbortSignal.any([context.signal, control.signal]);
@@ -139,7 +168,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
 
     const filter = channelFilter(request.channels);
     const started = performance.now();
-    let lastReport = { at: started, written: 0 };
+    let lastReport = { at: started, written: 0, lastPulseId: null as number | null, rate: 0 };
     let reporting: Promise<unknown> | undefined;
 
     const progress = (now: number): AcquisitionProgress => {
@@ -160,7 +189,9 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       const now = performance.now();
       if (reporting !== undefined || now - lastReport.at < progressIntervalMs) return;
       const data = progress(now);
-      lastReport = { at: now, written: data.pulsesWritten };
+      // Nothing new since the last report, and its rate already says so: nothing to tell.
+      if (data.pulsesWritten === lastReport.written && data.lastPulseId === lastReport.lastPulseId && lastReport.rate === 0) return;
+      lastReport = { at: now, written: data.pulsesWritten, lastPulseId: data.lastPulseId, rate: data.ratePerSecond };
       reporting = context.report({ type: 'progress', data }).finally(() => (reporting = undefined));
     };
 
@@ -177,6 +208,11 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
           ? await openSwissfelFile(fileOptions)
           : await openSwissfelFileInThread(fileOptions, options.writerThreads ?? sharedWriterThreadPool());
       firstRow = first;
+      // The reader may be waiting on a silent stream: wake it to fail now, not at the next pulse.
+      (w as Partial<ThreadedSwissfelFileWriter>).onFailure?.((e) => {
+        writeFailure = e;
+        control.abort(e);
+      });
       await context.report({ type: 'started', data: { firstPulseId: first, draftPath: w.draftPath } });
       return w;
     };
@@ -212,17 +248,28 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       return (await writer.abort().catch(() => ({ draftPath: writer!.draftPath }))).draftPath;
     };
 
-    /** The reader was woken by an abort: the runtime stopping, a kill, or a stop with nothing left to wait for. */
+    /**
+     * The reader was woken by an abort: the runtime stopping, the writer failing, a kill, or a stop
+     * with nothing left to wait for.
+     */
     const interrupted = async (): Promise<Outcome | undefined> => {
       if (context.signal.aborted) {
         await keepDraft();
         return undefined;
+      }
+      if (writeFailure !== null) {
+        logger.error({ acquisition: context.id, err: writeFailure }, 'acquisition failed');
+        return failed('WRITE_FAILED', messageOf(writeFailure), await keepDraft());
       }
       if (killReason !== null) return end('killed');
       if (stopAt !== null && lastWritten !== null && stopAt > lastWritten) writeRow(stopAt, null);
       return end('finished');
     };
 
+    // Pulses are reported as they are written; this also reports what a writer thread finished
+    // after the last pulse arrived, so a stream gone silent does not leave the progress behind.
+    const ticker = setInterval(() => writer !== undefined && maybeReport(), progressIntervalMs);
+    ticker.unref();
     try {
       const from = firstRow ?? (buffer.counters().newestPulseId ?? -1) + 1;
       let reader: AsyncIterableIterator<BsreadMessage>;
@@ -277,9 +324,11 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
         if (stopAt !== null && message.pulseId >= stopAt) return await end('finished');
         maybeReport();
         // A writer thread that is far behind holds the reader here (the ring buffer keeps the rest).
+        // A kill or a shutdown must not wait for it (storage may hang): the abort wakes this too.
         const behind = writer.backlog?.();
         if (behind !== undefined) {
-          await behind;
+          await untilAborted(behind, signal);
+          if (signal.aborted) return await interrupted();
           sinceYield = performance.now();
         }
         // A long backlog is served from memory without touching the event loop: let the receiver in.
@@ -293,6 +342,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       logger.error({ acquisition: context.id, err: e }, 'acquisition failed');
       return failed('WRITE_FAILED', messageOf(e), await keepDraft());
     } finally {
+      clearInterval(ticker);
       running.delete(context.id);
       await reporting;
     }

@@ -140,6 +140,37 @@ describe('the SwissFEL writer on a thread', () => {
     expect(entries.size).toBeGreaterThan(0);
   });
 
+  it('a thread that dies tells its writer at once: onFailure fires, writes fail, abort names the draft', async () => {
+    const root = mkdtempSync(join(scratch, 'dead-'));
+    // A pool that lets the test reach the thread it hands out (the way an OOM kill would end it).
+    class Watched extends WriterThreadPool {
+      last: ReturnType<WriterThreadPool['take']> | undefined;
+      override take(): ReturnType<WriterThreadPool['take']> {
+        this.last = super.take();
+        return this.last;
+      }
+    }
+    const watched = new Watched(0);
+    try {
+      const writer = await openSwissfelFileInThread({ outputFile: 'dead.h5', dataRoot: root }, watched);
+      writer.writePulse(1000, messageAt(1000));
+      const failure = new Promise<Error>((resolve) => writer.onFailure(resolve));
+      // Nothing more is written: the failure must arrive without a next pulse to carry it.
+      await watched.last!.worker.terminate();
+      const error = await failure;
+      expect(error.message).toMatch(/the writer thread stopped: exit code 1/);
+      expect(() => writer.writePulse(1001, messageAt(1001))).toThrow(/the writer thread stopped/);
+      await expect(writer.backlog()).rejects.toThrow(/the writer thread stopped/);
+      // A listener added after the failure hears it too.
+      await expect(new Promise<Error>((resolve) => writer.onFailure(resolve))).resolves.toBe(error);
+      await expect(writer.abort()).rejects.toThrow(/the writer thread stopped/);
+      expect(existsSync(writer.draftPath)).toBe(true);
+      expect(existsSync(writer.finalPath)).toBe(false);
+    } finally {
+      await watched.close();
+    }
+  });
+
   it('holds the caller while too many pulses are on their way, and loses none', async () => {
     const root = mkdtempSync(join(scratch, 'backlog-'));
     const writer = await openSwissfelFileInThread({ outputFile: 'backlog.h5', dataRoot: root }, pool, { maxPulses: 4 });

@@ -23,6 +23,11 @@ import { packPulse, type FromWriter, type SerializedError, type ToWriter } from 
 export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
   /** A promise while the thread is too far behind; undefined otherwise. */
   backlog(): Promise<void> | undefined;
+  /**
+   * Calls `listener` once, as soon as a pulse failed on the thread or the thread died: a caller
+   * waiting on a silent stream learns it then, not at its next pulse.
+   */
+  onFailure(listener: (error: Error) => void): void;
 }
 
 export interface WriterThreadLimits {
@@ -105,12 +110,13 @@ export class WriterThreadPool {
     const worker = new Worker(ENTRY, { execArgv: [] });
     const thread: WriterThread = { worker, onMessage: () => undefined, dead: undefined };
     worker.on('message', (m: FromWriter) => thread.onMessage(m));
-    const die = (error: Error): void => {
+    const die = (cause: Error): void => {
       if (thread.dead !== undefined) return;
+      const error = new Error(`the writer thread stopped: ${cause.message}`, { cause });
       thread.dead = error;
       const i = this.idle.indexOf(thread);
       if (i >= 0) this.idle.splice(i, 1);
-      thread.onMessage({ op: 'writeFailed', error: { name: error.name, message: `the writer thread stopped: ${error.message}` } });
+      thread.onMessage({ op: 'writeFailed', error: { name: error.name, message: error.message } });
     };
     worker.on('error', die);
     worker.on('exit', (code) => die(new Error(`exit code ${code}`)));
@@ -142,6 +148,7 @@ export const openSwissfelFileInThread = async (
   let stats = emptyStats;
   let inFlight = { pulses: 0, bytes: 0 };
   let writeError: Error | undefined;
+  const failureListeners: Array<(error: Error) => void> = [];
   let waiting: { resolve: () => void; reject: (e: Error) => void } | undefined;
   let closing: { resolve: (m: FromWriter) => void; reject: (e: Error) => void } | undefined;
   let state: 'open' | 'closing' | 'closed' = 'open';
@@ -182,7 +189,10 @@ export const openSwissfelFileInThread = async (
         wake();
         return;
       case 'writeFailed':
-        writeError ??= toError(m.error);
+        if (writeError === undefined) {
+          writeError = toError(m.error);
+          for (const listener of failureListeners.splice(0)) listener(writeError);
+        }
         wake();
         // A living thread still answers the finish or abort it was sent (and only then is it
         // released); a dead one never will.
@@ -262,6 +272,10 @@ export const openSwissfelFileInThread = async (
     abort: async (): Promise<{ draftPath: string }> => {
       const m = await close<Extract<FromWriter, { op: 'aborted' }>>('abort');
       return { draftPath: m.draftPath || paths.draftPath };
+    },
+    onFailure: (listener) => {
+      if (writeError !== undefined) listener(writeError);
+      else failureListeners.push(listener);
     },
     stats: () => stats,
   };
