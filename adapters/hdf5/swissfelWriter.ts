@@ -33,6 +33,7 @@ import type { File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
 import { errnoOf, resolveDirInsideRoot } from './dataRootPaths.js';
+import { createPageCacheRelease } from './pageCacheRelease.js';
 import { publishDraft } from './grabFileWriter.js';
 import {
   GENERAL_NOT_GIVEN,
@@ -74,6 +75,11 @@ export interface OpenSwissfelFileOptions {
   readonly maxGapPulses?: number;
   /** Replace an existing file at `outputFile` when finishing (default: refuse at open). */
   readonly overwrite?: boolean;
+  /**
+   * Drop the draft's written pages from the page cache after every this many value bytes
+   * (`pageCacheRelease.ts`); 0: never. Default 128 MiB.
+   */
+  readonly releasePageCacheEveryBytes?: number;
 }
 
 export interface SwissfelFileStats {
@@ -263,6 +269,8 @@ class WriteQueue {
     return this.writes.length - this.head;
   }
 }
+
+const DEFAULT_RELEASE_EVERY = 128 * 1024 ** 2;
 
 /** Waiting chunk writes done after each pulse: 600 chunks (200 channels) drain in 150 pulses. */
 const WRITES_PER_PULSE = 4;
@@ -518,6 +526,10 @@ type WriterState = 'open' | 'finished' | 'aborted' | 'failed';
 export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promise<SwissfelFileWriter> => {
   const chunkRowsOption = options.chunkRows === undefined ? undefined : requirePositiveInteger('chunkRows', options.chunkRows);
   const maxGap = options.maxGapPulses === undefined ? DEFAULT_MAX_GAP : requirePositiveInteger('maxGapPulses', options.maxGapPulses);
+  const releaseEvery = options.releasePageCacheEveryBytes ?? DEFAULT_RELEASE_EVERY;
+  if (typeof releaseEvery !== 'number' || !Number.isSafeInteger(releaseEvery) || releaseEvery < 0) {
+    throw new ValidationError(`releasePageCacheEveryBytes must be a non-negative integer, got ${String(releaseEvery)}`);
+  }
   const general = checkGeneral(options.general ?? {});
   if (typeof options.dataRoot !== 'string' || options.dataRoot.length === 0) throw new ValidationError('dataRoot must be a non-empty path');
   if (typeof options.outputFile !== 'string' || options.outputFile.length === 0 || /[/\\]$/.test(options.outputFile)) {
@@ -544,6 +556,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
   const file = new h5wasm.File(draftPath, 'w');
   const io = new H5Io(module, file, draftPath);
   const queue = new WriteQueue();
+  const pageCache = createPageCacheRelease(draftPath, releaseEvery);
   try {
     file.create_attribute(swissfelAttrs.layout, SWISSFEL_LAYOUT_VERSION);
     const generalGroup = file.create_group(swissfelGroups.general);
@@ -730,6 +743,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     if (message !== null && message.pulseId !== pulseId) {
       throw new ValidationError(`the message of pulse ${pulseId} carries pulse id ${message.pulseId}`);
     }
+    const bytesBefore = valueBytes;
     try {
       if (firstPulseId === null) firstPulseId = pulseId;
       if (gap > 0) {
@@ -752,6 +766,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       for (const channel of channels.values()) if (channel.rows < rows) appendMissing(channel, rows - channel.rows);
       lastPulseId = pulseId;
       queue.drain(WRITES_PER_PULSE);
+      pageCache.written(valueBytes - bytesBefore);
     } catch (e) {
       fail(e, `write pulse ${pulseId} to`);
     }
@@ -815,6 +830,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       file.flush();
       file.close();
       state = 'finished'; // closed: from here on only the draft on disk is concerned
+      await pageCache.settle();
       await fsyncFile(draftPath);
       const bytes = (await stat(draftPath)).size;
       await publishDraft(draftPath, finalPath);
@@ -828,7 +844,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     }
   };
 
-  const abort = (): Promise<{ draftPath: string }> => {
+  const abort = async (): Promise<{ draftPath: string }> => {
     if (state === 'open') {
       try {
         complete(); // best effort: a readable draft in the final layout
@@ -841,9 +857,10 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       closeQuietly();
       state = 'aborted';
     } else if (state === 'finished') {
-      return Promise.reject(new DaqflowError('INTERNAL', `cannot abort: ${finalPath} is already finished`, { finalPath }));
+      throw new DaqflowError('INTERNAL', `cannot abort: ${finalPath} is already finished`, { finalPath });
     }
-    return Promise.resolve({ draftPath });
+    await pageCache.settle();
+    return { draftPath };
   };
 
   return { draftPath, finalPath, writePulse, finish, abort, stats };

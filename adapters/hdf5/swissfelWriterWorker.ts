@@ -9,7 +9,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { BsreadChannelConfig } from '../bsread/bsreadMessage.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
-import { serializeError, unpackPulse, type FromWriter, type ToWriter } from './swissfelWriterProtocol.js';
+import { RECYCLE_MIN_BYTES, serializeError, unpackPulse, type FromWriter, type ToWriter } from './swissfelWriterProtocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('swissfelWriterWorker.ts runs as a worker thread');
@@ -20,13 +20,17 @@ let failed = false;
 const channelLists = new Map<number, readonly BsreadChannelConfig[]>();
 let unacked = { pulses: 0, bytes: 0 };
 let ackScheduled = false;
+/** Big pulses' buffers written since the last ack, to go back with it. */
+let written: ArrayBuffer[] = [];
 
-const send = (message: FromWriter): void => port.postMessage(message);
+const send = (message: FromWriter, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
 const flushAck = (): void => {
   ackScheduled = false;
   if (unacked.pulses === 0 || writer === undefined) return;
-  send({ op: 'ack', pulses: unacked.pulses, bytes: unacked.bytes, stats: writer.stats() });
+  const buffers = written;
+  written = [];
+  send({ op: 'ack', pulses: unacked.pulses, bytes: unacked.bytes, stats: writer.stats(), ...(buffers.length > 0 ? { buffers } : {}) }, buffers);
   unacked = { pulses: 0, bytes: 0 };
 };
 
@@ -35,6 +39,7 @@ const reset = (): void => {
   failed = false;
   channelLists.clear();
   unacked = { pulses: 0, bytes: 0 };
+  written = [];
 };
 
 const handle = async (message: ToWriter): Promise<void> => {
@@ -66,6 +71,9 @@ const handle = async (message: ToWriter): Promise<void> => {
           if (channels === undefined) throw new Error(`channel list ${pulse.channelsId} was never sent`);
         }
         writer.writePulse(message.pulseId, pulse === null ? null : unpackPulse(pulse, channels!));
+        // writePulse keeps no view of the values once it returns (rows are copied into chunk
+        // buffers or written at once), so the buffer is free to carry another pulse.
+        if (pulse !== null && pulse.data.byteLength >= RECYCLE_MIN_BYTES) written.push(pulse.data);
       } catch (e) {
         failed = true;
         send({ op: 'writeFailed', error: serializeError(e) });
