@@ -12,20 +12,67 @@
  * How: Node has no posix_fadvise, and no npm package offers one without a native build, so it runs
  * coreutils `dd of=FILE oflag=nocache conv=notrunc,fdatasync count=0`, the coreutils manual's way
  * of dropping a file's cache (fdatasync writes the dirty pages, then POSIX_FADV_DONTNEED drops
- * the file's clean ones; nothing is read or written through dd itself). One at a time, in the
+ * the file's clean ones; nothing is read or written through dd itself). The dd runs are started
+ * by one small shell per thread, not by this process: a fork of a process holding a gigabyte of
+ * ring buffer write-protects all of it, and the receiving thread then took a page fault on every
+ * page it wrote (measured: twice the CPU per image). One release at a time per file, in the
  * background: the writer never waits for it, except in `settle()` before the file is closed.
- * When dd is missing or fails, releasing stops and the file is written as before.
+ * When dd is missing or fails, releasing stops for that file and says why in `counters()`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 
 export interface PageCacheRelease {
   /** Counts `bytes` more written; starts a release when enough have been written since the last one. */
   written(bytes: number): void;
   /** Resolves when no release is running (none is started after). */
   settle(): Promise<void>;
-  /** Releases started and completed so far, and why releasing stopped, if it did. */
+  /** Releases completed so far, and why releasing stopped, if it did. */
   counters(): { readonly releases: number; readonly stopped: string | null };
 }
+
+/** Reads file names, one per line, runs dd on each and answers its exit status, one per line. */
+const LOOP = 'while IFS= read -r f; do "$0" of="$f" oflag=nocache conv=notrunc,fdatasync count=0 status=none; echo "$?"; done';
+
+interface Releaser {
+  readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  /** Answers still to come, in the order asked. */
+  readonly waiting: Array<(answer: string) => void>;
+  stderr: string;
+}
+
+/** This thread's shell, by dd command (one in practice; tests name a missing one). */
+const releasers = new Map<string, Releaser>();
+
+const releaserFor = (command: string): Releaser => {
+  const existing = releasers.get(command);
+  if (existing !== undefined) return existing;
+  const child = spawn('sh', ['-c', LOOP, command], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const releaser: Releaser = { child, waiting: [], stderr: '' };
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+      const line = out.slice(0, nl);
+      out = out.slice(nl + 1);
+      releaser.waiting.shift()?.(line === '0' ? '' : `dd exited with ${line}: ${releaser.stderr.trim() || 'no message'}`);
+      releaser.stderr = '';
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (releaser.stderr = (releaser.stderr + s).slice(-500)));
+  const gone = (why: string): void => {
+    if (releasers.get(command) === releaser) releasers.delete(command);
+    for (const answer of releaser.waiting.splice(0)) answer(why);
+  };
+  child.on('error', (e) => gone(`the shell that runs dd could not run: ${e.message}`));
+  child.on('exit', (code, signal) => gone(`the shell that runs dd ended (${signal ?? `exit code ${code}`})`));
+  child.stdin.on('error', () => undefined); // its end is reported by 'exit'
+  // Neither the shell nor its pipes keep the process alive; stdin's end makes the shell leave.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) (stream as unknown as { unref?: () => void }).unref?.();
+  releasers.set(command, releaser);
+  return releaser;
+};
 
 export const createPageCacheRelease = (
   path: string,
@@ -37,25 +84,19 @@ export const createPageCacheRelease = (
   let running: Promise<void> | undefined;
   let releases = 0;
   let stopped: string | null = everyBytes > 0 ? null : 'disabled';
+  if (stopped === null && path.includes('\n')) stopped = 'the file name holds a newline';
   let settling = false;
 
   const start = (): void => {
     pending = 0;
+    const releaser = releaserFor(command);
     running = new Promise<void>((resolve) => {
-      const child = spawn(command, [`of=${path}`, 'oflag=nocache', 'conv=notrunc,fdatasync', 'count=0', 'status=none'], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr = (stderr + s).slice(-500)));
-      child.on('error', (e) => {
-        stopped = `dd could not run: ${e.message}`;
+      releaser.waiting.push((problem) => {
+        if (problem === '') releases++;
+        else stopped ??= problem;
         resolve();
       });
-      child.on('close', (code) => {
-        if (code === 0) releases++;
-        else if (stopped === null) stopped = `dd exited with ${code}: ${stderr.trim()}`;
-        resolve();
-      });
+      releaser.child.stdin.write(`${path}\n`);
     }).then(() => {
       running = undefined;
     });
