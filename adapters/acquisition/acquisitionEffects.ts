@@ -92,6 +92,9 @@ const untilAborted = (promise: Promise<void>, signal: AbortSignal): Promise<void
 
 const draftPathOf = (outputFile: string): string => join(dirname(outputFile), swissfelDraftName(basename(outputFile)));
 
+/** Acquisitions remembered by id for a stop that came early or a kill that came late. */
+const RECENT = 1_000;
+
 /** A view of the message with only the requested channels; the channel list is shared per data header. */
 const channelFilter = (wanted: readonly string[] | null): ((m: BsreadMessage) => BsreadMessage) => {
   if (wanted === null) return (m) => m;
@@ -115,7 +118,15 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
   /** Stops that arrived before their `acquire` had registered. */
   const pendingStops = new Map<string, SetStopParams>();
   /** Acquisitions whose `acquire` ran in this process: a kill that finds none running lets their outcome land. */
-  const ranHere = new Set<string>();
+  const ranHere = new Map<string, true>();
+  // Both only ever answer about recent acquisitions: a process running for months keeps the last
+  // RECENT of each, not every id it ever saw (a stop for an acquisition another process runs
+  // would otherwise stay for good).
+  const remember = <V>(map: Map<string, V>, id: string, value: V): void => {
+    map.delete(id);
+    map.set(id, value);
+    if (map.size > RECENT) map.delete(map.keys().next().value!);
+  };
 
   const failed = (
     reason: AcquisitionFailureReason,
@@ -153,7 +164,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       const nothingLeft = lastWritten !== null ? stopAt <= lastWritten : firstRow === null || stopAt < firstRow;
       if (nothingLeft) control.abort(new Error('stopped'));
     };
-    ranHere.add(context.id);
+    remember(ranHere, context.id, true);
     running.set(context.id, {
       setStop: resolveStop,
       kill: (reason) => {
@@ -364,7 +375,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
   const setStop = (params: SetStopParams, context: EffectContext): Promise<undefined> => {
     const r = running.get(context.id);
     if (r !== undefined) r.setStop(params);
-    else pendingStops.set(context.id, params);
+    else remember(pendingStops, context.id, params);
     return Promise.resolve(undefined);
   };
 
