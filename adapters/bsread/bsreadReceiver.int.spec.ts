@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import * as zmq from 'zeromq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../actors/runtime/logger.js';
+import { freePort } from '../embedded/freePort.js';
 import { encodeDataHeader, encodeMessage, encodeTimestamp } from './bsreadCodec.js';
 import type { BsreadByteOrder, BsreadCompression, BsreadMessage } from './bsreadMessage.js';
 import { bsreadTransports, createBsreadReceiver, type BsreadReceiver, type BsreadReceiverOptions } from './bsreadReceiver.js';
@@ -279,11 +281,38 @@ describe.each(bsreadTransports)('the %s transport', (transport) => {
       expect(receiver.counters().received).toBe(0);
     });
 
+    it('says it is connecting at start, and connected once the stream is there', async () => {
+      const address = `tcp://127.0.0.1:${await freePort()}`;
+      const infos: string[] = [];
+      const logger: Logger = { debug: () => undefined, info: (_, msg) => void infos.push(msg ?? ''), warn: () => undefined, error: () => undefined };
+      const { messages } = receive({ address, mode: 'pull', logger });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // a few refused connects
+      expect(infos).toEqual([`bsread receiver connecting to ${address}`]);
+      const sim = await simulate({ address, mode: 'push', rateHz: 100, maxMessages: 3, channels: [{ name: 'X' }] });
+      await sim.done;
+      await waitUntil('3 messages', () => messages.length === 3);
+      expect(infos.filter((m) => m === `bsread receiver connected to ${address}`)).toHaveLength(1);
+    });
+
     it('stops a simulator whose PUSH has no consumer', async () => {
       const sim = await startBsreadSimulator({ address: 'tcp://127.0.0.1:*', rateHz: 100, channels: [{ name: 'X' }] });
       await new Promise((resolve) => setTimeout(resolve, 50));
       await sim.stop();
       expect(sim.sent()).toBeLessThanOrEqual(1);
     });
+  });
+});
+
+// libzmq binds ipc://@name in Linux's abstract namespace, which Node's net cannot reach (see
+// parseZmtpEndpoint): the zmtp transport refuses it at once, and the zeromq one reads it.
+describe.runIf(process.platform === 'linux' && zmq.capability.ipc)('a stream on an abstract socket (ipc://@name)', () => {
+  it('is refused by the zmtp transport, pointing at the zeromq one, which reads it', async () => {
+    const sim = await simulate({ address: `ipc://@daqflow-test-${randomUUID()}`, mode: 'push', rateHz: 200, maxMessages: 5, channels: [{ name: 'X', type: 'float64' }] });
+    expect(sim.address).toMatch(/^ipc:\/\/@daqflow-test-/);
+    expect(() => createBsreadReceiver({ address: sim.address, mode: 'pull', onMessage: () => undefined })).toThrow(/abstract socket.*DAQFLOW_BSREAD_RECEIVER=zeromq/);
+    const { messages } = receiveWith({ address: sim.address, mode: 'pull', transport: 'zeromq' });
+    await sim.done;
+    await waitUntil('5 messages', () => messages.length === 5);
+    expectAsSent(sim, messages);
   });
 });

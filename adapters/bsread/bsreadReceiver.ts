@@ -85,9 +85,12 @@ export interface BsreadReceiver {
   close(): Promise<void>;
 }
 
-const connectZeromq = (address: string, mode: 'pull' | 'sub', hwm: number): zmq.Pull | zmq.Subscriber => {
+const connectZeromq = (address: string, mode: 'pull' | 'sub', hwm: number, onConnect: () => void): zmq.Pull | zmq.Subscriber => {
   const socket = mode === 'pull' ? new zmq.Pull({ receiveHighWaterMark: hwm, linger: 0 }) : new zmq.Subscriber({ receiveHighWaterMark: hwm, linger: 0 });
   if (socket instanceof zmq.Subscriber) socket.subscribe();
+  // 'handshake', not 'connect': libzmq says 'connect' of a TCP connection that a peer of the
+  // wrong type or security then refuses.
+  socket.events.on('handshake', onConnect);
   socket.connect(address);
   return socket;
 };
@@ -97,9 +100,16 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
   const logIntervalMs = options.logIntervalMs ?? 10_000;
   const hwm = options.receiveHighWaterMark ?? 100;
   const transport = options.transport ?? 'zmtp';
-  const zmtp = transport === 'zmtp' ? createZmtpSocket({ address: options.address, type: options.mode, receiveHighWaterMark: hwm, logger }) : undefined;
-  const socket = zmtp ?? connectZeromq(options.address, options.mode, hwm);
-  logger.info({ address: options.address, mode: options.mode, transport, receiveHighWaterMark: hwm }, 'bsread receiver connected');
+  let everConnected = false;
+  // The first connection only: the zmtp reader logs its outages and returns itself.
+  const onConnect = (): void => {
+    if (everConnected) return;
+    everConnected = true;
+    logger.info({ address: options.address, mode: options.mode, transport }, `bsread receiver connected to ${options.address}`);
+  };
+  const zmtp = transport === 'zmtp' ? createZmtpSocket({ address: options.address, type: options.mode, receiveHighWaterMark: hwm, logger, onConnect }) : undefined;
+  const socket = zmtp ?? connectZeromq(options.address, options.mode, hwm, onConnect);
+  logger.info({ address: options.address, mode: options.mode, transport, receiveHighWaterMark: hwm }, `bsread receiver connecting to ${options.address}`);
 
   const cache = new DataHeaderCache(options.headerCacheSize);
   const byReason = Object.fromEntries(bsreadDecodeReasonList.map((r) => [r, 0])) as Record<BsreadDecodeReason, number>;

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +7,7 @@ import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { freePort } from '../embedded/freePort.js';
-import { createZmtpSocket, parseReadyProperties, parseZmtpEndpoint, ZmtpClosedError, type ZmtpSocket, type ZmtpSocketOptions } from './zmtpSocket.js';
+import { createZmtpSocket, parseReadyProperties, parseZmtpEndpoint, ZmtpAddressError, ZmtpClosedError, type ZmtpSocket, type ZmtpSocketOptions } from './zmtpSocket.js';
 
 // The reader against libzmq itself (zeromq.js PUSH and PUB), and against a hand-driven peer for
 // what libzmq will not do on demand (a message cut by a disconnect, a PING, a non-ZMTP server).
@@ -69,6 +70,12 @@ describe('parseZmtpEndpoint', () => {
     expect(() => parseZmtpEndpoint('tcp://*:9999')).toThrow(/a host and a port/);
     expect(() => parseZmtpEndpoint('tcp://host:70000')).toThrow(/a host and a port/);
     expect(() => parseZmtpEndpoint('camera:9999')).toThrow(/only tcp:\/\/host:port and ipc:\/\/path/);
+  });
+
+  it('refuses a Linux abstract socket (ipc://@name) rather than taking "@name" for a file', () => {
+    expect(() => parseZmtpEndpoint('ipc://@bsread-cam')).toThrow(ZmtpAddressError);
+    expect(() => parseZmtpEndpoint('ipc://@bsread-cam')).toThrow(/abstract socket.*DAQFLOW_BSREAD_RECEIVER=zeromq/);
+    expect(parseZmtpEndpoint('ipc:///run/@cam.sock')).toEqual({ path: '/run/@cam.sock' });
   });
 });
 
@@ -173,6 +180,14 @@ describe('the ZMTP reader against libzmq', () => {
     expect(pull.counters().connections).toBe(0);
   });
 
+  it.runIf(process.platform === 'linux' && zmq.capability.ipc)('refuses, at once, a PUSH bound on an abstract socket (ipc://@name), which Node cannot reach', async () => {
+    const push = new zmq.Push({ linger: 0 });
+    await push.bind(`ipc://@daqflow-test-${randomUUID()}`);
+    closers.push(() => push.close());
+    expect(push.lastEndpoint).toMatch(/^ipc:\/\/@daqflow-test-/);
+    expect(() => open({ address: push.lastEndpoint!, type: 'pull' })).toThrow(/abstract socket.*DAQFLOW_BSREAD_RECEIVER=zeromq/);
+  });
+
   it('close() rejects a pending receive and every later one', async () => {
     const pull = open({ address: `tcp://127.0.0.1:${await freePort()}`, type: 'pull' });
     const pending = pull.receive();
@@ -183,20 +198,37 @@ describe('the ZMTP reader against libzmq', () => {
   });
 });
 
-/** A hand-driven ZMTP 3.0 PUSH peer: it greets, reads the reader's READY, then does as told. */
-const rawPeer = async (script: (peer: Socket, readerReady: Map<string, Buffer>) => void): Promise<{ server: Server; address: string; pongs: Buffer[] }> => {
+const zmtpGreeting = (): Buffer => {
+  const greeting = Buffer.alloc(64);
+  greeting[0] = 0xff;
+  greeting[9] = 0x7f;
+  greeting[10] = 3;
+  greeting.write('NULL', 12);
+  return greeting;
+};
+
+/** A READY command's body, of a socket of this type. */
+const readyOf = (type: string): Buffer =>
+  Buffer.concat([Buffer.from([5]), Buffer.from('READY'), Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, type.length]), Buffer.from(type)]);
+const pushReady = (): Buffer => readyOf('PUSH');
+
+/**
+ * A hand-driven ZMTP 3.0 PUSH peer: it greets, reads the reader's READY, then does as told.
+ * `ready` gives the READY command it sends on its nth connection (from 0).
+ */
+const rawPeer = async (
+  script: (peer: Socket, readerReady: Map<string, Buffer>, n: number) => void,
+  ready: (n: number) => Buffer = pushReady,
+): Promise<{ server: Server; address: string; pongs: Buffer[]; accepted: Socket[] }> => {
   const pongs: Buffer[] = [];
+  const accepted: Socket[] = [];
   const server = createServer((peer) => {
+    const n = accepted.push(peer) - 1;
     let got = Buffer.alloc(0);
     let handshaken = false;
-    const greeting = Buffer.alloc(64);
-    greeting[0] = 0xff;
-    greeting[9] = 0x7f;
-    greeting[10] = 3;
-    greeting.write('NULL', 12);
-    peer.write(greeting);
-    const ready = Buffer.concat([Buffer.from([5]), Buffer.from('READY'), Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, 4]), Buffer.from('PUSH')]);
-    peer.write(Buffer.concat([Buffer.from([0x04, ready.length]), ready]));
+    peer.write(zmtpGreeting());
+    const readyBody = ready(n);
+    peer.write(Buffer.concat([Buffer.from([0x04, readyBody.length]), readyBody]));
     peer.on('data', (chunk) => {
       got = Buffer.concat([got, chunk]);
       if (!handshaken && got.length >= 64 + 2 && got.length >= 64 + 2 + got[65]!) {
@@ -205,7 +237,7 @@ const rawPeer = async (script: (peer: Socket, readerReady: Map<string, Buffer>) 
         handshaken = true;
         const rest = got.subarray(66 + got[65]!);
         got = Buffer.from(rest);
-        script(peer, parseReadyProperties(body.subarray(6)));
+        script(peer, parseReadyProperties(body.subarray(6)), n);
       } else if (handshaken && got.length >= 2 && got.length >= 2 + got[1]!) {
         pongs.push(Buffer.from(got.subarray(2, 2 + got[1]!)));
         got = Buffer.from(got.subarray(2 + got[1]!));
@@ -216,7 +248,7 @@ const rawPeer = async (script: (peer: Socket, readerReady: Map<string, Buffer>) 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   closers.push(() => new Promise((resolve) => server.close(resolve)));
   const { port } = server.address() as { port: number };
-  return { server, address: `tcp://127.0.0.1:${port}`, pongs };
+  return { server, address: `tcp://127.0.0.1:${port}`, pongs, accepted };
 };
 
 const frame = (flags: number, body: Buffer): Buffer => {
@@ -299,5 +331,107 @@ describe('the ZMTP reader against a hand-driven peer', () => {
     const pull = open({ address: peer.address, type: 'pull' });
     for (const want of messages) expectParts(await pull.receive(), want);
     expect(pull.counters()).toMatchObject({ connections: 1, truncatedMessages: 0, handshakeErrors: 0 });
+  });
+
+  it.each([
+    ['says nothing', false],
+    ['greets but sends no READY', true],
+  ])('gives up on a peer that accepts and %s within handshakeTimeoutMs, says so once, and retries', async (_, greets) => {
+    let closedByReader = 0;
+    const accepted: Socket[] = [];
+    const server = createServer((socket) => {
+      accepted.push(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => closedByReader++);
+      socket.resume();
+      if (greets) socket.write(zmtpGreeting());
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => server.close(resolve)));
+    closers.push(() => accepted.forEach((a) => a.destroy()));
+    const address = `tcp://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { logger, lines } = recording();
+    const pull = open({ address, type: 'pull', logger, reconnectIntervalMs: 20, handshakeTimeoutMs: 200 });
+    await waitUntil('two handshakes timed out', () => pull.counters().handshakeErrors >= 2);
+    await waitUntil('the peer to see them closed', () => closedByReader >= 2);
+    expect(accepted.length).toBeGreaterThanOrEqual(2);
+    expect(lines.map((l) => l.msg)).toEqual([`bsread: no ZMTP handshake from ${address} within 200 ms; retrying`]);
+    expect(pull.counters()).toMatchObject({ connections: 0, connected: false });
+  });
+
+  it('says a lost established connection was lost (ECONNRESET, closed by the peer), not that the stream is not reachable', async () => {
+    const peer = await rawPeer((socket, _, n) => socket.write(frame(0x00, Buffer.from(`hello ${n}`))));
+    const { logger, lines } = recording();
+    const pull = open({ address: peer.address, type: 'pull', logger, reconnectIntervalMs: 20, handshakeTimeoutMs: 1000 });
+    expect((await pull.receive())[0]!.toString()).toBe('hello 0');
+    // Up past the handshake timeout: it ends with the READY.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(pull.counters()).toMatchObject({ connected: true, disconnects: 0, handshakeErrors: 0 });
+    peer.accepted[0]!.resetAndDestroy();
+    expect((await pull.receive())[0]!.toString()).toBe('hello 1');
+    peer.accepted[1]!.end();
+    expect((await pull.receive())[0]!.toString()).toBe('hello 2');
+    const warnings = lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    expect(warnings).toEqual([`bsread: connection to ${peer.address} lost: ECONNRESET; reconnecting`, `bsread: connection to ${peer.address} lost: closed by the peer; reconnecting`]);
+    expect(pull.counters()).toMatchObject({ connections: 3, disconnects: 2, handshakeErrors: 0, protocolErrors: 0 });
+  });
+
+  it('logs a malformed READY once however often it comes, then how many attempts failed when a good one does', async () => {
+    // Socket-Type says 9 bytes of value, 4 follow.
+    const cutShort = Buffer.concat([Buffer.from([5]), Buffer.from('READY'), Buffer.from([11]), Buffer.from('Socket-Type'), Buffer.from([0, 0, 0, 9]), Buffer.from('PUSH')]);
+    let good = false;
+    const peer = await rawPeer(
+      (socket) => socket.write(frame(0x00, Buffer.from('at last'))),
+      () => (good ? pushReady() : cutShort),
+    );
+    const { logger, lines } = recording();
+    const pull = open({ address: peer.address, type: 'pull', logger, reconnectIntervalMs: 20 });
+    await waitUntil('three malformed READYs', () => pull.counters().handshakeErrors >= 3);
+    good = true;
+    expect((await pull.receive())[0]!.toString()).toBe('at last');
+    const errors = lines.filter((l) => l.level === 'error');
+    expect(errors.map((l) => l.msg)).toEqual([`bsread: ZMTP handshake with ${peer.address} failed; retrying`]);
+    expect((errors[0]!.obj as { error: string }).error).toBe('READY property Socket-Type cut short');
+    const back = lines.find((l) => l.msg === 'bsread: connected again');
+    expect((back?.obj as { failedAttempts: number }).failedAttempts).toBeGreaterThanOrEqual(3);
+    expect(pull.counters()).toMatchObject({ connections: 1, connected: true, protocolErrors: 0 });
+  });
+
+  it('logs each kind of failure once an outage: a peer that first hangs up in the handshake, then names why', async () => {
+    // As libzmq does when it reads a wrong socket type before sending its own READY, and then not.
+    let accepted = 0;
+    const server = createServer((socket) => {
+      socket.on('error', () => undefined);
+      socket.resume();
+      socket.write(zmtpGreeting());
+      if (accepted++ === 0) socket.end();
+      else socket.write(frame(0x04, readyOf('PUB')));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closers.push(() => new Promise((resolve) => server.close(resolve)));
+    const address = `tcp://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const { logger, lines } = recording();
+    const pull = open({ address, type: 'pull', logger, reconnectIntervalMs: 20 });
+    await waitUntil('three refused handshakes', () => pull.counters().handshakeErrors >= 3);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      ['warn', `bsread: ${address} closed the connection during the ZMTP handshake; retrying`],
+      ['error', `bsread: ZMTP handshake with ${address} failed; retrying`],
+    ]);
+    expect((lines[1]!.obj as { error: string }).error).toMatch(/a PULL socket cannot read from a PUB socket/);
+  });
+
+  it('drops a connection that sends a frame over maxFrameBytes after the handshake, as a protocol error of its own, and reconnects', async () => {
+    const peer = await rawPeer((socket, _, n) => {
+      socket.write(frame(0x00, Buffer.from(`before ${n}`)));
+      if (n === 0) socket.write(frame(0x00, Buffer.alloc(2000, 1)));
+    });
+    const { logger, lines } = recording();
+    const pull = open({ address: peer.address, type: 'pull', logger, reconnectIntervalMs: 20, maxFrameBytes: 1000 });
+    expect((await pull.receive())[0]!.toString()).toBe('before 0');
+    expect((await pull.receive())[0]!.toString()).toBe('before 1');
+    expect(lines.filter((l) => l.level === 'error' || l.level === 'warn').map((l) => l.msg)).toEqual([
+      `bsread: frame of 2000 bytes exceeds the limit 1000 (from ${peer.address}); reconnecting`,
+    ]);
+    expect(pull.counters()).toMatchObject({ connections: 2, disconnects: 1, handshakeErrors: 0, protocolErrors: 1 });
   });
 });

@@ -14,7 +14,10 @@
  * answered all the same), exchange READY with the socket type, check the peer is PUSH (for
  * PULL) or PUB/XPUB (for SUB), subscribe to everything, then deliver whole multipart messages.
  * A message cut by a disconnect is dropped (libzmq never delivers part of one). A lost or
- * refused connection is retried every `reconnectIntervalMs`, logged once per outage.
+ * refused connection is retried every `reconnectIntervalMs`, logged once per outage and kind of
+ * failure (how many attempts failed is told when the connection is back). A peer that accepts
+ * the connection but does not complete the handshake within `handshakeTimeoutMs` is dropped, as
+ * libzmq drops it after its handshake interval.
  * Back-pressure as a receive high-water mark: past that many undelivered messages, reading
  * stops until `receive()` takes them, so the kernel's window fills and the sender's own HWM
  * decides (PUSH waits, PUB drops), as with libzmq.
@@ -27,7 +30,7 @@ import { messageOf } from '../../events/errors.js';
 export type ZmtpSocketType = 'pull' | 'sub';
 
 export interface ZmtpSocketOptions {
-  /** `tcp://host:port` or `ipc:///path/to/socket`. */
+  /** `tcp://host:port` or `ipc:///path/to/socket` (not `ipc://@name`, see parseZmtpEndpoint). */
   readonly address: string;
   readonly type: ZmtpSocketType;
   /** Undelivered whole messages before reading pauses. Default 100. */
@@ -36,6 +39,10 @@ export interface ZmtpSocketOptions {
   readonly reconnectIntervalMs?: number; // ten times that after a refused handshake
   /** Largest frame accepted; a larger one is a protocol error (the connection is dropped). Default 1 GiB. */
   readonly maxFrameBytes?: number;
+  /** From the TCP connection to the peer's READY. Default 30 s, libzmq's ZMQ_HANDSHAKE_IVL. */
+  readonly handshakeTimeoutMs?: number;
+  /** Called each time a connection has completed the handshake. */
+  readonly onConnect?: () => void;
   readonly logger?: Logger;
 }
 
@@ -44,7 +51,10 @@ export interface ZmtpSocketCounters {
   readonly connections: number;
   /** Connections lost or refused (including handshake failures). */
   readonly disconnects: number;
+  /** Handshakes refused, malformed or not completed in time. */
   readonly handshakeErrors: number;
+  /** Established connections dropped for a protocol error (a frame over the limit, a malformed command). */
+  readonly protocolErrors: number;
   /** Messages dropped because the connection ended in the middle of them. */
   readonly truncatedMessages: number;
   readonly connected: boolean;
@@ -81,7 +91,13 @@ export const parseZmtpEndpoint = (address: string): Endpoint => {
     return { host, port };
   }
   const ipc = /^ipc:\/\/(.+)$/.exec(address);
-  if (ipc) return { path: ipc[1]! };
+  if (ipc) {
+    // libzmq's ipc://@name is a Linux abstract socket bound under the name's exact length. Node's
+    // net (v20) connects to '\0name' with the whole 108-byte sun_path, NUL-padded, which to the
+    // kernel is another name: the connect is refused. Only libzmq can reach these.
+    if (ipc[1]!.startsWith('@')) throw new ZmtpAddressError(`${address}: an abstract socket (ipc://@name) cannot be read without zeromq.js; set DAQFLOW_BSREAD_RECEIVER=zeromq`);
+    return { path: ipc[1]! };
+  }
   throw new ZmtpAddressError(`${address}: only tcp://host:port and ipc://path are read without zeromq.js (set DAQFLOW_BSREAD_RECEIVER=zeromq for other transports)`);
 };
 
@@ -139,10 +155,27 @@ export const parseReadyProperties = (data: Buffer): Map<string, Buffer> => {
   return props;
 };
 
+/** Unreachable or lost; handshake refused or malformed; no handshake in time; a protocol error after it. */
+type FailureKind = 'link' | 'handshake' | 'timeout' | 'protocol';
+
 const PEER_TYPES: Record<ZmtpSocketType, readonly string[]> = { pull: ['PUSH'], sub: ['PUB', 'XPUB'] };
 
 class HandshakeError extends Error {
   override readonly name = 'HandshakeError';
+}
+
+class HandshakeTimeoutError extends Error {
+  override readonly name = 'HandshakeTimeoutError';
+}
+
+export class ZmtpFrameTooLargeError extends Error {
+  override readonly name = 'ZmtpFrameTooLargeError';
+  constructor(
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(`frame of ${bytes} bytes exceeds the limit ${limit}`);
+  }
 }
 
 export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
@@ -151,6 +184,7 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
   const hwm = options.receiveHighWaterMark ?? 100;
   const reconnectMs = options.reconnectIntervalMs ?? 100;
   const maxFrame = options.maxFrameBytes ?? 1024 ** 3;
+  const handshakeMs = options.handshakeTimeoutMs ?? 30_000;
 
   const queue: Buffer[][] = [];
   let queueHead = 0;
@@ -162,10 +196,16 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
   let connections = 0;
   let disconnects = 0;
   let handshakeErrors = 0;
+  let protocolErrors = 0;
   let truncatedMessages = 0;
   let connected = false;
-  /** Logged once per outage, not once per 100 ms retry. */
-  let outageLogged = false;
+  /**
+   * Failures are logged once per outage and kind, not once per 100 ms retry: per kind, since a
+   * peer that closes in the handshake may name why (a wrong socket type) only on a later try.
+   */
+  const loggedThisOutage = new Set<FailureKind>();
+  /** How many attempts failed is told at the end of the outage. */
+  let disconnectsBeforeOutage = 0;
 
   const queued = (): number => queue.length - queueHead;
 
@@ -198,17 +238,27 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
     let parts: Buffer[] = [];
     let ended = false;
     let refusedByPeer = false;
+    let tcpConnected = false;
+    let handshakeTimer: NodeJS.Timeout | undefined;
+    /** Why this connection ended, logged when it has. */
+    let failure: { kind: FailureKind; level: 'warn' | 'error'; msg: string; error: string } | undefined;
 
     const fail = (error: Error): void => {
       if (ended) return;
-      if (error instanceof HandshakeError) {
+      if (phase !== 'frames') {
         handshakeErrors++;
-        // A peer that refuses will refuse again: retry ten times slower, and say it once.
+        // A peer that refuses (or says nothing) will do so again: retry ten times slower.
         refusedByPeer = true;
-        if (!outageLogged) {
-          logger.error({ address: options.address, error: error.message }, 'bsread: the stream refused the connection; retrying');
-          outageLogged = true;
-        }
+        failure =
+          error instanceof HandshakeTimeoutError
+            ? { kind: 'timeout', level: 'warn', msg: `bsread: ${error.message}; retrying`, error: error.message }
+            : { kind: 'handshake', level: 'error', msg: `bsread: ZMTP handshake with ${options.address} failed; retrying`, error: error.message };
+      } else {
+        protocolErrors++;
+        failure =
+          error instanceof ZmtpFrameTooLargeError
+            ? { kind: 'protocol', level: 'error', msg: `bsread: ${error.message} (from ${options.address}); reconnecting`, error: error.message }
+            : { kind: 'protocol', level: 'error', msg: `bsread: protocol error from ${options.address}; reconnecting`, error: error.message };
       }
       s.destroy();
     };
@@ -225,10 +275,12 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
           throw new HandshakeError(`a ${options.type.toUpperCase()} socket cannot read from a ${peerType} socket (it needs ${PEER_TYPES[options.type].join(' or ')}): check DAQFLOW_BSREAD_MODE`);
         }
         phase = 'frames';
+        clearTimeout(handshakeTimer);
         connections++;
         connected = true;
-        if (outageLogged) logger.info({ address: options.address }, 'bsread: connected again');
-        outageLogged = false;
+        if (loggedThisOutage.size > 0) logger.info({ address: options.address, failedAttempts: disconnects - disconnectsBeforeOutage }, 'bsread: connected again');
+        loggedThisOutage.clear();
+        options.onConnect?.();
         // ZMTP 3.0 subscription: a message whose first byte is 1, then the prefix (empty: all).
         if (options.type === 'sub') s.write(shortFrame(0, Buffer.from([1])));
         return;
@@ -305,7 +357,7 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
           size = slab[at + 1]!;
           headerBytes = 2;
         }
-        if (size > maxFrame) throw new HandshakeError(`a frame of ${size} bytes is over the ${maxFrame}-byte limit`);
+        if (size > maxFrame) throw new ZmtpFrameTooLargeError(size, maxFrame);
         const start = at + headerBytes;
         const end = start + size;
         if (end > length) {
@@ -367,23 +419,34 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
     s.setNoDelay(true);
 
     s.on('connect', () => {
+      tcpConnected = true;
+      handshakeTimer = setTimeout(() => fail(new HandshakeTimeoutError(`no ZMTP handshake from ${options.address} within ${handshakeMs} ms`)), handshakeMs);
       s.write(greeting());
       s.write(readyCommand(options.type));
     });
     s.on('error', (e) => {
-      if (!outageLogged && !closed) {
-        logger.warn({ address: options.address, error: messageOf(e) }, 'bsread: stream not reachable; retrying');
-        outageLogged = true;
-      }
+      const code = (e as NodeJS.ErrnoException).code ?? messageOf(e);
+      failure ??=
+        phase === 'frames'
+          ? { kind: 'link', level: 'warn', msg: `bsread: connection to ${options.address} lost: ${code}; reconnecting`, error: messageOf(e) }
+          : tcpConnected
+            ? { kind: 'link', level: 'warn', msg: `bsread: ${options.address} dropped the connection during the ZMTP handshake: ${code}; retrying`, error: messageOf(e) }
+            : { kind: 'link', level: 'warn', msg: `bsread: ${options.address} not reachable; retrying`, error: messageOf(e) };
     });
     s.on('close', () => {
       ended = true;
+      clearTimeout(handshakeTimer);
       if (parts.length > 0 || body) truncatedMessages++;
-      disconnects++;
-      if (connected && !closed && !outageLogged) {
-        logger.warn({ address: options.address }, 'bsread: stream connection lost; reconnecting');
-        outageLogged = true;
+      failure ??=
+        phase === 'frames'
+          ? { kind: 'link', level: 'warn', msg: `bsread: connection to ${options.address} lost: closed by the peer; reconnecting`, error: 'closed by the peer' }
+          : { kind: 'link', level: 'warn', msg: `bsread: ${options.address} closed the connection during the ZMTP handshake; retrying`, error: 'closed by the peer' };
+      if (!closed && !loggedThisOutage.has(failure.kind)) {
+        if (loggedThisOutage.size === 0) disconnectsBeforeOutage = disconnects;
+        loggedThisOutage.add(failure.kind);
+        logger[failure.level]({ address: options.address, error: failure.error }, failure.msg);
       }
+      disconnects++;
       connected = false;
       if (socket === s) socket = undefined;
       paused = false;
@@ -421,7 +484,7 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
     get closed() {
       return closed;
     },
-    counters: () => ({ connections, disconnects, handshakeErrors, truncatedMessages, connected }),
+    counters: () => ({ connections, disconnects, handshakeErrors, protocolErrors, truncatedMessages, connected }),
     close: () => {
       if (closed) return;
       closed = true;

@@ -46,6 +46,8 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'inproc://cam' } })).toThrow(/bsreadStream \(DAQFLOW_BSREAD_STREAM\): .*DAQFLOW_BSREAD_RECEIVER=zeromq/);
     expect(() => loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'tcp://*:9999' } })).toThrow(/bsreadStream .*a host and a port/);
     expect(loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'inproc://cam', DAQFLOW_BSREAD_RECEIVER: 'zeromq' } }).bsreadReceiver).toBe('zeromq');
+    expect(() => loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'ipc://@cam' } })).toThrow(/bsreadStream .*abstract socket.*DAQFLOW_BSREAD_RECEIVER=zeromq/);
+    expect(loadConfig({ env: { DAQFLOW_BSREAD_STREAM: 'ipc://@cam', DAQFLOW_BSREAD_RECEIVER: 'zeromq' } }).bsreadStream).toBe('ipc://@cam');
     expect(() => loadConfig({ env: { DAQFLOW_BSREAD_RECEIVER: 'libzmq' } })).toThrow(/bsreadReceiver \(DAQFLOW_BSREAD_RECEIVER\)/);
   });
 
