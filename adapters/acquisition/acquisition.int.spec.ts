@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import * as zmq from 'zeromq';
+import { WatchedWriterThreadPool } from '../../test/harness/watchedWriterThreadPool.js';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ActorRuntime, ActorView } from '../../actors/runtime/actorRuntime.js';
 import { isDaqflowError } from '../../events/errors.js';
@@ -17,7 +18,7 @@ import { connectNats, createJetStreamEventStore, ensureEventStream } from '../je
 import type { AcquisitionEffectsOptions } from './acquisitionEffects.js';
 import { startBsreadSource, type BsreadSource } from './bsreadSource.js';
 import { openSwissfelFile } from '../hdf5/swissfelWriter.js';
-import { openSwissfelFileInThread, WriterThreadPool } from '../hdf5/swissfelWriterThread.js';
+import { openSwissfelFileInThread } from '../hdf5/swissfelWriterThread.js';
 import { prepareAcquisitionStart } from './prepareAcquisitionStart.js';
 
 // Acquisitions end to end inside one process: a bsread stream over real ZeroMQ sockets, the
@@ -252,14 +253,7 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
 
   it('a writer thread that dies while the stream is silent fails the acquisition at once, keeping the draft', async () => {
     const sim = await simulate({ channels: smallChannels, maxMessages: 150 });
-    class Watched extends WriterThreadPool {
-      last: ReturnType<WriterThreadPool['take']> | undefined;
-      override take(): ReturnType<WriterThreadPool['take']> {
-        this.last = super.take();
-        return this.last;
-      }
-    }
-    const pool = new Watched(0);
+    const pool = new WatchedWriterThreadPool(0);
     cleanups.push(() => pool.close());
     const rig = await makeRig(sim.address, { openFile: (o) => openSwissfelFileInThread(o, pool) });
     const created = await rig.start({ outputFile: 'orphan.h5', startPulseId: 10_000 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Group } from 'h5wasm/node';
+import { WatchedWriterThreadPool } from '../../test/harness/watchedWriterThreadPool.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { withDefaults } from '../bsread/bsreadCodec.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
@@ -142,15 +143,7 @@ describe('the SwissFEL writer on a thread', () => {
 
   it('a thread that dies tells its writer at once: onFailure fires, writes fail, abort names the draft', async () => {
     const root = mkdtempSync(join(scratch, 'dead-'));
-    // A pool that lets the test reach the thread it hands out (the way an OOM kill would end it).
-    class Watched extends WriterThreadPool {
-      last: ReturnType<WriterThreadPool['take']> | undefined;
-      override take(): ReturnType<WriterThreadPool['take']> {
-        this.last = super.take();
-        return this.last;
-      }
-    }
-    const watched = new Watched(0);
+    const watched = new WatchedWriterThreadPool(0);
     try {
       const writer = await openSwissfelFileInThread({ outputFile: 'dead.h5', dataRoot: root }, watched);
       writer.writePulse(1000, messageAt(1000));
