@@ -213,14 +213,14 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
         general: request.general,
         ...(options.chunkRows === undefined ? {} : { chunkRows: options.chunkRows }),
       };
-      const w = options.openFile
+      const w: NonNullable<typeof writer> = options.openFile
         ? await options.openFile(fileOptions)
         : options.writer === 'inline'
           ? await openSwissfelFile(fileOptions)
           : await openSwissfelFileInThread(fileOptions, options.writerThreads ?? sharedWriterThreadPool());
       firstRow = first;
       // The reader may be waiting on a silent stream: wake it to fail now, not at the next pulse.
-      (w as Partial<ThreadedSwissfelFileWriter>).onFailure?.((e) => {
+      w.onFailure?.((e) => {
         writeFailure = e;
         control.abort(e);
       });
