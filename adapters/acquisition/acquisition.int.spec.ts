@@ -171,6 +171,27 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     await checkFileAgainstSimulator(join(rig.dataRoot, 'c.h5'), (p) => sim.expected(p), { first, last });
   });
 
+  it('images in receive buffers used again: two acquisitions through a small buffer, every row still its own pulse', async () => {
+    // 128 KiB images: read into pooled buffers, given back as the buffer evicts them. A buffer
+    // filled again too early would put a later image into an earlier row.
+    const channels = defaultSimulatedChannels({ imageWidth: 256, imageHeight: 256, waveformLength: 64 });
+    const sim = await simulate({ channels, rateHz: 300 });
+    // Room for the first file's open (a writer thread starting) and still evicting within the run.
+    const rig = await makeRig(sim.address, { bufferLength: 400 });
+    await bufferReaches(rig.source, 10_020);
+    const a = await rig.start({ outputFile: 'pool-a.h5', startPulseId: 10_030, stopPulseId: 11_200 });
+    const b = await rig.start({ outputFile: 'pool-b.h5', startPulseId: 10_400, stopPulseId: 11_000 });
+    const [da, db] = [await rig.settle(a.id, 30_000), await rig.settle(b.id, 30_000)];
+    expect([da.state, db.state, da.summary['error'] ?? null]).toEqual(['completed', 'completed', null]);
+    const pool = rig.source.counters().receiver.framePool;
+    expect(pool?.reused).toBeGreaterThan(300);
+    expect(pool?.ignored).toBe(0);
+    const image = channels.find((c) => c.name.includes('CAMERA'))!.name;
+    const readA = await checkFileAgainstSimulator(join(rig.dataRoot, 'pool-a.h5'), (p) => sim.expected(p), { first: 10_030, last: 11_200, channels: [image] });
+    const readB = await checkFileAgainstSimulator(join(rig.dataRoot, 'pool-b.h5'), (p) => sim.expected(p), { first: 10_400, last: 11_000, channels: [image] });
+    expect([readA.valuesChecked, readB.valuesChecked]).toEqual([1171, 601]);
+  });
+
   it('a stop now that arrives while the file is still opening writes every pulse from the first to the newest', async () => {
     // Opening can take a while (a writer thread being started on a busy machine): the first pulse is
     // in hand, the rest in the buffer. The stop must end the file there, not fill it with missing rows.

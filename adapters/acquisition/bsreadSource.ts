@@ -4,6 +4,8 @@
  */
 import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
 import { createBsreadReceiver, type BsreadReceiver, type BsreadReceiverCounters, type BsreadTransport } from '../bsread/bsreadReceiver.js';
+import type { BsreadMessage } from '../bsread/bsreadMessage.js';
+import { createFramePool } from '../bsread/framePool.js';
 import { createRingBuffer, type RingBuffer, type RingBufferCounters } from '../bsread/ringBuffer.js';
 import { startBsreadRepublisher, type BsreadRepublisherCounters } from './bsreadRepublisher.js';
 
@@ -50,16 +52,25 @@ export const DEFAULT_BUFFER_BYTES = 512 * 1024 ** 2;
 export const startBsreadSource = (options: BsreadSourceOptions): BsreadSource => {
   const logger = options.logger ?? silentLogger;
   const republisher = options.republishAddress ? startBsreadRepublisher(options.republishAddress, { logger }) : undefined;
-  const buffer = createRingBuffer({ maxMessages: options.bufferLength, maxBytes: options.bufferBytes ?? DEFAULT_BUFFER_BYTES });
+  // Image buffers are filled again once the ring buffer lets go of them, unless a re-publisher
+  // may still be sending them (a ZeroMQ send can keep a buffer past the call).
+  const framePool = republisher === undefined ? createFramePool() : undefined;
+  // The ring buffer releases only from push(), which the receiver calls: it exists by then.
+  const buffer = createRingBuffer({
+    maxMessages: options.bufferLength,
+    maxBytes: options.bufferBytes ?? DEFAULT_BUFFER_BYTES,
+    ...(framePool ? { onRelease: (message: BsreadMessage) => receiver.release(message) } : {}),
+  });
   const receiver: BsreadReceiver = createBsreadReceiver({
     address: options.address,
     mode: options.mode,
     ...(options.transport ? { transport: options.transport } : {}),
     logger,
     onMessage: (message) => {
-      buffer.push(message);
+      if (buffer.push(message) !== 'stored') receiver.release(message);
     },
     onMalformed: () => buffer.countMalformed(),
+    ...(framePool ? { framePool } : {}),
     ...(republisher ? { onParts: (parts: Buffer[]) => republisher.publish(parts) } : {}),
   });
   return {

@@ -17,6 +17,7 @@ import { messageOf } from '../../events/errors.js';
 import { DataHeaderCache, decodeMessage } from './bsreadCodec.js';
 import type { BsreadMessage } from './bsreadMessage.js';
 import { BsreadDecodeError, bsreadDecodeReasonList, type BsreadDecodeReason } from './errors.js';
+import type { FramePool, FramePoolCounters } from './framePool.js';
 import { createZmtpSocket, type ZmtpSocketCounters } from './zmtpSocket.js';
 
 import type { BsreadTransport } from './bsreadTransport.js';
@@ -46,6 +47,12 @@ export interface BsreadReceiverOptions {
   readonly onMalformed?: (error: BsreadDecodeError) => void;
   /** Given the wire parts of each message that decoded (before onMessage), e.g. to re-publish them as they came. */
   readonly onParts?: (parts: Buffer[], message: BsreadMessage) => void;
+  /**
+   * Buffers for big frames (the `zmtp` transport only). The caller then calls `release(message)`
+   * for every delivered message once nothing reads it any more; one never released costs nothing
+   * but the reuse. Not with `onParts` consumers that keep the parts (a ZeroMQ send may).
+   */
+  readonly framePool?: FramePool;
 }
 
 export interface BsreadReceiverCounters {
@@ -72,6 +79,8 @@ export interface BsreadReceiverCounters {
   readonly transport: BsreadTransport;
   /** Connections made and lost (the `zmtp` transport only; libzmq does not tell). */
   readonly link?: ZmtpSocketCounters;
+  /** Frame buffers new and used again (with a `framePool` and the `zmtp` transport). */
+  readonly framePool?: FramePoolCounters;
 }
 
 export interface BsreadReceiver {
@@ -83,6 +92,8 @@ export interface BsreadReceiver {
   readonly done: Promise<void>;
   /** Stops receiving and closes the socket; resolves once the loop has ended. */
   close(): Promise<void>;
+  /** Nothing reads this delivered message any more: its frame buffers go back to the pool. */
+  release(message: BsreadMessage): void;
 }
 
 const connectZeromq = (address: string, mode: 'pull' | 'sub', hwm: number, onConnect: () => void): zmq.Pull | zmq.Subscriber => {
@@ -107,7 +118,14 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
     everConnected = true;
     logger.info({ address: options.address, mode: options.mode, transport }, `bsread receiver connected to ${options.address}`);
   };
-  const zmtp = transport === 'zmtp' ? createZmtpSocket({ address: options.address, type: options.mode, receiveHighWaterMark: hwm, logger, onConnect }) : undefined;
+  const zmtp = transport === 'zmtp' ? createZmtpSocket({
+          address: options.address,
+          type: options.mode,
+          receiveHighWaterMark: hwm,
+          logger,
+          onConnect,
+          ...(options.framePool ? { framePool: options.framePool } : {}),
+        }) : undefined;
   const socket = zmtp ?? connectZeromq(options.address, options.mode, hwm, onConnect);
   logger.info({ address: options.address, mode: options.mode, transport, receiveHighWaterMark: hwm }, `bsread receiver connecting to ${options.address}`);
 
@@ -123,6 +141,9 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
   let outOfOrder = 0;
   let lastPulseId: number | undefined;
   let closed = false;
+  const pool = zmtp !== undefined ? options.framePool : undefined;
+  /** The pooled frames of each delivered message, until released. */
+  const pooledFrames = new WeakMap<BsreadMessage, Buffer[]>();
 
   /** Rate-limited warnings: per key, when the last was logged and how many were held back since. */
   const lastLogged = new Map<string, { at: number; suppressed: number }>();
@@ -172,6 +193,10 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
     }
     lastPulseId = message.pulseId;
     delivered++;
+    if (pool !== undefined) {
+      const pooled = parts.filter((p) => pool.isOut(p));
+      if (pooled.length > 0) pooledFrames.set(message, pooled);
+    }
     options.onParts?.(parts, message);
     try {
       const r = options.onMessage(message);
@@ -218,12 +243,19 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
       lastPulseId,
       transport,
       ...(zmtp ? { link: zmtp.counters() } : {}),
+      ...(pool ? { framePool: pool.counters() } : {}),
     }),
     done,
     close: async () => {
       closed = true;
       if (!socket.closed) socket.close();
       await done;
+    },
+    release: (message) => {
+      const frames = pooledFrames.get(message);
+      if (frames === undefined) return;
+      pooledFrames.delete(message);
+      for (const frame of frames) pool?.give(frame);
     },
   };
 };

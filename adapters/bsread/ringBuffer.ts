@@ -26,6 +26,13 @@
  * (`during: 'start'`) instead of silently starting later. A reader that falls so far behind that a
  * pulse it has not read yet is evicted gets a `PulseGoneError` (`during: 'read'`) naming that
  * first lost pulse on its next `next()`: it never silently skips one.
+ *
+ * Release. With `onRelease`, the buffer says when it has let go of a message for good: evicted,
+ * and no reader holds it. A reader holds the message `next()` gave it until it calls `next()`
+ * again, so it may await (open a file, wait for a writer) with the message in hand. A reader
+ * ended by `return()` or an abort may still be using its message: that one is never released
+ * (the GC takes it). Messages from `get()` are not held: read them at once. The receiver uses
+ * this to fill the buffers of big frames again (see framePool.ts).
  */
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import type { BsreadMessage } from './bsreadMessage.js';
@@ -35,6 +42,8 @@ export interface RingBufferOptions {
   readonly maxMessages: number;
   /** Most wire bytes held (≥ 1); the newest message is kept even when larger. */
   readonly maxBytes: number;
+  /** Told of each message evicted that no reader holds any more (see Release above). */
+  readonly onRelease?: (message: BsreadMessage) => void;
 }
 
 export interface RingBufferCounters {
@@ -77,7 +86,7 @@ export interface RingBuffer {
   push(message: BsreadMessage): PushOutcome;
   /** Counts messages the receiver could not decode. */
   countMalformed(count?: number): void;
-  /** The held message of that pulse, if any. */
+  /** The held message of that pulse, if any; not held for the caller (see Release above). */
   get(pulseId: number): BsreadMessage | undefined;
   /**
    * Messages in pulse order from the first held pulse ≥ `fromPulseId`, waiting for new ones at the
@@ -129,6 +138,8 @@ interface ReaderState {
   aborted: { readonly reason: unknown } | undefined;
   waiter: Waiter | undefined;
   finished: boolean;
+  /** Sequence number of the message last delivered, until the next `next()` (see Release). */
+  holding: number | undefined;
   /** Delivers to a pending `next()` what is available now (called after a push or close). */
   wake(): void;
 }
@@ -177,6 +188,30 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
   let lastEvicted: number | undefined;
   let closed = false;
   const readers = new Set<ReaderState>();
+  const onRelease = options.onRelease;
+  /**
+   * Evicted messages still held by readers, by sequence number: how many hold each, and whether
+   * one of them let go without saying it was done (then the message is never released).
+   */
+  const heldAfterEviction = new Map<number, { readonly message: BsreadMessage; holders: number; abandoned: boolean }>();
+  /** Messages still in the buffer that a reader stopped holding without saying it was done: never released. */
+  const abandoned = new Set<number>();
+
+  /** The reader is done with the message it was given (`done`), or stops without saying (`!done`). */
+  const letGo = (reader: ReaderState, done: boolean): void => {
+    const seq = reader.holding;
+    if (seq === undefined) return;
+    reader.holding = undefined;
+    const held = heldAfterEviction.get(seq);
+    if (held === undefined) {
+      if (!done && onRelease !== undefined && seq >= headSeq) abandoned.add(seq);
+      return;
+    }
+    if (!done) held.abandoned = true;
+    if (--held.holders > 0) return;
+    heldAfterEviction.delete(seq);
+    if (!held.abandoned) onRelease?.(held.message);
+  };
 
   const at = (seq: number): BsreadMessage => {
     const m = slots[seq % maxMessages];
@@ -206,6 +241,13 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
     bytes -= message.wireBytes;
     droppedOldest++;
     lastEvicted = message.pulseId;
+    if (onRelease !== undefined) {
+      let holders = 0;
+      for (const reader of readers) if (reader.holding === seq) holders++;
+      const wasAbandoned = abandoned.delete(seq);
+      if (holders > 0) heldAfterEviction.set(seq, { message, holders, abandoned: wasAbandoned });
+      else if (!wasAbandoned) onRelease(message);
+    }
     for (const reader of readers) {
       if (reader.lost !== undefined || reader.nextSeq > seq) continue;
       if (message.pulseId < reader.fromPulseId) {
@@ -292,6 +334,7 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
       aborted: undefined,
       waiter: undefined,
       finished: false,
+      holding: undefined,
       wake: () => {
         const waiter = reader.waiter;
         if (waiter === undefined) return;
@@ -304,6 +347,8 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
     };
 
     const finish = (): void => {
+      // Ended from step() (lost, or closed and read): the message was let go of just before.
+      letGo(reader, false);
       reader.finished = true;
       readers.delete(reader);
       signal?.removeEventListener('abort', onAbort);
@@ -311,6 +356,8 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
 
     /** The next result now: a message, done, an error to reject with, or undefined to wait. */
     const step = (): IteratorResult<BsreadMessage> | { readonly error: unknown } | undefined => {
+      // Called for a `next()` only (wake() runs it for a pending one): the reader is done with the last.
+      letGo(reader, true);
       if (reader.aborted !== undefined) return { error: reader.aborted.reason };
       if (reader.finished) return { done: true, value: undefined };
       if (reader.lost !== undefined) {
@@ -320,7 +367,10 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
       while (reader.nextSeq < tailSeq) {
         const message = at(reader.nextSeq);
         reader.nextSeq++;
-        if (message.pulseId >= fromPulseId) return { done: false, value: message };
+        if (message.pulseId >= fromPulseId) {
+          reader.holding = reader.nextSeq - 1;
+          return { done: false, value: message };
+        }
       }
       if (closed) {
         finish();

@@ -274,4 +274,81 @@ describe('createRingBuffer', () => {
     expect(rb.counters()).toMatchObject({ messages: 7, droppedOldest: 993, pulseIdGaps: 999, oldestPulseId: 1986 });
     expect(rb.get(1990)?.pulseId).toBe(1990);
   });
+
+  describe('release (onRelease)', () => {
+    const released = (): { ids: number[]; onRelease: (m: BsreadMessage) => void } => {
+      const ids: number[] = [];
+      return { ids, onRelease: (m) => ids.push(m.pulseId) };
+    };
+
+    it('releases an evicted message nobody reads, and one a reader has moved past', async () => {
+      const r = released();
+      const rb = createRingBuffer({ maxMessages: 2, maxBytes: 1e9, onRelease: r.onRelease });
+      const it = rb.read(1);
+      rb.push(msg(1));
+      rb.push(msg(2));
+      expect((await it.next()).value?.pulseId).toBe(1);
+      expect((await it.next()).value?.pulseId).toBe(2); // done with 1
+      rb.push(msg(3)); // evicts 1
+      expect(r.ids).toEqual([1]);
+    });
+
+    it('keeps an evicted message while a reader still holds it, until its next next()', async () => {
+      const r = released();
+      const rb = createRingBuffer({ maxMessages: 2, maxBytes: 1e9, onRelease: r.onRelease });
+      rb.push(msg(1));
+      const it = rb.read(1);
+      const first = await it.next(); // holds 1, as an acquisition awaiting its file's open
+      expect(first.value?.pulseId).toBe(1);
+      rb.push(msg(2));
+      rb.push(msg(3)); // evicts 1: still held
+      rb.push(msg(4)); // evicts 2: never read by it, so the reader has lost it
+      expect(r.ids).toEqual([2]);
+      await caught(it.next()); // PULSE_GONE for 2; it let go of 1 on asking
+      expect(r.ids).toEqual([2, 1]);
+    });
+
+    it('waits for every reader holding the message', async () => {
+      const r = released();
+      const rb = createRingBuffer({ maxMessages: 1, maxBytes: 1e9, onRelease: r.onRelease });
+      rb.push(msg(1));
+      const a = rb.read(1);
+      const b = rb.read(1);
+      await a.next();
+      await b.next();
+      rb.push(msg(2)); // evicts 1, held by both
+      const aNext = a.next();
+      await tick();
+      expect(r.ids).toEqual([]);
+      const bNext = b.next();
+      await tick();
+      expect(r.ids).toEqual([1]);
+      expect([(await aNext).value?.pulseId, (await bNext).value?.pulseId]).toEqual([2, 2]);
+    });
+
+    it('never releases a message held by a reader that ended by return() or an abort', async () => {
+      const r = released();
+      const rb = createRingBuffer({ maxMessages: 1, maxBytes: 1e9, onRelease: r.onRelease });
+      rb.push(msg(1));
+      const ended = rb.read(1);
+      await ended.next();
+      await ended.return?.();
+      const controller = new AbortController();
+      rb.push(msg(2)); // evicts 1: the reader that returned never said it was done with it
+      const aborted = rb.read(2, { signal: controller.signal });
+      await aborted.next();
+      controller.abort(new Error('killed'));
+      rb.push(msg(3)); // evicts 2: same for the aborted one
+      rb.push(msg(4)); // evicts 3: nobody read it
+      expect(r.ids).toEqual([3]);
+    });
+
+    it('does not release messages still held in the buffer', () => {
+      const r = released();
+      const rb = createRingBuffer({ maxMessages: 3, maxBytes: 1e9, onRelease: r.onRelease });
+      for (let id = 1; id <= 3; id++) rb.push(msg(id));
+      rb.close();
+      expect(r.ids).toEqual([]);
+    });
+  });
 });

@@ -5,9 +5,10 @@
  * Why not zeromq.js here: it hands each part of a message over as a JS Buffer of its own
  * (a native allocation, a copy and a finalizer per part). A bsread pulse of 200 scalar channels
  * is 402 parts, and on the bench a PULL that only counted tops out near 2 kHz, 445 us a
- * message, on that alone. Here the kernel reads into 1 MiB slabs (at least 64 KiB a read) and
+ * message, on that alone. Here the kernel reads into 1 MiB slabs, 64 KiB a read, and
  * parts are subarrays of them; a part cut by a read gets a buffer of its own (read in place by
- * the kernel when more than 16 KB of it is still to come). zeromq.js stays the fallback (`DAQFLOW_BSREAD_RECEIVER=zeromq`) and the sending side.
+ * the kernel when more than 16 KB of it is still to come), from the caller's `framePool` if it
+ * has one (see framePool.ts: new memory is dear on a VM). zeromq.js stays the fallback (`DAQFLOW_BSREAD_RECEIVER=zeromq`) and the sending side.
  *
  * What it does, as libzmq would for a connecting PULL/SUB: connect, greet as ZMTP 3.0 (so a
  * 3.1 peer speaks 3.0 to it: subscriptions as messages, no heartbeats needed; PINGs are
@@ -26,6 +27,7 @@ import { connect, type Socket } from 'node:net';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { silentLogger } from '../../actors/runtime/logger.js';
 import { messageOf } from '../../events/errors.js';
+import type { FramePool } from './framePool.js';
 
 export type ZmtpSocketType = 'pull' | 'sub';
 
@@ -43,6 +45,11 @@ export interface ZmtpSocketOptions {
   readonly handshakeTimeoutMs?: number;
   /** Called each time a connection has completed the handshake. */
   readonly onConnect?: () => void;
+  /**
+   * Where the buffers of big frames (those read in place, see BIG_BODY) come from. Without one,
+   * each is a new allocation; with one, the caller gives them back when it is done with them.
+   */
+  readonly framePool?: FramePool;
   readonly logger?: Logger;
 }
 
@@ -107,7 +114,7 @@ const FLAG_COMMAND = 0x04;
 const GREETING_BYTES = 64;
 /** Reads go into slabs of this size... */
 const SLAB_BYTES = 1024 * 1024;
-/** ...as long as this much of the slab is free; a read gets at least this much room. */
+/** ...this much a read (a new slab when less is free). */
 const MIN_READ = 64 * 1024;
 /** A frame body with more than this still to come is read in place (see the parser state). */
 const BIG_BODY = 16 * 1024;
@@ -363,7 +370,8 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
         if (end > length) {
           // Not a SharedArrayBuffer, though a writer thread could then take it without a copy: on
           // the bench's VM, allocating them cost 2-3 times the CPU of the copy they save.
-          const buffer = Buffer.allocUnsafeSlow(size);
+          const pool = options.framePool;
+          const buffer = pool !== undefined && size >= pool.minBytes ? pool.take(size) : Buffer.allocUnsafeSlow(size);
           slab.copy(buffer, 0, start, length);
           body = { buffer, filled: length - start, flags };
           at = length;
@@ -391,7 +399,9 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
         parsed = 0;
         slabUsed = carried;
       }
-      return slab.subarray(slabUsed);
+      // At most MIN_READ at a time: a read that reaches into a big frame then leaves little of it
+      // to copy out of the slab, and the slab lasts for many images instead of one or two.
+      return slab.subarray(slabUsed, Math.min(slab.length, slabUsed + MIN_READ));
     };
 
     const onRead = (n: number): boolean => {
