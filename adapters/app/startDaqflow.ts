@@ -134,6 +134,12 @@ export const startDaqflow = async (
       cleanups.unshift(() => simulated.stop());
       logger.info({ address: simulated.address, rateHz: DEFAULT_SIMULATOR_RATE_HZ }, 'no DAQFLOW_BSREAD_STREAM: acquisitions read a simulated bsread stream');
     }
+    // An acquisition's file is written on a thread of its own; one is started now, so the first
+    // acquisition does not wait for h5wasm to load in it (0.4 s idle, seconds on a busy machine).
+    // Before the bsread source: warm() forks the page-cache releaser, cheap while the ring buffer is empty.
+    const writerThreads = sharedWriterThreadPool();
+    writerThreads.warm();
+    cleanups.unshift(() => writerThreads.close());
     const bsread = startBsreadSource({
       address: config.bsreadStream ?? simulated!.address,
       mode: config.bsreadStream ? config.bsreadMode : 'pull',
@@ -143,11 +149,6 @@ export const startDaqflow = async (
       logger: logger.child({ component: 'bsread' }),
     });
     cleanups.unshift(() => bsread.close());
-    // An acquisition's file is written on a thread of its own; one is started now, so the first
-    // acquisition does not wait for h5wasm to load in it (0.4 s idle, seconds on a busy machine).
-    const writerThreads = sharedWriterThreadPool();
-    writerThreads.warm();
-    cleanups.unshift(() => writerThreads.close());
     const preparers = createPreparers({
       source,
       dataRoot: config.dataRootDir,

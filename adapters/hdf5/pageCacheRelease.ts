@@ -13,14 +13,20 @@
  * coreutils `dd of=FILE oflag=nocache conv=notrunc,fdatasync count=0`, the coreutils manual's way
  * of dropping a file's cache (fdatasync writes the dirty pages, then POSIX_FADV_DONTNEED drops
  * the file's clean ones; nothing is read or written through dd itself). The dd runs are started
- * by one small shell per thread, not by this process: a fork of a process holding a gigabyte of
- * ring buffer write-protects all of it, and the receiving thread then took a page fault on every
- * page it wrote (measured: twice the CPU per image). One release at a time per file, in the
- * background: the writer never waits for it, except in `settle()` before the file is closed.
- * When dd is missing or fails, releasing stops for that file and says why in `counters()`.
+ * by one small shell, not by this process: a fork of a process holding a gigabyte of ring buffer
+ * write-protects all of it, and every page written after takes a fault (measured: twice the CPU
+ * per image when dd was spawned from here). The shell is itself a fork, so there is one per
+ * process, started early by `startPageCacheReleaser()` while the process is small; writer threads
+ * reach it through a MessagePort (`servePageCacheRelease` on the main thread,
+ * `usePageCacheReleasePort` in the thread). A shell per writer thread, as before, cost a fork of
+ * the whole process per acquisition: 240,000 write-protect faults in the next 5 s at 400 images/s.
+ * One release at a time per file, in the background: the writer never waits for it, except in
+ * `settle()` before the file is closed. When dd is missing or fails, releasing stops for that
+ * file and says why in `counters()`.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
+import type { MessagePort } from 'node:worker_threads';
 
 export interface PageCacheRelease {
   /** Counts `bytes` more written; starts a release when enough have been written since the last one. */
@@ -31,8 +37,13 @@ export interface PageCacheRelease {
   counters(): { readonly releases: number; readonly stopped: string | null };
 }
 
-/** Reads file names, one per line, runs dd on each and answers its exit status, one per line. */
-const LOOP = 'while IFS= read -r f; do "$0" of="$f" oflag=nocache conv=notrunc,fdatasync count=0 status=none; echo "$?"; done';
+/**
+ * Reads file names, one per line, runs dd on each and answers its exit status and what it said,
+ * on one line (on stdout with the status: on stderr it could arrive after the status).
+ */
+const LOOP =
+  'while IFS= read -r f; do e=$("$0" of="$f" oflag=nocache conv=notrunc,fdatasync count=0 status=none 2>&1); s=$?; ' +
+  'printf "%s %s\\n" "$s" "$(printf %s "$e" | tr "\\n" " ")"; done';
 
 interface Releaser {
   readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
@@ -55,7 +66,10 @@ const releaserFor = (command: string): Releaser => {
     for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
       const line = out.slice(0, nl);
       out = out.slice(nl + 1);
-      releaser.waiting.shift()?.(line === '0' ? '' : `dd exited with ${line}: ${releaser.stderr.trim() || 'no message'}`);
+      const space = line.indexOf(' ');
+      const status = space < 0 ? line : line.slice(0, space);
+      const said = (space < 0 ? '' : line.slice(space + 1)).trim() || releaser.stderr.trim() || 'no message';
+      releaser.waiting.shift()?.(status === '0' ? '' : `dd exited with ${status}: ${said.slice(0, 500)}`);
       releaser.stderr = '';
     }
   });
@@ -74,6 +88,74 @@ const releaserFor = (command: string): Releaser => {
   return releaser;
 };
 
+/** Asks this thread's shell to release `path`; resolves to '' when done, else what went wrong. */
+const releaseHere = (path: string, command: string): Promise<string> => {
+  const releaser = releaserFor(command);
+  return new Promise<string>((resolve) => {
+    releaser.waiting.push(resolve);
+    releaser.child.stdin.write(`${path}\n`);
+  });
+};
+
+interface ReleaseRequest {
+  readonly id: number;
+  readonly path: string;
+  readonly command: string;
+}
+interface ReleaseAnswer {
+  readonly id: number;
+  readonly problem: string;
+}
+
+/** In a writer thread: the main thread's shell, reached through this port. */
+let remote: { readonly port: MessagePort; readonly answers: Map<number, (problem: string) => void>; nextId: number } | undefined;
+
+/** In a writer thread: send releases to the main thread (see `servePageCacheRelease`) instead of forking. */
+export const usePageCacheReleasePort = (port: MessagePort): void => {
+  const answers = new Map<number, (problem: string) => void>();
+  remote = { port, answers, nextId: 0 };
+  port.on('message', (m: ReleaseAnswer) => {
+    answers.get(m.id)?.(m.problem);
+    answers.delete(m.id);
+  });
+  port.on('close', () => {
+    for (const answer of answers.values()) answer('the main thread stopped answering page-cache releases');
+    answers.clear();
+  });
+  port.unref();
+};
+
+/** On the main thread: run the releases a writer thread sends through `port` with this process's shell. */
+export const servePageCacheRelease = (port: MessagePort): void => {
+  port.on('message', (m: ReleaseRequest) => {
+    void releaseHere(m.path, m.command).then((problem) => {
+      const answer: ReleaseAnswer = { id: m.id, problem };
+      try {
+        port.postMessage(answer);
+      } catch {
+        // The thread is gone: nobody waits for the answer.
+      }
+    });
+  });
+  port.unref();
+};
+
+/** Starts this process's shell now, while the process is small (its fork is cheap then). */
+export const startPageCacheReleaser = (command = 'dd'): void => {
+  if (remote === undefined) releaserFor(command);
+};
+
+const release = (path: string, command: string): Promise<string> => {
+  if (remote === undefined) return releaseHere(path, command);
+  const { port, answers } = remote;
+  const id = remote.nextId++;
+  return new Promise<string>((resolve) => {
+    answers.set(id, resolve);
+    const request: ReleaseRequest = { id, path, command };
+    port.postMessage(request);
+  });
+};
+
 export const createPageCacheRelease = (
   path: string,
   everyBytes: number,
@@ -89,15 +171,9 @@ export const createPageCacheRelease = (
 
   const start = (): void => {
     pending = 0;
-    const releaser = releaserFor(command);
-    running = new Promise<void>((resolve) => {
-      releaser.waiting.push((problem) => {
-        if (problem === '') releases++;
-        else stopped ??= problem;
-        resolve();
-      });
-      releaser.child.stdin.write(`${path}\n`);
-    }).then(() => {
+    running = release(path, command).then((problem) => {
+      if (problem === '') releases++;
+      else stopped ??= problem;
       running = undefined;
     });
   };

@@ -4,8 +4,9 @@
  *
  * A BsreadMessage of 200 channels is 200 small objects and 200 views of the receiver's read
  * buffers; structured-cloned as it is, every view would copy the whole buffer it lives in. So a
- * pulse travels as a few typed arrays: the values' bytes gathered in one ArrayBuffer that is
- * transferred (not copied again), offsets, timestamps. A value already in a SharedArrayBuffer is
+ * pulse travels as a few typed arrays: the values' bytes gathered in one region of the shared
+ * memory the thread was given at open (sharedPulseRing.ts), or, when that is full, in one
+ * ArrayBuffer that is transferred (not copied again); offsets, timestamps. A value already in a SharedArrayBuffer is
  * passed as it is, shared, never copied (no receiver makes them today: see zmtpSocket.ts). The
  * channel list is sent once per distinct list.
  */
@@ -20,9 +21,11 @@ export interface PackedPulse {
   /** Identifies the channel list; `channels` comes with the first pulse that uses it. */
   readonly channelsId: number;
   readonly channels?: readonly BsreadChannelConfig[];
-  /** The values' bytes, one after the other. */
-  readonly data: ArrayBuffer;
-  /** Per value: start in `data` and length; start -1: no value; -2: in `shared`. */
+  /** The values' bytes, one after the other: here, or in the shared ring from `ringAt` on. */
+  readonly data?: ArrayBuffer;
+  /** Where the values' bytes start in the ring the thread was given at open. */
+  readonly ringAt?: number;
+  /** Per value: start in the values' bytes and length; start -1: no value; -2: in `shared`. */
   readonly offsets: Float64Array;
   /** Per value: seconds and nanoseconds; NaN: no timestamp. */
   readonly timestamps: Float64Array;
@@ -37,7 +40,7 @@ export interface SerializedError {
 }
 
 export type ToWriter =
-  | { readonly op: 'open'; readonly options: OpenSwissfelFileOptions }
+  | { readonly op: 'open'; readonly options: OpenSwissfelFileOptions; readonly ring?: SharedArrayBuffer }
   | { readonly op: 'pulse'; readonly pulseId: number; readonly pulse: PackedPulse | null; readonly bytes: number }
   | { readonly op: 'finish' }
   | { readonly op: 'abort' };
@@ -72,6 +75,8 @@ export const packPulse = (
   withChannels: boolean,
   /** A buffer of exactly `bytes` bytes to fill (its content is overwritten), if one is at hand. */
   reuse?: (bytes: number) => ArrayBuffer | undefined,
+  /** Where in the thread's shared ring `bytes` bytes may go, if there is room. */
+  ring?: { readonly buffer: SharedArrayBuffer; readonly take: (bytes: number) => number | undefined },
 ): { pulse: PackedPulse; transfer: ArrayBuffer[]; bytes: number } => {
   const n = message.values.length;
   const offsets = new Float64Array(n * 2);
@@ -83,8 +88,9 @@ export const packPulse = (
     if (isShared(v.bytes)) anyShared = true;
     else total += v.bytes.byteLength;
   }
-  const data = (total >= RECYCLE_MIN_BYTES ? reuse?.(total) : undefined) ?? new ArrayBuffer(total);
-  const into = new Uint8Array(data);
+  const ringAt = total > 0 ? ring?.take(total) : undefined;
+  const data = ringAt !== undefined ? undefined : ((total >= RECYCLE_MIN_BYTES ? reuse?.(total) : undefined) ?? new ArrayBuffer(total));
+  const into = data !== undefined ? new Uint8Array(data) : new Uint8Array(ring!.buffer, ringAt, total);
   const shared: Array<Uint8Array | null> | undefined = anyShared ? new Array<Uint8Array | null>(n).fill(null) : undefined;
   let at = 0;
   let bytes = 0;
@@ -112,23 +118,34 @@ export const packPulse = (
     wireBytes: message.wireBytes,
     channelsId,
     ...(withChannels ? { channels: message.channels } : {}),
-    data,
+    ...(data !== undefined ? { data } : { ringAt }),
     offsets,
     timestamps,
     ...(shared ? { shared } : {}),
   };
-  return { pulse, transfer: [data, offsets.buffer as ArrayBuffer, timestamps.buffer as ArrayBuffer], bytes };
+  const transfer = [offsets.buffer as ArrayBuffer, timestamps.buffer as ArrayBuffer];
+  if (data !== undefined) transfer.push(data);
+  return { pulse, transfer, bytes };
 };
 
 /** The message again, on the writer's side; `channels` is the list `channelsId` named. */
-export const unpackPulse = (pulse: PackedPulse, channels: readonly BsreadChannelConfig[]): BsreadMessage => {
+export const unpackPulse = (pulse: PackedPulse, channels: readonly BsreadChannelConfig[], ring?: SharedArrayBuffer): BsreadMessage => {
   const values: BsreadValue[] = new Array<BsreadValue>(channels.length);
+  const base = pulse.ringAt;
+  if (base !== undefined && ring === undefined) throw new Error(`pulse ${pulse.pulseId} is in a shared ring this thread was not given`);
   for (let i = 0; i < channels.length; i++) {
     const start = pulse.offsets[2 * i]!;
     const length = pulse.offsets[2 * i + 1]!;
     const sec = pulse.timestamps[2 * i]!;
     values[i] = {
-      bytes: start === -1 ? null : start === -2 ? pulse.shared![i]! : new Uint8Array(pulse.data, start, length),
+      bytes:
+        start === -1
+          ? null
+          : start === -2
+            ? pulse.shared![i]!
+            : base !== undefined
+              ? new Uint8Array(ring!, base + start, length)
+              : new Uint8Array(pulse.data!, start, length),
       timestamp: Number.isNaN(sec) ? null : { sec, ns: pulse.timestamps[2 * i + 1]! },
     };
   }

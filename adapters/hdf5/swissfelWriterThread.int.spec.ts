@@ -164,18 +164,57 @@ describe('the SwissFEL writer on a thread', () => {
     }
   });
 
-  it('big pulses travel in buffers the thread hands back, and every row is still the pulse it was', async () => {
+  // 256 KiB a pulse: over the size from which buffers go back; each pulse's bytes its own.
+  const camera: BsreadChannelConfig = withDefaults({ name: 'CAM', type: 'uint16', shape: [512, 256] });
+  const pixels = (p: number): Uint8Array => {
+    const words = new Uint16Array(512 * 256);
+    for (let i = 0; i < words.length; i++) words[i] = (p * 7 + i) & 0xffff;
+    return new Uint8Array(words.buffer);
+  };
+  const cameraPulse = (p: number): BsreadMessage => ({
+    pulseId: p,
+    globalTimestamp: { sec: p, ns: 0 },
+    hash: 'c',
+    channels: [camera],
+    values: [{ bytes: pixels(p), timestamp: { sec: p, ns: 0 } }],
+    wireBytes: 0,
+  });
+  const expectCameraRows = async (path: string, rows: number): Promise<void> => {
+    await h5wasm.ready;
+    const file = new h5wasm.File(path, 'r');
+    try {
+      const data = file.get('/data/CAM/data') as unknown as { shape: number[]; slice(ranges: number[][]): Uint16Array };
+      expect(data.shape).toEqual([rows, 256, 512]); // bsread gives the shape reversed
+      for (let p = 0; p < rows; p++) {
+        const row = data.slice([[p, p + 1]]);
+        expect(createHash('sha1').update(row).digest('hex'), `row ${p}`).toBe(createHash('sha1').update(pixels(p)).digest('hex'));
+      }
+    } finally {
+      file.close();
+    }
+  };
+
+  it('pulses travel in the shared ring while it has room, else in buffers of their own; every row is still the pulse it was', async () => {
+    const root = mkdtempSync(join(scratch, 'ring-'));
+    // Room for four pulses (and a bit): of each batch of six, four go in the ring, two beside it.
+    const writer = await openSwissfelFileInThread({ outputFile: 'ring.h5', dataRoot: root }, pool, { ringBytes: 4 * 256 * 1024 + 100_000 });
+    let sent = 0;
+    for (let batch = 0; batch < 10; batch++) {
+      for (let k = 0; k < 6; k++) writer.writePulse(sent, cameraPulse(sent++));
+      // Until the thread has written them all (and its acks have freed the ring).
+      while (writer.stats().rows < sent) await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(writer.pulsesInRing()).toBe(40);
+    const result = await writer.finish();
+    expect(result.stats.rows).toBe(60);
+    await expectCameraRows(result.path, 60);
+  });
+
+  it('without the ring, big pulses travel in buffers the thread hands back, and every row is still the pulse it was', async () => {
     const root = mkdtempSync(join(scratch, 'reuse-'));
-    // 256 KiB a pulse: over the size from which buffers go back; each pulse's bytes its own.
-    const camera: BsreadChannelConfig = withDefaults({ name: 'CAM', type: 'uint16', shape: [512, 256] });
-    const pixels = (p: number): Uint8Array => {
-      const words = new Uint16Array(512 * 256);
-      for (let i = 0; i < words.length; i++) words[i] = (p * 7 + i) & 0xffff;
-      return new Uint8Array(words.buffer);
-    };
-    const writer = await openSwissfelFileInThread({ outputFile: 'reuse.h5', dataRoot: root }, pool);
+    const writer = await openSwissfelFileInThread({ outputFile: 'reuse.h5', dataRoot: root }, pool, { ringBytes: 0 });
     for (let p = 0; p < 120; p++) {
-      writer.writePulse(p, { pulseId: p, globalTimestamp: { sec: p, ns: 0 }, hash: 'c', channels: [camera], values: [{ bytes: pixels(p), timestamp: { sec: p, ns: 0 } }], wireBytes: 0 });
+      writer.writePulse(p, cameraPulse(p));
       await writer.backlog();
       // Now and then let the acks (and the buffers with them) come back.
       if (p % 4 === 3) await new Promise((r) => setTimeout(r, 5));
@@ -184,18 +223,8 @@ describe('the SwissFEL writer on a thread', () => {
     const result = await writer.finish();
     expect(result.stats.rows).toBe(120);
     expect(reused).toBeGreaterThan(30);
-    await h5wasm.ready;
-    const file = new h5wasm.File(result.path, 'r');
-    try {
-      const data = file.get('/data/CAM/data') as unknown as { shape: number[]; slice(ranges: number[][]): Uint16Array };
-      expect(data.shape).toEqual([120, 256, 512]); // bsread gives the shape reversed
-      for (let p = 0; p < 120; p++) {
-        const row = data.slice([[p, p + 1]]);
-        expect(createHash('sha1').update(row).digest('hex'), `row ${p}`).toBe(createHash('sha1').update(pixels(p)).digest('hex'));
-      }
-    } finally {
-      file.close();
-    }
+    expect(writer.pulsesInRing()).toBe(0);
+    await expectCameraRows(result.path, 120);
   });
 
   it('holds the caller while too many pulses are on their way, and loses none', async () => {

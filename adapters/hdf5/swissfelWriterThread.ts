@@ -14,10 +14,12 @@
  * seconds on a busy machine; an acquisition must not wait that long for its first pulse) and
  * takes back a thread whose file was closed. Idle threads do not keep the process alive.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { DaqflowError, type ErrorCode } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats, SwissfelFileWriter } from './swissfelWriter.js';
+import { servePageCacheRelease, startPageCacheReleaser } from './pageCacheRelease.js';
+import { SHARED_PULSE_RING_BYTES, returnSharedPulseRing, takeSharedPulseRing } from './sharedPulseRing.js';
 import { packPulse, type FromWriter, type SerializedError, type ToWriter } from './swissfelWriterProtocol.js';
 
 export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
@@ -30,6 +32,8 @@ export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
   onFailure(listener: (error: Error) => void): void;
   /** Pulses packed into a buffer the thread handed back (for the bench and tests). */
   buffersReused(): number;
+  /** Pulses whose values went through the shared ring (for the bench and tests). */
+  pulsesInRing(): number;
 }
 
 export interface WriterThreadLimits {
@@ -37,6 +41,8 @@ export interface WriterThreadLimits {
   readonly maxPulses?: number;
   /** Bytes of values posted and not yet taken, likewise. Default 256 MiB. */
   readonly maxBytes?: number;
+  /** Bytes of the shared ring pulses travel in (sharedPulseRing.ts); 0: none, every pulse in a buffer of its own. Default 64 MiB. */
+  readonly ringBytes?: number;
 }
 
 /** Buffers kept for reuse per writer: 24 images of 2.6 MB, enough for a writer keeping pace. */
@@ -77,9 +83,13 @@ export class WriterThreadPool {
   /** @param keepIdle threads kept started and waiting (default 1). */
   constructor(private readonly keepIdle = 1) {}
 
-  /** Starts the threads to keep waiting, so the first acquisition does not wait for one. */
+  /**
+   * Starts the threads to keep waiting, so the first acquisition does not wait for one, and the
+   * process's page-cache releaser (a fork: cheapest before the ring buffer fills, see pageCacheRelease.ts).
+   */
   warm(): void {
     this.closed = false;
+    startPageCacheReleaser();
     while (this.idle.length < this.keepIdle) this.idle.push(this.spawn());
   }
 
@@ -112,7 +122,10 @@ export class WriterThreadPool {
 
   private spawn(): WriterThread {
     // No inherited loader flags: the entry registers tsx itself (see its header).
-    const worker = new Worker(ENTRY, { execArgv: [] });
+    // Its page-cache releases go through this process's one shell (a fork per thread is dear).
+    const pageCache = new MessageChannel();
+    servePageCacheRelease(pageCache.port1);
+    const worker = new Worker(ENTRY, { execArgv: [], workerData: { pageCachePort: pageCache.port2 }, transferList: [pageCache.port2] });
     const thread: WriterThread = { worker, onMessage: () => undefined, dead: undefined };
     worker.on('message', (m: FromWriter) => thread.onMessage(m));
     const die = (cause: Error): void => {
@@ -177,12 +190,20 @@ export const openSwissfelFileInThread = async (
       else if (m.op === 'writeFailed') reject(toError(m.error));
     };
   });
-  post({ op: 'open', options });
+  const ringBytes = limits.ringBytes ?? SHARED_PULSE_RING_BYTES;
+  const ring = ringBytes > 0 ? takeSharedPulseRing(ringBytes) : undefined;
+  let inRing = 0;
+  /** Per pulse posted and not yet acked, oldest first from `ackedUpTo`: 1 when it is in the ring. */
+  let posted: number[] = [];
+  let ackedUpTo = 0;
+  const ringTaker = ring && { buffer: ring.buffer, take: (bytes: number) => ring.take(bytes) };
+  post({ op: 'open', options, ...(ring ? { ring: ring.buffer } : {}) });
   let paths: { draftPath: string; finalPath: string };
   try {
     paths = await opened;
   } catch (e) {
     pool.release(thread);
+    if (ring) returnSharedPulseRing(ring);
     throw e;
   }
 
@@ -202,6 +223,12 @@ export const openSwissfelFileInThread = async (
     switch (m.op) {
       case 'ack':
         inFlight = { pulses: inFlight.pulses - m.pulses, bytes: inFlight.bytes - m.bytes };
+        // The thread is done with these pulses' regions of the ring.
+        for (let i = 0; i < m.pulses && ackedUpTo < posted.length; i++) if (posted[ackedUpTo++] === 1) ring!.freeOldest();
+        if (ackedUpTo > 4096 && ackedUpTo * 2 > posted.length) {
+          posted = posted.slice(ackedUpTo);
+          ackedUpTo = 0;
+        }
         stats = m.stats;
         for (const buffer of m.buffers ?? []) {
           if (spareBytes + buffer.byteLength > SPARE_BYTES) break;
@@ -254,6 +281,8 @@ export const openSwissfelFileInThread = async (
       state = 'closed';
       closing = undefined;
       pool.release(thread);
+      // Finished or aborted, the thread reads the ring no more; dead, it never will.
+      if (ring) returnSharedPulseRing(ring);
     });
   };
 
@@ -265,6 +294,7 @@ export const openSwissfelFileInThread = async (
       if (state !== 'open') throw new Error(`the writer of ${paths.draftPath} is closed`);
       if (message === null) {
         post({ op: 'pulse', pulseId, pulse: null, bytes: 0 });
+        posted.push(0);
         inFlight = { pulses: inFlight.pulses + 1, bytes: inFlight.bytes };
         return;
       }
@@ -274,8 +304,15 @@ export const openSwissfelFileInThread = async (
         id = nextChannelsId++;
         channelIds.set(message.channels, id);
       }
-      const packed = packPulse(message, id, first, takeSpare);
-      post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
+      const packed = packPulse(message, id, first, takeSpare, ringTaker);
+      try {
+        post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
+      } catch (e) {
+        if (packed.pulse.ringAt !== undefined) ring!.dropNewest();
+        throw e;
+      }
+      if (packed.pulse.ringAt !== undefined) inRing++;
+      posted.push(packed.pulse.ringAt !== undefined ? 1 : 0);
       inFlight = { pulses: inFlight.pulses + 1, bytes: inFlight.bytes + packed.bytes };
     },
     backlog: () => {
@@ -302,6 +339,7 @@ export const openSwissfelFileInThread = async (
       else failureListeners.push(listener);
     },
     buffersReused: () => reused,
+    pulsesInRing: () => inRing,
     stats: () => stats,
   };
 };

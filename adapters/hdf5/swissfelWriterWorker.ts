@@ -6,13 +6,16 @@
  * Acks are batched: one per turn of this thread's event loop (a batch of pulses that arrived
  * together), carrying how many pulses and bytes were taken and the writer's stats after them.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { BsreadChannelConfig } from '../bsread/bsreadMessage.js';
+import { usePageCacheReleasePort } from './pageCacheRelease.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
 import { RECYCLE_MIN_BYTES, serializeError, unpackPulse, type FromWriter, type ToWriter } from './swissfelWriterProtocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('swissfelWriterWorker.ts runs as a worker thread');
+const pageCachePort = (workerData as { pageCachePort?: MessagePort } | null)?.pageCachePort;
+if (pageCachePort !== undefined) usePageCacheReleasePort(pageCachePort);
 
 let writer: SwissfelFileWriter | undefined;
 /** Set once a pulse could not be written: the rest are dropped until finish/abort. */
@@ -22,6 +25,8 @@ let unacked = { pulses: 0, bytes: 0 };
 let ackScheduled = false;
 /** Big pulses' buffers written since the last ack, to go back with it. */
 let written: ArrayBuffer[] = [];
+/** The shared memory this file's pulses come in (sharedPulseRing.ts), when given. */
+let ring: SharedArrayBuffer | undefined;
 
 const send = (message: FromWriter, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
@@ -46,6 +51,7 @@ const handle = async (message: ToWriter): Promise<void> => {
   switch (message.op) {
     case 'open': {
       reset();
+      ring = message.ring;
       try {
         writer = await openSwissfelFile(message.options);
         send({ op: 'opened', draftPath: writer.draftPath, finalPath: writer.finalPath });
@@ -70,10 +76,11 @@ const handle = async (message: ToWriter): Promise<void> => {
           channels = channelLists.get(pulse.channelsId);
           if (channels === undefined) throw new Error(`channel list ${pulse.channelsId} was never sent`);
         }
-        writer.writePulse(message.pulseId, pulse === null ? null : unpackPulse(pulse, channels!));
+        writer.writePulse(message.pulseId, pulse === null ? null : unpackPulse(pulse, channels!, ring));
         // writePulse keeps no view of the values once it returns (rows are copied into chunk
         // buffers or written at once), so the buffer is free to carry another pulse.
-        if (pulse !== null && pulse.data.byteLength >= RECYCLE_MIN_BYTES) written.push(pulse.data);
+        // The same holds for its region of the shared ring, freed by the ack.
+        if (pulse?.data !== undefined && pulse.data.byteLength >= RECYCLE_MIN_BYTES) written.push(pulse.data);
       } catch (e) {
         failed = true;
         send({ op: 'writeFailed', error: serializeError(e) });
