@@ -19,7 +19,7 @@ import { DaqflowError, type ErrorCode } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats, SwissfelFileWriter } from './swissfelWriter.js';
 import { servePageCacheRelease, startPageCacheReleaser } from './pageCacheRelease.js';
-import { SHARED_PULSE_RING_BYTES, returnSharedPulseRing, takeSharedPulseRing } from './sharedPulseRing.js';
+import { SHARED_PULSE_RING_BYTES, prepareSharedPulseRing, returnSharedPulseRing, takeSharedPulseRing } from './sharedPulseRing.js';
 import { packPulse, type FromWriter, type SerializedError, type ToWriter } from './swissfelWriterProtocol.js';
 
 export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
@@ -80,33 +80,51 @@ export class WriterThreadPool {
   private readonly idle: WriterThread[] = [];
   private closed = false;
 
-  /** @param keepIdle threads kept started and waiting (default 1). */
-  constructor(private readonly keepIdle = 1) {}
+  /**
+   * @param keepIdle threads kept started and waiting for an acquisition (default 1)
+   * @param maxIdle threads kept waiting when acquisitions end (default keepIdle + 1)
+   */
+  constructor(
+    private readonly keepIdle = 1,
+    private readonly maxIdle = keepIdle + 1,
+  ) {}
 
   /**
-   * Starts the threads to keep waiting, so the first acquisition does not wait for one, and the
-   * process's page-cache releaser (a fork: cheapest before the ring buffer fills, see pageCacheRelease.ts).
+   * Starts the threads to keep waiting, so the first acquisition does not wait for one; the
+   * process's page-cache releaser (a fork: cheapest before the ring buffer fills, see
+   * pageCacheRelease.ts); and a shared pulse ring, its pages touched (sharedPulseRing.ts).
    */
   warm(): void {
     this.closed = false;
     startPageCacheReleaser();
+    prepareSharedPulseRing();
+    this.spawnSpares();
+  }
+
+  private spawnSpares(): void {
     while (this.idle.length < this.keepIdle) this.idle.push(this.spawn());
   }
 
+  /**
+   * A waiting thread, else a new one. When none is left waiting, one is started for the next
+   * acquisition (a second one at once should not wait for h5wasm to load). A thread that ends its
+   * file waits for the next (up to `maxIdle`), so acquisitions one after the other start no
+   * thread at all: starting one takes a core for 0.4 s or more, which at 300-400 images/s is
+   * the receiver's (bench: a thread started per acquisition cost images at each rung's start).
+   */
   take(): WriterThread {
     let thread = this.idle.shift();
     while (thread !== undefined && thread.dead !== undefined) thread = this.idle.shift();
     thread ??= this.spawn();
     thread.worker.ref();
-    // Keep one started for the next acquisition, off this call's path.
-    if (!this.closed) setImmediate(() => !this.closed && this.warm());
+    if (this.idle.length < this.keepIdle && !this.closed) setImmediate(() => !this.closed && this.spawnSpares());
     return thread;
   }
 
   release(thread: WriterThread): void {
     thread.onMessage = () => undefined;
     if (thread.dead !== undefined) return;
-    if (this.closed || this.idle.length >= this.keepIdle) {
+    if (this.closed || this.idle.length >= this.maxIdle) {
       void thread.worker.terminate();
       return;
     }
