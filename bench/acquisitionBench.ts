@@ -9,7 +9,8 @@
  * 2. A ladder of rates per stream (1024x1280 uint16 images; 200 float64 scalars) on one stream
  *    that lives for the whole ladder: `startBsreadSource` (SUB receiver and ring buffer, sized as
  *    production's default) on a fixed port, filled by a warm-up first; each rung a new sender child
- *    on PUB binding that port at the rung's rate, and an acquisition of a fixed pulse range through
+ *    (started by `senderLauncher.ts`, so that the bench itself never forks with a full ring
+ *    buffer) on PUB binding that port at the rung's rate, and an acquisition of a fixed pulse range through
  *    the real path: an `ActorRuntime` on the bench's JetStream hosting the acquisition actor with
  *    `createAcquisitionEffects`, started with `prepareAcquisitionStart`; the file is read back
  *    (`is_data_present` and `pulse_id` of one channel) and deleted.
@@ -23,7 +24,7 @@
  * complete: every rung would have to be judged on the rate the sender managed. The sender's rate
  * is still measured on every rung, and a rung whose sender fell short counts as not passed.
  */
-import { spawn, execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, execFile } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +38,7 @@ import { ActorRuntime, type ActorView } from '../actors/runtime/actorRuntime.js'
 import { EventSchemas } from '../events/eventSchemas.js';
 import { createAcquisitionEffects } from '../adapters/acquisition/acquisitionEffects.js';
 import { DEFAULT_BUFFER_BYTES, startBsreadSource, type BsreadSource } from '../adapters/acquisition/bsreadSource.js';
+import { sharedWriterThreadPool } from '../adapters/hdf5/swissfelWriterThread.js';
 import { prepareAcquisitionStart } from '../adapters/acquisition/prepareAcquisitionStart.js';
 import type { BsreadTransport } from '../adapters/bsread/bsreadTransport.js';
 import { withDefaults } from '../adapters/bsread/bsreadCodec.js';
@@ -152,47 +154,90 @@ interface Sender {
   stop(): Promise<void>;
 }
 
-const startSender = async (spec: SenderSpec): Promise<Sender> => {
-  const child: ChildProcessWithoutNullStreams = spawn(
-    process.execPath,
-    ['--import', resolveOr('tsx', 'tsx'), join(here, 'bsreadSenderChild.ts'), ...senderArgs(spec)],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  // The bench exits on a signal after its cleanup: the child must not outlive it.
-  const killNow = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.once('exit', killNow);
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  let resolveReady: (address: string) => void = () => undefined;
-  let resolveDone: (report: SenderReport) => void = () => undefined;
-  const ready = new Promise<string>((ok) => (resolveReady = ok));
-  const done = new Promise<SenderReport>((ok) => (resolveDone = ok));
+interface LauncherMessage {
+  readonly id: number;
+  readonly out?: string;
+  readonly err?: string;
+  readonly exit?: number | null;
+}
+
+interface Launcher {
+  send(command: { op: 'start' | 'stop' | 'kill'; id: number; args?: string[] }): void;
+  readonly listeners: Map<number, (m: LauncherMessage) => void>;
+}
+
+let launcherNow: Launcher | undefined;
+
+/**
+ * The process that starts the sender children (bench/senderLauncher.ts: a fork of this process
+ * once the ring buffer is full would cost the receiver a page fault per page it writes). Started
+ * by `openStream` before the ring buffer fills.
+ */
+const launcher = (): Launcher => {
+  if (launcherNow !== undefined) return launcherNow;
+  const child = spawn(process.execPath, ['--import', resolveOr('tsx', 'tsx'), join(here, 'senderLauncher.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const listeners = new Map<number, (m: LauncherMessage) => void>();
+  process.once('exit', () => child.kill('SIGKILL'));
   let pending = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     pending += d;
     for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      const line = pending.slice(0, nl).trim();
+      const line = pending.slice(0, nl);
       pending = pending.slice(nl + 1);
-      if (!line.startsWith('{')) continue;
-      const parsed = JSON.parse(line) as { ready?: boolean; address?: string; done?: boolean };
-      if (parsed.ready === true && parsed.address !== undefined) resolveReady(parsed.address);
-      if (parsed.done === true) resolveDone(parsed as SenderReport);
+      const m = JSON.parse(line) as LauncherMessage;
+      listeners.get(m.id)?.(m);
     }
   });
+  child.stdin.on('error', () => undefined);
+  child.once('exit', (code) => {
+    launcherNow = undefined;
+    for (const [id, listener] of listeners) listener({ id, err: `the sender launcher exited (${code})`, exit: null });
+  });
+  // It must not keep the bench alive, nor outlive it (its stdin closes with the bench).
+  child.unref();
+  for (const stream of [child.stdin, child.stdout]) (stream as unknown as { unref?: () => void }).unref?.();
+  launcherNow = { send: (command) => child.stdin.write(`${JSON.stringify(command)}\n`), listeners };
+  return launcherNow;
+};
+
+let nextSenderId = 1;
+
+const startSender = async (spec: SenderSpec): Promise<Sender> => {
+  const via = launcher();
+  const id = nextSenderId++;
+  let resolveExited: (code: number | null) => void = () => undefined;
+  const exited = new Promise<number | null>((done) => (resolveExited = done));
+  let err = '';
+  let resolveReady: (address: string) => void = () => undefined;
+  let resolveDone: (report: SenderReport) => void = () => undefined;
+  const ready = new Promise<string>((ok) => (resolveReady = ok));
+  const done = new Promise<SenderReport>((ok) => (resolveDone = ok));
+  via.listeners.set(id, (m) => {
+    if (m.err !== undefined) err += m.err;
+    if (m.out !== undefined) {
+      const line = m.out.trim();
+      if (line.startsWith('{')) {
+        const parsed = JSON.parse(line) as { ready?: boolean; address?: string; done?: boolean };
+        if (parsed.ready === true && parsed.address !== undefined) resolveReady(parsed.address);
+        if (parsed.done === true) resolveDone(parsed as SenderReport);
+      }
+    }
+    if (m.exit !== undefined) {
+      via.listeners.delete(id);
+      resolveExited(m.exit);
+    }
+  });
+  via.send({ op: 'start', id, args: senderArgs(spec) });
   const died = exited.then((code) => {
     throw new Error(`the sender child exited (${code}) early: ${err.trim().split('\n').slice(-3).join(' | ')}`);
   });
   died.catch(() => undefined);
   const address = await Promise.race([ready, died]);
   const stop = async (): Promise<void> => {
-    child.stdin.end();
-    const timer = setTimeout(killNow, 2_000);
+    via.send({ op: 'stop', id });
+    const timer = setTimeout(() => via.send({ op: 'kill', id }), 2_000);
     await exited;
     clearTimeout(timer);
-    process.removeListener('exit', killNow);
   };
   return { address, done: Promise.race([done, died]), stop };
 };
@@ -323,6 +368,10 @@ const watchedSource = (source: BsreadSource, range: () => Stream['range']): Bsre
 
 const openStream = async (kind: SenderKind, options: AcquisitionBenchOptions, bufferBytes: number): Promise<Stream> => {
   const address = `tcp://127.0.0.1:${await freePort()}`;
+  // As startDaqflow does: the writer threads and the page-cache releaser (a fork) before the ring
+  // buffer fills; and the launcher of the sender children, for the same reason.
+  sharedWriterThreadPool().warm();
+  launcher();
   const source = startBsreadSource({ address, mode: 'sub', transport: options.transport, bufferLength: options.bufferLength, bufferBytes });
   const holder: { stream?: Stream } = {};
   const watched = watchedSource(source, () => holder.stream?.range);
@@ -387,6 +436,9 @@ interface Rung {
   readonly lagAtStopPulses: number;
   /** Pulses per second the writer took, first to last pulse of the range. */
   readonly writerHz: number;
+  /** Big frames read into new buffers and into buffers used before (framePool.ts), over the rung. */
+  readonly framesNew: number;
+  readonly framesReused: number;
   /** From taking the last pulse to the actor's final state: last rows, close, fsync, rename, event. */
   readonly closeMs: number;
   /** CPU of the bench process over the rung, in cores (its main thread, ZeroMQ's threads, libuv's pool). */
@@ -531,6 +583,8 @@ const runRung = async (
       maxLagPulses: pace.maxLagPulses,
       lagAtStopPulses: pace.lagAtStopPulses,
       writerHz,
+      framesNew: (after.receiver.framePool?.allocated ?? 0) - (before.receiver.framePool?.allocated ?? 0),
+      framesReused: (after.receiver.framePool?.reused ?? 0) - (before.receiver.framePool?.reused ?? 0),
       closeMs: pace.stopAt > 0 ? finalAt - pace.stopAt : NaN,
       cpuCores: (cpu.user + cpu.system) / 1000 / (finalAt - t0),
       mainUsPerPulse: (mainMs * 1000) / Math.max(1, received),
@@ -582,7 +636,8 @@ const ladder = async (
       log(
         `acquisition: ${kind} @ ${rate} Hz: ${rung.result}${rung.why ? ` (${rung.why})` : ''}; in the file ${rung.file?.present ?? '-'}/${rung.expected}, ` +
           `sender ${fmt(rung.sender.rateHz)} Hz, writer ${dash(rung.writerHz)} Hz, lag max ${rung.maxLagPulses} / last ${rung.lagAtStopPulses} pulses, ` +
-          `JS thread ${dash(rung.mainUsPerPulse)} us/pulse (${dash(rung.mainSysUsPerPulse)} in the kernel), event loop delay p99 ${fmt(rung.loopDelayP99Ms, 1)} / max ${fmt(rung.loopDelayMaxMs, 1)} ms`,
+          `JS thread ${dash(rung.mainUsPerPulse)} us/pulse (${dash(rung.mainSysUsPerPulse)} in the kernel), event loop delay p99 ${fmt(rung.loopDelayP99Ms, 1)} / max ${fmt(rung.loopDelayMaxMs, 1)} ms, ` +
+            `receive buffers ${fmt(rung.framesNew)} new / ${fmt(rung.framesReused)} reused`,
       );
     }
   } finally {
