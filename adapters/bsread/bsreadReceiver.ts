@@ -194,7 +194,7 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
     lastPulseId = message.pulseId;
     delivered++;
     if (pool !== undefined) {
-      const pooled = parts.filter((p) => pool.isOut(p));
+      const pooled = parts.filter((p) => p.length >= pool.minBytes && pool.isOut(p));
       if (pooled.length > 0) pooledFrames.set(message, pooled);
     }
     options.onParts?.(parts, message);

@@ -17,7 +17,11 @@
  * collected by the GC, as without a pool.
  */
 export interface FramePoolOptions {
-  /** Frames smaller than this are not pooled (a plain allocation each). Default 64 KiB. */
+  /**
+   * Frames smaller than this are not pooled (a plain allocation each). Default 16 KiB: the ZMTP
+   * reader reads 64 KiB at a time, so a waveform of 16-64 KiB is often cut by a read and read
+   * into a buffer of its own; pooled, it does not cost new pages each time either.
+   */
   readonly minBytes?: number;
   /** Most bytes of spare buffers kept; more given back are left to the GC. Default 64 MiB. */
   readonly maxSpareBytes?: number;
@@ -51,7 +55,7 @@ export interface FramePool {
 }
 
 export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
-  const minBytes = options.minBytes ?? 64 * 1024;
+  const minBytes = options.minBytes ?? 16 * 1024;
   const maxSpareBytes = options.maxSpareBytes ?? 64 * 1024 ** 2;
   /** Spares by exact size: a stream's images all have the same size. */
   const spares = new Map<number, Buffer[]>();

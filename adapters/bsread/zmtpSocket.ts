@@ -46,8 +46,8 @@ export interface ZmtpSocketOptions {
   /** Called each time a connection has completed the handshake. */
   readonly onConnect?: () => void;
   /**
-   * Where the buffers of big frames (those read in place, see BIG_BODY) come from. Without one,
-   * each is a new allocation; with one, the caller gives them back when it is done with them.
+   * Where the buffers of frames cut by a read come from, when at least the pool's `minBytes`.
+   * Without one, each is a new allocation; with one, the caller gives them back when done.
    */
   readonly framePool?: FramePool;
   readonly logger?: Logger;
@@ -368,6 +368,8 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
         const start = at + headerBytes;
         const end = start + size;
         if (end > length) {
+          // A frame cut by a read gets a buffer of its own: from the frame pool when it is big
+          // enough for it (new memory is what a VM charges most for).
           // Not a SharedArrayBuffer, though a writer thread could then take it without a copy: on
           // the bench's VM, allocating them cost 2-3 times the CPU of the copy they save.
           const pool = options.framePool;

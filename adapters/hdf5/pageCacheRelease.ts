@@ -90,7 +90,15 @@ const releaserFor = (command: string): Releaser => {
 
 /** Asks this thread's shell to release `path`; resolves to '' when done, else what went wrong. */
 const releaseHere = (path: string, command: string): Promise<string> => {
-  const releaser = releaserFor(command);
+  let releaser: Releaser;
+  try {
+    // A shell that died is started again here: a fork of a process that may be big by now, and
+    // one that can fail (out of memory, out of file descriptors). It must never throw out of here:
+    // on the main thread this runs in a MessagePort listener.
+    releaser = releaserFor(command);
+  } catch (e) {
+    return Promise.resolve(`the shell that runs dd could not be started: ${e instanceof Error ? e.message : String(e)}`);
+  }
   return new Promise<string>((resolve) => {
     releaser.waiting.push(resolve);
     releaser.child.stdin.write(`${path}\n`);
@@ -108,18 +116,22 @@ interface ReleaseAnswer {
 }
 
 /** In a writer thread: the main thread's shell, reached through this port. */
-let remote: { readonly port: MessagePort; readonly answers: Map<number, (problem: string) => void>; nextId: number } | undefined;
+let remote:
+  | { readonly port: MessagePort; readonly answers: Map<number, (problem: string) => void>; nextId: number; closed: boolean }
+  | undefined;
 
 /** In a writer thread: send releases to the main thread (see `servePageCacheRelease`) instead of forking. */
 export const usePageCacheReleasePort = (port: MessagePort): void => {
   const answers = new Map<number, (problem: string) => void>();
-  remote = { port, answers, nextId: 0 };
+  const here = { port, answers, nextId: 0, closed: false };
+  remote = here;
   port.on('message', (m: ReleaseAnswer) => {
     answers.get(m.id)?.(m.problem);
     answers.delete(m.id);
   });
   port.on('close', () => {
-    for (const answer of answers.values()) answer('the main thread stopped answering page-cache releases');
+    here.closed = true;
+    for (const answer of answers.values()) answer(PORT_CLOSED);
     answers.clear();
   });
   port.unref();
@@ -145,8 +157,12 @@ export const startPageCacheReleaser = (command = 'dd'): void => {
   if (remote === undefined) releaserFor(command);
 };
 
+const PORT_CLOSED = 'the main thread stopped answering page-cache releases';
+
 const release = (path: string, command: string): Promise<string> => {
   if (remote === undefined) return releaseHere(path, command);
+  // A closed port drops what is posted: settle() would wait for ever.
+  if (remote.closed) return Promise.resolve(PORT_CLOSED);
   const { port, answers } = remote;
   const id = remote.nextId++;
   return new Promise<string>((resolve) => {

@@ -111,6 +111,8 @@ export interface SwissfelFileResult {
   /** Size of the file in bytes. */
   readonly bytes: number;
   readonly stats: SwissfelFileStats;
+  /** Page-cache releases run while writing (pageCacheRelease.ts), and why they stopped, if they did. */
+  readonly pageCache: { readonly releases: number; readonly stopped: string | null };
 }
 
 export interface SwissfelFileWriter {
@@ -834,7 +836,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       await fsyncFile(draftPath);
       const bytes = (await stat(draftPath)).size;
       await publishDraft(draftPath, finalPath);
-      return { path: finalPath, bytes, stats: stats() };
+      return { path: finalPath, bytes, stats: stats(), pageCache: pageCache.counters() };
     } catch (e) {
       state = 'failed';
       closeQuietly();

@@ -128,6 +128,39 @@ describe('the SwissFEL writer on a thread', () => {
     expect(existsSync(writer.finalPath)).toBe(false);
   });
 
+  it('a thread whose file failed is ended, not handed to the next file; one whose file ended well is', async () => {
+    const watched = new WatchedWriterThreadPool(0);
+    try {
+      const root = mkdtempSync(join(scratch, 'reuse-after-'));
+      const good = await openSwissfelFileInThread({ outputFile: 'good.h5', dataRoot: root }, watched);
+      const first = watched.last!;
+      good.writePulse(1000, messageAt(1000));
+      await good.finish();
+      const bad = await openSwissfelFileInThread({ outputFile: 'bad.h5', dataRoot: root }, watched);
+      expect(watched.last).toBe(first); // the same thread took the next file
+      bad.writePulse(1000, messageAt(1000));
+      bad.writePulse(1000, messageAt(1000)); // not increasing: refused in the thread
+      await expect(bad.finish()).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      const exited = await new Promise<number>((resolve) => first.worker.once('exit', resolve));
+      expect(exited).toBe(1); // terminated
+      const next = await openSwissfelFileInThread({ outputFile: 'next.h5', dataRoot: root }, watched);
+      expect(watched.last).not.toBe(first);
+      await next.abort();
+    } finally {
+      await watched.close();
+    }
+  });
+
+  it('drops the written pages from the page cache through the main thread\'s shell', async () => {
+    const root = mkdtempSync(join(scratch, 'page-cache-'));
+    const writer = await openSwissfelFileInThread({ outputFile: 'pc.h5', dataRoot: root, releasePageCacheEveryBytes: 1024 * 1024 }, pool);
+    for (let p = 0; p < 24; p++) writer.writePulse(p, cameraPulse(p)); // 6 MiB
+    const result = await writer.finish();
+    expect(result.pageCache.stopped).toBeNull();
+    expect(result.pageCache.releases).toBeGreaterThanOrEqual(1);
+    await expectCameraRows(result.path, 24);
+  });
+
   it('a pulse that fails after finish was sent: finish rejects, nothing is published, the draft is kept readable', async () => {
     const root = mkdtempSync(join(scratch, 'late-'));
     const writer = await openSwissfelFileInThread({ outputFile: 'late.h5', dataRoot: root, maxGapPulses: 10 }, pool);
@@ -202,7 +235,11 @@ describe('the SwissFEL writer on a thread', () => {
     for (let batch = 0; batch < 10; batch++) {
       for (let k = 0; k < 6; k++) writer.writePulse(sent, cameraPulse(sent++));
       // Until the thread has written them all (and its acks have freed the ring).
-      while (writer.stats().rows < sent) await new Promise((r) => setTimeout(r, 2));
+      const deadline = Date.now() + 10_000;
+      while (writer.stats().rows < sent) {
+        if (Date.now() > deadline) throw new Error(`the thread wrote ${writer.stats().rows} of ${sent} pulses in 10 s`);
+        await new Promise((r) => setTimeout(r, 2));
+      }
     }
     expect(writer.pulsesInRing()).toBe(40);
     const result = await writer.finish();

@@ -121,10 +121,12 @@ export class WriterThreadPool {
     return thread;
   }
 
-  release(thread: WriterThread): void {
+  /** Takes a thread back; one whose file did not end cleanly (`reusable` false) is ended, not reused. */
+  release(thread: WriterThread, reusable = true): void {
     thread.onMessage = () => undefined;
     if (thread.dead !== undefined) return;
-    if (this.closed || this.idle.length >= this.maxIdle) {
+    // A failed file may have left h5wasm unusable (an Emscripten abort, a full wasm heap).
+    if (!reusable || this.closed || this.idle.length >= this.maxIdle) {
       void thread.worker.terminate();
       return;
     }
@@ -242,7 +244,7 @@ export const openSwissfelFileInThread = async (
       case 'ack':
         inFlight = { pulses: inFlight.pulses - m.pulses, bytes: inFlight.bytes - m.bytes };
         // The thread is done with these pulses' regions of the ring.
-        for (let i = 0; i < m.pulses && ackedUpTo < posted.length; i++) if (posted[ackedUpTo++] === 1) ring!.freeOldest();
+        for (let i = 0; i < m.pulses && ackedUpTo < posted.length; i++) if (posted[ackedUpTo++] === 1 && ring!.taken > 0) ring!.freeOldest();
         if (ackedUpTo > 4096 && ackedUpTo * 2 > posted.length) {
           posted = posted.slice(ackedUpTo);
           ackedUpTo = 0;
@@ -295,13 +297,24 @@ export const openSwissfelFileInThread = async (
       } catch (e) {
         reject(e as Error);
       }
-    }).finally(() => {
+    }).then(
+      (m) => {
+        // Finished or aborted without a failed pulse: the thread can take the next file.
+        done(writeError === undefined);
+        return m;
+      },
+      (e: unknown) => {
+        done(false);
+        throw e;
+      },
+    );
+    function done(clean: boolean): void {
       state = 'closed';
       closing = undefined;
-      pool.release(thread);
+      pool.release(thread, clean);
       // Finished or aborted, the thread reads the ring no more; dead, it never will.
       if (ring) returnSharedPulseRing(ring);
-    });
+    }
   };
 
   return {
