@@ -52,7 +52,10 @@ beforeAll(async () => {
     DAQFLOW_DATA_ROOT: dataRoot,
     DAQFLOW_BSREAD_STREAM: `tcp://127.0.0.1:${PORT}`,
     DAQFLOW_BSREAD_MODE: 'pull',
-    DAQFLOW_BUFFER_LENGTH: '500',
+    // 30 s of pulses: the CLI test asks for a start 0.5 s ahead, and a CLI process starting on
+    // a machine busy with the rest of the suite took over 5 s to send it (a 500-pulse buffer
+    // had let the pulse go by then).
+    DAQFLOW_BUFFER_LENGTH: '3000',
   };
   nc = await connect({ servers: inject('natsUrl'), name: 'e2e-acquisition-client' });
   // The sender runs as its own process, as a camera server would, and outlives daqflow's restarts.
