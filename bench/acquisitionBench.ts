@@ -27,6 +27,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -178,15 +179,9 @@ const launcher = (): Launcher => {
   const child = spawn(process.execPath, ['--import', resolveOr('tsx', 'tsx'), join(here, 'senderLauncher.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
   const listeners = new Map<number, (m: LauncherMessage) => void>();
   process.once('exit', () => child.kill('SIGKILL'));
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      const m = JSON.parse(line) as LauncherMessage;
-      listeners.get(m.id)?.(m);
-    }
+  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+    const m = JSON.parse(line) as LauncherMessage;
+    listeners.get(m.id)?.(m);
   });
   child.stdin.on('error', () => undefined);
   child.once('exit', (code) => {

@@ -17,6 +17,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,14 +38,7 @@ const say = (message: Record<string, unknown>): void => {
 const start = (id: number, args: readonly string[]): void => {
   const child = spawn(process.execPath, ['--import', loader(), join(here, 'bsreadSenderChild.ts'), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.set(id, child);
-  let pending = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    pending += d;
-    for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-      say({ id, out: pending.slice(0, nl) });
-      pending = pending.slice(nl + 1);
-    }
-  });
+  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => say({ id, out: line }));
   child.stderr.setEncoding('utf8').on('data', (d: string) => say({ id, err: d }));
   child.stdin.on('error', () => undefined);
   child.on('error', (e) => say({ id, err: e.message }));
@@ -54,18 +48,13 @@ const start = (id: number, args: readonly string[]): void => {
   });
 };
 
-let input = '';
-process.stdin.setEncoding('utf8').on('data', (d: string) => {
-  input += d;
-  for (let nl = input.indexOf('\n'); nl >= 0; nl = input.indexOf('\n')) {
-    const line = input.slice(0, nl).trim();
-    input = input.slice(nl + 1);
-    if (line === '') continue;
-    const command = JSON.parse(line) as { op: 'start' | 'stop' | 'kill'; id: number; args?: string[] };
-    if (command.op === 'start') start(command.id, command.args ?? []);
-    else if (command.op === 'stop') children.get(command.id)?.stdin.end();
-    else children.get(command.id)?.kill('SIGKILL');
-  }
+createInterface({ input: process.stdin, crlfDelay: Infinity }).on('line', (raw) => {
+  const line = raw.trim();
+  if (line === '') return;
+  const command = JSON.parse(line) as { op: 'start' | 'stop' | 'kill'; id: number; args?: string[] };
+  if (command.op === 'start') start(command.id, command.args ?? []);
+  else if (command.op === 'stop') children.get(command.id)?.stdin.end();
+  else children.get(command.id)?.kill('SIGKILL');
 });
 process.stdin.on('end', () => {
   for (const child of children.values()) child.kill('SIGKILL');

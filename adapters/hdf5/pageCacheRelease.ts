@@ -25,6 +25,7 @@
  * file and says why in `counters()`.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 
@@ -60,18 +61,12 @@ const releaserFor = (command: string): Releaser => {
   if (existing !== undefined) return existing;
   const child = spawn('sh', ['-c', LOOP, command], { stdio: ['pipe', 'pipe', 'pipe'] });
   const releaser: Releaser = { child, waiting: [], stderr: '' };
-  let out = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
-    out += s;
-    for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
-      const line = out.slice(0, nl);
-      out = out.slice(nl + 1);
-      const space = line.indexOf(' ');
-      const status = space < 0 ? line : line.slice(0, space);
-      const said = (space < 0 ? '' : line.slice(space + 1)).trim() || releaser.stderr.trim() || 'no message';
-      releaser.waiting.shift()?.(status === '0' ? '' : `dd exited with ${status}: ${said.slice(0, 500)}`);
-      releaser.stderr = '';
-    }
+  createInterface({ input: child.stdout, crlfDelay: Infinity }).on('line', (line) => {
+    const space = line.indexOf(' ');
+    const status = space < 0 ? line : line.slice(0, space);
+    const said = (space < 0 ? '' : line.slice(space + 1)).trim() || releaser.stderr.trim() || 'no message';
+    releaser.waiting.shift()?.(status === '0' ? '' : `dd exited with ${status}: ${said.slice(0, 500)}`);
+    releaser.stderr = '';
   });
   child.stderr.setEncoding('utf8').on('data', (s: string) => (releaser.stderr = (releaser.stderr + s).slice(-500)));
   const gone = (why: string): void => {
