@@ -31,8 +31,10 @@
  * and no reader holds it. A reader holds the message `next()` gave it until it calls `next()`
  * again, so it may await (open a file, wait for a writer) with the message in hand. A reader
  * ended by `return()` or an abort may still be using its message: that one is never released
- * (the GC takes it). Messages from `get()` are not held: read them at once. The receiver uses
- * this to fill the buffers of big frames again (see framePool.ts).
+ * (the GC takes it). Messages from `get()` are not held: read them at once; nor is one a reader
+ * got from a `next()` it called again before it was done with it (overlapping calls): copy what
+ * must outlive that. The receiver uses this to fill the buffers of big frames again (see
+ * framePool.ts).
  */
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import type { BsreadMessage } from './bsreadMessage.js';
