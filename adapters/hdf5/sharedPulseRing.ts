@@ -15,10 +15,14 @@
 export class SharedPulseRing {
   readonly buffer: SharedArrayBuffer;
   private readonly size: number;
-  /** Regions taken and not freed, oldest first: starts and ends from `head` on. */
+  /** Regions taken and not freed, oldest first: starts, ends and pulse numbers from `head` on. */
   private starts: number[] = [];
   private ends: number[] = [];
+  private pulses: number[] = [];
   private head = 0;
+  /** Pulses sent to the thread, and of those acked by it, counted from open. */
+  private sent = 0;
+  private acked = 0;
 
   constructor(bytes: number) {
     this.buffer = new SharedArrayBuffer(bytes);
@@ -53,7 +57,19 @@ export class SharedPulseRing {
     }
     this.starts.push(start);
     this.ends.push(start + bytes);
+    this.pulses.push(this.sent);
     return start;
+  }
+
+  /** A pulse went to the thread (in the ring or not): the next `take` belongs to the next one. */
+  sentPulse(): void {
+    this.sent++;
+  }
+
+  /** The thread acked `count` more pulses, in the order sent: their regions are free. */
+  ackedPulses(count: number): void {
+    this.acked = Math.min(this.sent, this.acked + count);
+    while (this.taken > 0 && this.pulses[this.head]! < this.acked) this.freeOldest();
   }
 
   /** Frees the oldest region taken. */
@@ -63,6 +79,7 @@ export class SharedPulseRing {
     if (this.head > 1024 && this.head * 2 > this.starts.length) {
       this.starts = this.starts.slice(this.head);
       this.ends = this.ends.slice(this.head);
+      this.pulses = this.pulses.slice(this.head);
       this.head = 0;
     }
   }
@@ -72,13 +89,17 @@ export class SharedPulseRing {
     if (this.taken === 0) throw new Error('shared pulse ring: nothing to drop');
     this.starts.pop();
     this.ends.pop();
+    this.pulses.pop();
   }
 
   /** Frees every region (the thread will read none of them again). */
   clear(): void {
     this.starts = [];
     this.ends = [];
+    this.pulses = [];
     this.head = 0;
+    this.sent = 0;
+    this.acked = 0;
   }
 }
 

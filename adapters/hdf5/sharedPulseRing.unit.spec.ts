@@ -57,6 +57,23 @@ describe('the shared pulse ring', () => {
     expect(taken).toBeGreaterThan(5_000);
   });
 
+  it('frees the regions of the pulses the thread acked, pulses sent beside the ring counted too', () => {
+    const ring = new SharedPulseRing(100);
+    ring.take(40); // pulse 0, in the ring
+    ring.sentPulse();
+    ring.sentPulse(); // pulse 1, beside it
+    ring.take(40); // pulse 2
+    ring.sentPulse();
+    ring.ackedPulses(2); // pulses 0 and 1
+    expect(ring.taken).toBe(1);
+    expect(ring.take(40)).toBe(0); // [0, 40) is free again; [40, 80) is not
+    ring.sentPulse();
+    ring.ackedPulses(1); // pulse 2
+    expect(ring.taken).toBe(1);
+    ring.ackedPulses(5); // more than were sent: only the one left
+    expect(ring.taken).toBe(0);
+  });
+
   it('drops the region taken last', () => {
     const ring = new SharedPulseRing(100);
     ring.take(60);

@@ -219,10 +219,6 @@ export const openSwissfelFileInThread = async (
   });
   const ring = ringBytesAsked > 0 ? takeSharedPulseRing(ringBytesAsked) : undefined;
   let inRing = 0;
-  /** Per pulse posted and not yet acked, oldest first from `ackedUpTo`: 1 when it is in the ring. */
-  let posted: number[] = [];
-  let ackedUpTo = 0;
-  const ringTaker = ring && { buffer: ring.buffer, take: (bytes: number) => ring.take(bytes) };
   post({ op: 'open', options, ...(ring ? { ring: ring.buffer } : {}) });
   let paths: { draftPath: string; finalPath: string };
   try {
@@ -250,11 +246,7 @@ export const openSwissfelFileInThread = async (
       case 'ack':
         inFlight = { pulses: inFlight.pulses - m.pulses, bytes: inFlight.bytes - m.bytes };
         // The thread is done with these pulses' regions of the ring.
-        for (let i = 0; i < m.pulses && ackedUpTo < posted.length; i++) if (posted[ackedUpTo++] === 1 && ring!.taken > 0) ring!.freeOldest();
-        if (ackedUpTo > 4096 && ackedUpTo * 2 > posted.length) {
-          posted = posted.slice(ackedUpTo);
-          ackedUpTo = 0;
-        }
+        ring?.ackedPulses(m.pulses);
         stats = m.stats;
         for (const buffer of m.buffers ?? []) {
           if (spareBytes + buffer.byteLength > SPARE_BYTES) break;
@@ -331,7 +323,7 @@ export const openSwissfelFileInThread = async (
       if (state !== 'open') throw new Error(`the writer of ${paths.draftPath} is closed`);
       if (message === null) {
         post({ op: 'pulse', pulseId, pulse: null, bytes: 0 });
-        posted.push(0);
+        ring?.sentPulse();
         inFlight = { pulses: inFlight.pulses + 1, bytes: inFlight.bytes };
         return;
       }
@@ -341,7 +333,7 @@ export const openSwissfelFileInThread = async (
         id = nextChannelsId++;
         channelIds.set(message.channels, id);
       }
-      const packed = packPulse(message, id, first, takeSpare, ringTaker);
+      const packed = packPulse(message, id, first, takeSpare, ring);
       try {
         post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
       } catch (e) {
@@ -349,7 +341,7 @@ export const openSwissfelFileInThread = async (
         throw e;
       }
       if (packed.pulse.ringAt !== undefined) inRing++;
-      posted.push(packed.pulse.ringAt !== undefined ? 1 : 0);
+      ring?.sentPulse();
       inFlight = { pulses: inFlight.pulses + 1, bytes: inFlight.bytes + packed.bytes };
     },
     backlog: () => {
