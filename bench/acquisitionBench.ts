@@ -45,6 +45,7 @@ import type { BsreadTransport } from '../adapters/bsread/bsreadTransport.js';
 import { withDefaults } from '../adapters/bsread/bsreadCodec.js';
 import { createZmtpSocket } from '../adapters/bsread/zmtpSocket.js';
 import type { BsreadMessage } from '../adapters/bsread/bsreadMessage.js';
+import { BsreadValues } from '../adapters/bsread/bsreadValues.js';
 import { expectedTimestamp, expectedValue } from '../adapters/bsread/bsreadSimulator.js';
 import type { RingBuffer } from '../adapters/bsread/ringBuffer.js';
 import { escapeChannelName } from '../adapters/hdf5/swissfelLayout.js';
@@ -715,7 +716,7 @@ const h5Write = async (dir: string, options: AcquisitionBenchOptions, frames: re
       globalTimestamp: expectedTimestamp(pulseId),
       hash: 'bench',
       channels,
-      values: [{ bytes, timestamp: expectedTimestamp(pulseId) }],
+      values: BsreadValues.from([{ bytes, timestamp: expectedTimestamp(pulseId) }]),
       wireBytes: bytes.byteLength,
     });
   }

@@ -107,7 +107,7 @@ const channelFilter = (wanted: readonly string[] | null): ((m: BsreadMessage) =>
       plan = { channels: indices.map((i) => m.channels[i] as BsreadChannelConfig), indices };
       byHash.set(m.hash, plan);
     }
-    return { ...m, channels: plan.channels, values: plan.indices.map((i) => m.values[i]!) };
+    return { ...m, channels: plan.channels, values: m.values.select(plan.indices) };
   };
 };
 

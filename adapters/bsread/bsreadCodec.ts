@@ -13,8 +13,10 @@
  *   The hash is compared, not verified (as every bsread receiver does).
  * - parts 2 + 2i and 3 + 2i, channel i's value and timestamp. An empty value part is "no value in
  *   this pulse" (bytes null). Values are delivered as the little-endian raw elements of
- *   bsreadMessage.ts: uncompressed little-endian values are the received bytes themselves (no
- *   copy), big-endian ones are copied and byte-swapped, compressed ones decompressed. A timestamp
+ *   bsreadMessage.ts, packed (bsreadValues.ts): uncompressed values up to 1 KiB are copied into
+ *   the pulse's one block (byte-swapped on the way when big-endian); bigger uncompressed
+ *   little-endian values are the received bytes themselves (no copy), big-endian ones are copied
+ *   and byte-swapped, compressed ones decompressed. Timestamps go to one Float64Array. A timestamp
  *   part is empty (null), or 16 bytes: seconds and nanoseconds as unsigned 64-bit integers in the
  *   channel's byte order; 16 zero bytes (std_daq's "no timestamp") are null too.
  *
@@ -36,7 +38,6 @@ import {
   type BsreadMessage,
   type BsreadTimestamp,
   type BsreadType,
-  type BsreadValue,
 } from './bsreadMessage.js';
 import {
   compressBitshuffleLz4,
@@ -45,6 +46,7 @@ import {
   decompressLz4,
   DEFAULT_MAX_VALUE_BYTES,
 } from './compression.js';
+import { allocateValues, BsreadValues, COPY_MAX_BYTES, IN_VIEWS, NO_VALUE } from './bsreadValues.js';
 import { BsreadDecodeError, type BsreadDecodeDetails, type BsreadDecodeReason } from './errors.js';
 
 export const bsreadCompressions: readonly BsreadCompression[] = ['none', 'bitshuffle_lz4', 'lz4'];
@@ -330,20 +332,50 @@ const decodeValue = (part: Uint8Array, plan: ChannelPlan, maxValueBytes: number,
   return bytes !== null && plan.swap ? swapInPlace(asBuffer(bytes), plan.elemSize) : bytes;
 };
 
-const decodeTimestamp = (part: Uint8Array, big: boolean, name: string, details: BsreadDecodeDetails): BsreadTimestamp | null => {
-  if (part.length === 0) return null;
-  if (part.length !== 16) return fail('TIMESTAMP', `${name}: a timestamp of ${part.length} bytes, not 0 or 16`, details);
-  const view = new DataView(part.buffer, part.byteOffset, 16);
-  const little = !big;
-  const secHi = view.getUint32(little ? 4 : 0, little);
-  const secLo = view.getUint32(little ? 0 : 4, little);
-  const nsHi = view.getUint32(little ? 12 : 8, little);
-  const nsLo = view.getUint32(little ? 8 : 12, little);
-  if ((secHi | secLo | nsHi | nsLo) === 0) return null;
-  if (secHi >= 2 ** 21 || nsHi !== 0 || nsLo > 999_999_999) {
-    return fail('TIMESTAMP', `${name}: the timestamp (${secHi * 2 ** 32 + secLo} s, ${nsHi * 2 ** 32 + nsLo} ns) is out of range`, details);
+const u32 = (p: Uint8Array, at: number, little: boolean): number =>
+  little ? (p[at]! | (p[at + 1]! << 8) | (p[at + 2]! << 16) | (p[at + 3]! << 24)) >>> 0 : ((p[at]! << 24) | (p[at + 1]! << 16) | (p[at + 2]! << 8) | p[at + 3]!) >>> 0;
+
+/** Channel `i`'s timestamp part into `stamps` (NaN, NaN when it has none). */
+const readTimestamp = (part: Uint8Array, big: boolean, stamps: Float64Array, i: number, pulseId: number, plan: ChannelPlan, partIndex: number): void => {
+  if (part.length === 0) {
+    stamps[2 * i] = stamps[2 * i + 1] = Number.NaN;
+    return;
   }
-  return { sec: secHi * 2 ** 32 + secLo, ns: nsLo };
+  if (part.length !== 16) fail('TIMESTAMP', `${plan.name}: a timestamp of ${part.length} bytes, not 0 or 16`, { pulseId, channel: plan.name, part: partIndex });
+  const little = !big;
+  const secHi = u32(part, little ? 4 : 0, little);
+  const secLo = u32(part, little ? 0 : 4, little);
+  const nsHi = u32(part, little ? 12 : 8, little);
+  const nsLo = u32(part, little ? 8 : 12, little);
+  if ((secHi | secLo | nsHi | nsLo) === 0) {
+    stamps[2 * i] = stamps[2 * i + 1] = Number.NaN;
+    return;
+  }
+  if (secHi >= 2 ** 21 || nsHi !== 0 || nsLo > 999_999_999) {
+    fail('TIMESTAMP', `${plan.name}: the timestamp (${secHi * 2 ** 32 + secLo} s, ${nsHi * 2 ** 32 + nsLo} ns) is out of range`, {
+      pulseId,
+      channel: plan.name,
+      part: partIndex,
+    });
+  }
+  stamps[2 * i] = secHi * 2 ** 32 + secLo;
+  stamps[2 * i + 1] = nsLo;
+};
+
+/** Whether channel `plan`'s value part is copied into the pulse's packed values (bsreadValues.ts). */
+const copied = (plan: ChannelPlan, part: Uint8Array): boolean => plan.compression === 'none' && part.length > 0 && part.length <= COPY_MAX_BYTES;
+
+/** An uncompressed small value into `data` at `at`, its elements byte-swapped if big-endian. */
+const copyValue = (part: Uint8Array, plan: ChannelPlan, data: Uint8Array, at: number): void => {
+  const n = part.length;
+  if (plan.swap) {
+    const e = plan.elemSize;
+    for (let k = 0; k < n; k += e) for (let b = 0; b < e; b++) data[at + k + b] = part[k + e - 1 - b]!;
+  } else if (n <= 16) {
+    for (let k = 0; k < n; k++) data[at + k] = part[k]!;
+  } else {
+    data.set(part, at);
+  }
 };
 
 /**
@@ -364,34 +396,66 @@ export const decodeMessage = (parts: readonly Uint8Array[], cache: DataHeaderCac
       pulseId: main.pulseId,
     });
   }
-  const values: BsreadValue[] = new Array<BsreadValue>(n);
+  const pulseId = main.pulseId;
+  const plans = header.plans;
+  let dataBytes = 0;
+  for (let i = 0; i < n; i++) {
+    const part = parts[2 + 2 * i]!;
+    if (copied(plans[i]!, part)) dataBytes += part.length;
+  }
+  const { data, layout, stamps } = allocateValues(n, dataBytes);
+  let views: Array<Uint8Array | null> | undefined;
   const nullOnError = options.channelErrors === 'null';
   let wireBytes = parts[0]!.length + parts[1]!.length;
+  let at = 0;
   for (let i = 0; i < n; i++) {
-    const plan = header.plans[i]!;
+    const plan = plans[i]!;
     const valuePart = parts[2 + 2 * i]!;
     const timestampPart = parts[3 + 2 * i]!;
     wireBytes += valuePart.length + timestampPart.length;
     try {
-      const bytes = decodeValue(valuePart, plan, maxValueBytes, { pulseId: main.pulseId, channel: plan.name, part: 2 + 2 * i });
-      const timestamp = decodeTimestamp(timestampPart, plan.bigTimestamp, plan.name, {
-        pulseId: main.pulseId,
-        channel: plan.name,
-        part: 3 + 2 * i,
-      });
-      values[i] = { bytes, timestamp };
+      if (valuePart.length === 0) {
+        layout[2 * i] = NO_VALUE;
+        layout[2 * i + 1] = 0;
+      } else if (copied(plan, valuePart)) {
+        if (plan.expectedBytes >= 0 && valuePart.length !== plan.expectedBytes) {
+          fail('VALUE_SIZE', `${plan.name}: ${valuePart.length} bytes where its type and shape take ${plan.expectedBytes}`, {
+            pulseId,
+            channel: plan.name,
+            part: 2 + 2 * i,
+          });
+        }
+        copyValue(valuePart, plan, data, at);
+        layout[2 * i] = at;
+        layout[2 * i + 1] = valuePart.length;
+        at += valuePart.length;
+      } else {
+        const bytes = decodeValue(valuePart, plan, maxValueBytes, { pulseId, channel: plan.name, part: 2 + 2 * i });
+        if (bytes === null) {
+          layout[2 * i] = NO_VALUE;
+          layout[2 * i + 1] = 0;
+        } else {
+          (views ??= new Array<Uint8Array | null>(n).fill(null))[i] = bytes;
+          layout[2 * i] = IN_VIEWS;
+          layout[2 * i + 1] = bytes.length;
+        }
+      }
+      readTimestamp(timestampPart, plan.bigTimestamp, stamps, i, pulseId, plan, 3 + 2 * i);
     } catch (e) {
       if (!nullOnError || !(e instanceof BsreadDecodeError)) throw e;
       options.onChannelError?.(e);
-      values[i] = { bytes: null, timestamp: null };
+      layout[2 * i] = NO_VALUE;
+      layout[2 * i + 1] = 0;
+      stamps[2 * i] = stamps[2 * i + 1] = Number.NaN;
+      if (views !== undefined) views[i] = null;
     }
   }
   return {
-    pulseId: main.pulseId,
+    pulseId,
     globalTimestamp: main.globalTimestamp,
     hash: main.hash,
     channels: header.channels,
-    values,
+    values: new BsreadValues(data, layout, stamps, views),
     wireBytes,
   };
 };

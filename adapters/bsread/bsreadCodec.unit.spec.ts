@@ -268,8 +268,8 @@ describe('decodeMessage: every type, both byte orders, every compression', () =>
         expect(msg.channels).toEqual(channels.map(withDefaults));
         expect(msg.wireBytes).toBe(parts.reduce((a, p) => a + p.length, 0));
         for (let i = 0; i < channels.length; i++) {
-          expect(Buffer.from(msg.values[i]!.bytes!), channels[i]!.name).toEqual(Buffer.from(values[i]!));
-          expect(msg.values[i]!.timestamp).toEqual(ts);
+          expect(Buffer.from(msg.values.at(i).bytes!), channels[i]!.name).toEqual(Buffer.from(values[i]!));
+          expect(msg.values.at(i).timestamp).toEqual(ts);
         }
         // The wire really is in the channel's byte order: an uncompressed multi-byte value is the
         // reversed elements of what was decoded.
@@ -284,22 +284,39 @@ describe('decodeMessage: every type, both byte orders, every compression', () =>
     }
   }
 
-  it('decodes hand-made big-endian values and keeps little-endian ones as the received bytes', () => {
+  it('decodes hand-made big-endian values, copies small values and keeps big little-endian ones as the received bytes', () => {
     const channels = [
       { name: 'BE', type: 'int32', shape: [2], encoding: 'big' },
       { name: 'LE', type: 'uint16', shape: [3, 2], encoding: 'little' },
       { name: 'F', type: 'float64', encoding: 'big' },
+      { name: 'WAVE', type: 'uint16', shape: [600], encoding: 'little' },
     ];
     const le = Buffer.from([1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0]);
     const f = Buffer.alloc(8);
     f.writeDoubleBE(-1.5, 0);
-    const parts = rawMessage(channels, [Buffer.from([0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe]), Buffer.alloc(0), le, Buffer.alloc(0), f, Buffer.alloc(0)]);
+    const wave = Buffer.alloc(1200, 7);
+    const parts = rawMessage(channels, [
+      Buffer.from([0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe]),
+      Buffer.alloc(0),
+      le,
+      Buffer.alloc(0),
+      f,
+      Buffer.alloc(0),
+      wave,
+      Buffer.alloc(0),
+    ]);
     const msg = decodeMessage(parts, new DataHeaderCache());
-    const be = Buffer.from(msg.values[0]!.bytes!);
+    const be = Buffer.from(msg.values.bytes(0)!);
     expect([be.readInt32LE(0), be.readInt32LE(4)]).toEqual([0x0102, -2]);
-    expect(msg.values[1]!.bytes).toBe(parts[4]); // no copy
+    // Small values are copied into the pulse's packed values (bsreadValues.ts), so the ring buffer
+    // does not keep the receive buffers they came in; a big one is kept as received.
+    expect(Buffer.from(msg.values.bytes(1)!).equals(le)).toBe(true);
+    expect(msg.values.bytes(1)!.buffer).not.toBe(parts[4]!.buffer);
+    expect(msg.values.bytes(3)).toBe(parts[8]);
     expect(hdf5ShapeOf(msg.channels[1]!)).toEqual([2, 3]); // the wire shape is fastest-varying first
-    expect(Buffer.from(msg.values[2]!.bytes!).readDoubleLE(0)).toBe(-1.5);
+    expect(Buffer.from(msg.values.bytes(2)!).readDoubleLE(0)).toBe(-1.5);
+    // The received bytes are left as they were (big-endian values swapped in the copy only).
+    expect(parts[2]).toEqual(Buffer.from([0, 0, 1, 2, 0xff, 0xff, 0xff, 0xfe]));
   });
 
   it('applies the defaults to channel fields that are absent (as the Java sender omits them)', () => {
@@ -309,7 +326,7 @@ describe('decodeMessage: every type, both byte orders, every compression', () =>
     expect(msg.channels).toEqual([
       { name: 'X', type: 'float64', shape: [1], encoding: 'little', compression: 'none', modulo: 1, offset: 0 },
     ]);
-    expect(Buffer.from(msg.values[0]!.bytes!).readDoubleLE(0)).toBe(3.25);
+    expect(Buffer.from(msg.values.at(0).bytes!).readDoubleLE(0)).toBe(3.25);
     // Explicit nulls are defaults too; so is an empty shape; modulo and offset are kept.
     const m2 = decodeMessage(
       rawMessage([{ name: 'Y', type: 'int8', shape: [], encoding: null, compression: null, modulo: 10, offset: 3 }], [Buffer.from([0xff]), Buffer.alloc(0)]),
@@ -329,7 +346,7 @@ describe('decodeMessage: every type, both byte orders, every compression', () =>
         encodeMessage({ header, pulseId: 1, globalTimestamp: ts, values: [new TextEncoder().encode(text)] }),
         new DataHeaderCache(),
       );
-      expect(Buffer.from(msg.values[0]!.bytes!).toString('utf8')).toBe(text);
+      expect(Buffer.from(msg.values.at(0).bytes!).toString('utf8')).toBe(text);
     }
   });
 });
@@ -343,7 +360,7 @@ describe('decodeMessage: missing values and timestamps', () => {
 
   it('reads empty value parts as no value, with or without a timestamp', () => {
     const msg = decode([Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0), encodeTimestamp(ts, 'big')]);
-    expect(msg.values).toEqual([
+    expect(msg.values.toArray()).toEqual([
       { bytes: null, timestamp: null },
       { bytes: null, timestamp: ts },
     ]);
@@ -352,11 +369,11 @@ describe('decodeMessage: missing values and timestamps', () => {
   it('reads timestamps in the channel byte order; empty parts and 16 zero bytes are null', () => {
     const v = Buffer.from([1, 2]);
     const msg = decode([v, encodeTimestamp({ sec: 5, ns: 999_999_999 }, 'little'), v, encodeTimestamp({ sec: 2 ** 40, ns: 1 }, 'big')]);
-    expect(msg.values.map((x) => x.timestamp)).toEqual([
+    expect(msg.values.toArray().map((x) => x.timestamp)).toEqual([
       { sec: 5, ns: 999_999_999 },
       { sec: 2 ** 40, ns: 1 },
     ]);
-    expect(decode([v, Buffer.alloc(0), v, Buffer.alloc(16)]).values.map((x) => x.timestamp)).toEqual([null, null]);
+    expect(decode([v, Buffer.alloc(0), v, Buffer.alloc(16)]).values.toArray().map((x) => x.timestamp)).toEqual([null, null]);
   });
 
   it('sends the global timestamp for present values and empty parts for absent ones by default', () => {
@@ -364,7 +381,7 @@ describe('decodeMessage: missing values and timestamps', () => {
     const parts = encodeMessage({ header, pulseId: 7, globalTimestamp: ts, values: [null, new Uint8Array([9, 0])] });
     expect(parts.map((p) => p.length)).toEqual([parts[0]!.length, parts[1]!.length, 0, 0, 2, 16]);
     const msg = decodeMessage(parts, new DataHeaderCache());
-    expect(plain(msg.values)).toEqual([
+    expect(plain(msg.values.toArray())).toEqual([
       { bytes: null, timestamp: null },
       { bytes: new Uint8Array([9, 0]), timestamp: ts },
     ]);
@@ -400,7 +417,7 @@ describe('decodeMessage: the main header', () => {
         expect(JSON.parse(p[0]!.toString()).dh_compression).toBe(compression);
         const msg = decodeMessage(p, new DataHeaderCache());
         expect(msg.channels.map((c) => c.name)).toEqual(many.map((c) => c.name));
-        expect(u8(msg.values[49]!.bytes)).toEqual(new Uint8Array([49, 0, 0, 0]));
+        expect(u8(msg.values.at(49).bytes)).toEqual(new Uint8Array([49, 0, 0, 0]));
       });
     }
   }
@@ -430,7 +447,7 @@ describe('DataHeaderCache', () => {
     const header = encodeDataHeader([{ name: 'A', type: 'uint8' }]);
     const parts = encodeMessage({ header, pulseId: 1, globalTimestamp: ts, values: [new Uint8Array([1])] });
     decodeMessage(parts, cache);
-    expect(u8(decodeMessage([parts[0]!, Buffer.alloc(0), ...parts.slice(2)], cache).values[0]!.bytes)).toEqual(new Uint8Array([1]));
+    expect(u8(decodeMessage([parts[0]!, Buffer.alloc(0), ...parts.slice(2)], cache).values.at(0).bytes)).toEqual(new Uint8Array([1]));
     expect(decodeMessage([parts[0]!, Buffer.from('{'), ...parts.slice(2)], cache).channels[0]!.name).toBe('A');
     expect(cache.parses).toBe(1);
   });
@@ -538,12 +555,12 @@ describe('decodeMessage: malformed messages', () => {
     parts[2] = Buffer.alloc(7);
     parts[5] = Buffer.alloc(3);
     const msg = decodeMessage(parts, new DataHeaderCache(), { channelErrors: 'null', onChannelError: (e) => errors.push(e) });
-    expect(msg.values[0]).toEqual({ bytes: null, timestamp: null });
+    expect(msg.values.at(0)).toEqual({ bytes: null, timestamp: null });
     // A bad timestamp makes the whole channel absent for this pulse, as a bad value does.
-    expect(msg.values[1]).toEqual({ bytes: null, timestamp: null });
+    expect(msg.values.at(1)).toEqual({ bytes: null, timestamp: null });
     const onlyOne = good();
     onlyOne[2] = Buffer.alloc(7);
-    expect(plain(decodeMessage(onlyOne, new DataHeaderCache(), { channelErrors: 'null' }).values)[1]).toEqual({
+    expect(plain(decodeMessage(onlyOne, new DataHeaderCache(), { channelErrors: 'null' }).values.toArray())[1]).toEqual({
       bytes: new Uint8Array([1, 0, 2, 0, 3, 0, 4, 0]),
       timestamp: ts,
     });

@@ -2,6 +2,7 @@
  * A bsread message (one pulse) after decoding: what the receiver hands to the ring buffer and the
  * ring buffer to the writer acquisitions. The wire format is in ../shared/research/bsread.md §1.
  */
+import type { BsreadValues } from './bsreadValues.js';
 
 /** Channel types of the protocol (`type` in the data header; default float64). */
 export const bsreadTypes = [
@@ -61,8 +62,8 @@ export interface BsreadMessage {
   readonly hash: string;
   /** The channels of the data header, in its order (shared between messages with the same hash). */
   readonly channels: readonly BsreadChannelConfig[];
-  /** One entry per channel, same order. */
-  readonly values: readonly BsreadValue[];
+  /** One per channel, same order, packed (bsreadValues.ts); `values.at(i)` is a `BsreadValue`. */
+  readonly values: BsreadValues;
   /** Bytes of the message on the wire (all parts): what the ring buffer's byte bound counts. */
   readonly wireBytes: number;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { isDaqflowError } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from './bsreadMessage.js';
 import { createRingBuffer, isPulseGoneError, type PulseGoneError } from './ringBuffer.js';
+import { BsreadValues } from './bsreadValues.js';
 
 const channels: readonly BsreadChannelConfig[] = [
   { name: 'X', type: 'float64', shape: [1], encoding: 'little', compression: 'none', modulo: 1, offset: 0 },
@@ -12,7 +13,7 @@ const msg = (pulseId: number, wireBytes = 100): BsreadMessage => ({
   globalTimestamp: { sec: 1_700_000_000, ns: 0 },
   hash: 'h',
   channels,
-  values: [{ bytes: new Uint8Array(8), timestamp: null }],
+  values: BsreadValues.from([{ bytes: new Uint8Array(8), timestamp: null }]),
   wireBytes,
 });
 

@@ -34,7 +34,7 @@ export class SharedPulseRing {
     return this.starts.length - this.head;
   }
 
-  /** The start of `bytes` free contiguous bytes, now taken; undefined when there is no such room. */
+  /** The start (a multiple of 8) of `bytes` free contiguous bytes, now taken; undefined when there is no such room. */
   take(bytes: number): number | undefined {
     if (bytes <= 0 || bytes > this.size) return undefined;
     let start: number;
@@ -43,7 +43,8 @@ export class SharedPulseRing {
     } else {
       const oldest = this.starts[this.head]!;
       const newestStart = this.starts[this.starts.length - 1]!;
-      const end = this.ends[this.ends.length - 1]!;
+      // Regions start 8-byte aligned: a pulse's timestamps are a Float64Array over its region.
+      const end = (this.ends[this.ends.length - 1]! + 7) & ~7;
       if (newestStart >= oldest) {
         // Not wrapped: free are [end, size) and [0, oldest).
         if (this.size - end >= bytes) start = end;

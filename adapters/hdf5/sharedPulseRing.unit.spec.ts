@@ -18,9 +18,10 @@ describe('the shared pulse ring', () => {
     ring.take(40); // [40, 80)
     ring.freeOldest(); // [0, 40) free
     expect(ring.take(30)).toBe(0); // 20 at the end is too little: wraps
-    // Wrapped: free is only [30, 40) until [40, 80) goes.
+    // Wrapped: free is only [32, 40) until [40, 80) goes (regions start 8-byte aligned).
     expect(ring.take(20)).toBeUndefined();
-    expect(ring.take(10)).toBe(30);
+    expect(ring.take(9)).toBeUndefined();
+    expect(ring.take(8)).toBe(32);
     expect(ring.take(1)).toBeUndefined();
     ring.freeOldest(); // [40, 80) free: free is [40, 100)
     expect(ring.take(60)).toBe(40);
@@ -51,6 +52,7 @@ describe('the shared pulse ring', () => {
       if (at === undefined) continue;
       taken++;
       expect(at + size).toBeLessThanOrEqual(1000);
+      expect(at % 8).toBe(0);
       for (const [start, end] of held) expect(at + size <= start || at >= end, `[${at}, ${at + size}) overlaps [${start}, ${end})`).toBe(true);
       held.push([at, at + size]);
     }
@@ -79,7 +81,7 @@ describe('the shared pulse ring', () => {
     ring.take(60);
     ring.take(30);
     ring.dropNewest();
-    expect(ring.take(40)).toBe(60); // [60, 100) is free again
+    expect(ring.take(36)).toBe(64); // [64, 100) is free again (aligned after [0, 60))
   });
 
   it('gives a ring back for the next acquisition, empty', () => {

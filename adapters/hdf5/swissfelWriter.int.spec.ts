@@ -8,6 +8,7 @@ import { isDaqflowError } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage, BsreadType } from '../bsread/bsreadMessage.js';
 import { dataRowShape, defaultChunkRows, finalDataNames, h5DtypeOf, swissfelDraftName } from './swissfelLayout.js';
 import { openSwissfelFile, type OpenSwissfelFileOptions } from './swissfelWriter.js';
+import { BsreadValues } from '../bsread/bsreadValues.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'daqflow-swissfel-'));
 let n = 0;
@@ -41,7 +42,7 @@ const message = (pulseId: number, channels: readonly BsreadChannelConfig[], valu
   globalTimestamp: { sec: 1_700_000_000 + pulseId, ns: 0 },
   hash: channels.map((c) => `${c.name}:${c.type}:${c.shape.join(',')}`).join('|'),
   channels,
-  values: values.map((bytes) => ({ bytes, timestamp: null })),
+  values: BsreadValues.from(values.map((bytes) => ({ bytes, timestamp: null }))),
   wireBytes: values.reduce((a, v) => a + (v?.byteLength ?? 0), 0),
 });
 

@@ -761,7 +761,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
         for (let i = 0; i < plan.entries.length; i++) {
           const entry = plan.entries[i];
           if (entry === undefined) continue;
-          appendValue(entry.state, entry.layout, message.values[i]?.bytes ?? null);
+          appendValue(entry.state, entry.layout, message.values.bytes(i));
         }
       }
       rows++;

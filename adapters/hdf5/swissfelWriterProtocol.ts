@@ -2,15 +2,17 @@
  * What passes between an acquisition and its SwissFEL writer thread (swissfelWriterThread.ts,
  * swissfelWriterWorker.ts), and how a pulse is packed for the trip.
  *
- * A BsreadMessage of 200 channels is 200 small objects and 200 views of the receiver's read
- * buffers; structured-cloned as it is, every view would copy the whole buffer it lives in. So a
- * pulse travels as a few typed arrays: the values' bytes gathered in one region of the shared
- * memory the thread was given at open (sharedPulseRing.ts), or, when that is full, in one
- * ArrayBuffer that is transferred (not copied again); offsets, timestamps. A value already in a SharedArrayBuffer is
- * passed as it is, shared, never copied (no receiver makes them today: see zmtpSocket.ts). The
+ * A pulse's values (bsreadValues.ts) are a block of small values' bytes, views of big ones (an
+ * image in a pooled receive buffer), offsets and timestamps; structured-cloned as they are, every
+ * view would copy the whole buffer it lives in. So a pulse travels as one region of the shared
+ * memory the thread was given at open (sharedPulseRing.ts): timestamps, offsets, then the bytes,
+ * and the message says only where; or, when that is full, as one ArrayBuffer that is transferred
+ * (not copied again) with offsets and timestamps beside it. A value already in a SharedArrayBuffer
+ * is passed as it is, shared, never copied (no receiver makes them today: see zmtpSocket.ts). The
  * channel list is sent once per distinct list.
  */
-import type { BsreadChannelConfig, BsreadMessage, BsreadValue } from '../bsread/bsreadMessage.js';
+import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
+import { BsreadValues, IN_VIEWS } from '../bsread/bsreadValues.js';
 import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats } from './swissfelWriter.js';
 
 export interface PackedPulse {
@@ -21,14 +23,19 @@ export interface PackedPulse {
   /** Identifies the channel list; `channels` comes with the first pulse that uses it. */
   readonly channelsId: number;
   readonly channels?: readonly BsreadChannelConfig[];
-  /** The values' bytes, one after the other: here, or in the shared ring from `ringAt` on. */
-  readonly data?: ArrayBuffer;
-  /** Where the values' bytes start in the ring the thread was given at open. */
+  /**
+   * Where the pulse starts in the ring the thread was given at open: its timestamps (2 float64
+   * per value: seconds, nanoseconds; NaN: none), its offsets (2 int32 per value, as `offsets`),
+   * then the values' bytes (`dataBytes`).
+   */
   readonly ringAt?: number;
+  /** Or, when the ring had no room: the values' bytes here, offsets and timestamps beside. */
+  readonly data?: ArrayBuffer;
   /** Per value: start in the values' bytes and length; start -1: no value; -2: in `shared`. */
-  readonly offsets: Float64Array;
-  /** Per value: seconds and nanoseconds; NaN: no timestamp. */
-  readonly timestamps: Float64Array;
+  readonly offsets?: Int32Array;
+  readonly timestamps?: Float64Array;
+  /** Bytes of the values' block. */
+  readonly dataBytes: number;
   readonly shared?: ReadonlyArray<Uint8Array | null>;
 }
 
@@ -75,41 +82,56 @@ export const packPulse = (
   withChannels: boolean,
   /** A buffer of exactly `bytes` bytes to fill (its content is overwritten), if one is at hand. */
   reuse?: (bytes: number) => ArrayBuffer | undefined,
-  /** Where in the thread's shared ring `bytes` bytes may go, if there is room. */
+  /** Where in the thread's shared ring `bytes` bytes may go (8-byte aligned), if there is room. */
   ring?: { readonly buffer: SharedArrayBuffer; readonly take: (bytes: number) => number | undefined },
 ): { pulse: PackedPulse; transfer: ArrayBuffer[]; bytes: number } => {
-  const n = message.values.length;
-  const offsets = new Float64Array(n * 2);
-  const timestamps = new Float64Array(n * 2);
-  let total = 0;
-  let anyShared = false;
-  for (const v of message.values) {
-    if (v.bytes === null) continue;
-    if (isShared(v.bytes)) anyShared = true;
-    else total += v.bytes.byteLength;
-  }
-  const ringAt = total > 0 ? ring?.take(total) : undefined;
-  const data = ringAt !== undefined ? undefined : ((total >= RECYCLE_MIN_BYTES ? reuse?.(total) : undefined) ?? new ArrayBuffer(total));
-  const into = data !== undefined ? new Uint8Array(data) : new Uint8Array(ring!.buffer, ringAt, total);
-  const shared: Array<Uint8Array | null> | undefined = anyShared ? new Array<Uint8Array | null>(n).fill(null) : undefined;
-  let at = 0;
+  const values = message.values;
+  const n = values.length;
+  // The copied values travel as the block they are (with those of channels a selection left
+  // out: a few bytes each), the viewed ones (images) each after it.
+  const copied = values.data;
+  let dataBytes = copied.byteLength;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const v = message.values[i]!;
-    if (v.bytes === null) offsets[2 * i] = -1;
-    else if (shared !== undefined && isShared(v.bytes)) {
-      offsets[2 * i] = -2;
-      offsets[2 * i + 1] = v.bytes.byteLength;
-      shared[i] = v.bytes;
-    } else {
-      into.set(v.bytes, at);
-      offsets[2 * i] = at;
-      offsets[2 * i + 1] = v.bytes.byteLength;
-      at += v.bytes.byteLength;
+    const length = values.byteLength(i);
+    bytes += length;
+    if (values.layout[2 * i] === IN_VIEWS && !isShared(values.views![i]!)) dataBytes += length;
+  }
+  // In the ring, timestamps and offsets go first in the pulse's region: nothing new per pulse
+  // on either side but the message itself (a transferred buffer is new external memory for V8).
+  const metaBytes = 24 * n;
+  const ringAt = ring?.take(metaBytes + dataBytes);
+  let offsets: Int32Array;
+  let timestamps: Float64Array;
+  let into: Uint8Array;
+  let data: ArrayBuffer | undefined;
+  if (ringAt !== undefined) {
+    timestamps = new Float64Array(ring!.buffer, ringAt, 2 * n);
+    offsets = new Int32Array(ring!.buffer, ringAt + 16 * n, 2 * n);
+    into = new Uint8Array(ring!.buffer, ringAt + metaBytes, dataBytes);
+    timestamps.set(values.stamps);
+    offsets.set(values.layout);
+  } else {
+    timestamps = values.stamps.slice();
+    offsets = values.layout.slice();
+    data = (dataBytes >= RECYCLE_MIN_BYTES ? reuse?.(dataBytes) : undefined) ?? new ArrayBuffer(dataBytes);
+    into = new Uint8Array(data, 0, dataBytes);
+  }
+  into.set(copied, 0);
+  let at = copied.byteLength;
+  let shared: Array<Uint8Array | null> | undefined;
+  if (values.views !== undefined) {
+    for (let i = 0; i < n; i++) {
+      const view = values.views[i];
+      if (view === null || view === undefined || offsets[2 * i] !== IN_VIEWS) continue;
+      if (isShared(view)) {
+        (shared ??= new Array<Uint8Array | null>(n).fill(null))[i] = view;
+      } else {
+        into.set(view, at);
+        offsets[2 * i] = at;
+        at += view.byteLength;
+      }
     }
-    if (v.bytes !== null) bytes += v.bytes.byteLength;
-    timestamps[2 * i] = v.timestamp?.sec ?? Number.NaN;
-    timestamps[2 * i + 1] = v.timestamp?.ns ?? Number.NaN;
   }
   const pulse: PackedPulse = {
     pulseId: message.pulseId,
@@ -118,36 +140,31 @@ export const packPulse = (
     wireBytes: message.wireBytes,
     channelsId,
     ...(withChannels ? { channels: message.channels } : {}),
-    ...(data !== undefined ? { data } : { ringAt }),
-    offsets,
-    timestamps,
+    ...(data !== undefined ? { data, offsets, timestamps } : { ringAt }),
+    dataBytes,
     ...(shared ? { shared } : {}),
   };
-  const transfer = [offsets.buffer as ArrayBuffer, timestamps.buffer as ArrayBuffer];
-  if (data !== undefined) transfer.push(data);
+  const transfer = data !== undefined ? [offsets.buffer as ArrayBuffer, timestamps.buffer as ArrayBuffer, data] : [];
   return { pulse, transfer, bytes };
 };
 
 /** The message again, on the writer's side; `channels` is the list `channelsId` named. */
 export const unpackPulse = (pulse: PackedPulse, channels: readonly BsreadChannelConfig[], ring?: SharedArrayBuffer): BsreadMessage => {
-  const values: BsreadValue[] = new Array<BsreadValue>(channels.length);
+  const n = channels.length;
   const base = pulse.ringAt;
-  if (base !== undefined && ring === undefined) throw new Error(`pulse ${pulse.pulseId} is in a shared ring this thread was not given`);
-  for (let i = 0; i < channels.length; i++) {
-    const start = pulse.offsets[2 * i]!;
-    const length = pulse.offsets[2 * i + 1]!;
-    const sec = pulse.timestamps[2 * i]!;
-    values[i] = {
-      bytes:
-        start === -1
-          ? null
-          : start === -2
-            ? pulse.shared![i]!
-            : base !== undefined
-              ? new Uint8Array(ring!, base + start, length)
-              : new Uint8Array(pulse.data!, start, length),
-      timestamp: Number.isNaN(sec) ? null : { sec, ns: pulse.timestamps[2 * i + 1]! },
-    };
+  let values: BsreadValues;
+  // Shared values keep their IN_VIEWS mark and sit in `shared` at their index: the views.
+  if (base !== undefined) {
+    if (ring === undefined) throw new Error(`pulse ${pulse.pulseId} is in a shared ring this thread was not given`);
+    values = new BsreadValues(
+      new Uint8Array(ring, base + 24 * n, pulse.dataBytes),
+      new Int32Array(ring, base + 16 * n, 2 * n),
+      new Float64Array(ring, base, 2 * n),
+      pulse.shared,
+    );
+  } else {
+    if (pulse.offsets!.length !== 2 * n) throw new Error(`pulse ${pulse.pulseId} has ${pulse.offsets!.length / 2} values for ${n} channels`);
+    values = new BsreadValues(new Uint8Array(pulse.data!, 0, pulse.dataBytes), pulse.offsets!, pulse.timestamps!, pulse.shared);
   }
   return {
     pulseId: pulse.pulseId,

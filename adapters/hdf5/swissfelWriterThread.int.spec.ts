@@ -11,6 +11,7 @@ import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage
 import { defaultSimulatedChannels, expectedTimestamp, expectedValue } from '../bsread/bsreadSimulator.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
 import { openSwissfelFileInThread, WriterThreadPool } from './swissfelWriterThread.js';
+import { BsreadValues } from '../bsread/bsreadValues.js';
 
 // The threaded writer against the in-thread one: the same pulses must give the same file, and
 // its refusals and failures must come back as the in-thread writer's do.
@@ -37,7 +38,7 @@ const messageAt = (p: number): BsreadMessage => {
     }
     return { bytes, timestamp: expectedTimestamp(p) };
   });
-  return { pulseId: p, globalTimestamp: expectedTimestamp(p), hash: p < 1020 ? 'a' : 'b', channels, values, wireBytes: 0 };
+  return { pulseId: p, globalTimestamp: expectedTimestamp(p), hash: p < 1020 ? 'a' : 'b', channels, values: BsreadValues.from(values), wireBytes: 0 };
 };
 const gaps = new Set([1005, 1006, 1031]);
 const nulls = new Set([1010]);
@@ -209,7 +210,7 @@ describe('the SwissFEL writer on a thread', () => {
     globalTimestamp: { sec: p, ns: 0 },
     hash: 'c',
     channels: [camera],
-    values: [{ bytes: pixels(p), timestamp: { sec: p, ns: 0 } }],
+    values: BsreadValues.from([{ bytes: pixels(p), timestamp: { sec: p, ns: 0 } }]),
     wireBytes: 0,
   });
   const expectCameraRows = async (path: string, rows: number): Promise<void> => {
