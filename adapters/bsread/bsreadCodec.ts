@@ -435,6 +435,8 @@ export const decodeMessage = (parts: readonly Uint8Array[], cache: DataHeaderCac
           layout[2 * i] = NO_VALUE;
           layout[2 * i + 1] = 0;
         } else {
+          // Offsets are int32 (bsreadValues.ts); no value near 2 GiB fits the defaults anyway.
+          if (bytes.length > 0x7fff_ffff) fail('VALUE_SIZE', `${plan.name}: a value of ${bytes.length} bytes (at most 2 GiB - 1)`, { pulseId, channel: plan.name, part: 2 + 2 * i });
           (views ??= new Array<Uint8Array | null>(n).fill(null))[i] = bytes;
           layout[2 * i] = IN_VIEWS;
           layout[2 * i + 1] = bytes.length;

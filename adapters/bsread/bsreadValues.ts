@@ -7,11 +7,12 @@
  * then marked. At 200 scalar channels the object-per-value form was ~37 KB of heap objects per
  * pulse: a scavenge every 70 ms taking 11-13 ms (up to 56), and a mark-compact of a 250 MB heap
  * every 1.5 s, on the thread that must read the socket (bench/RESULTS.md, 2026-12-05, evening).
- * Packed, a pulse is four objects whatever its channel count.
+ * Packed, a pulse of uncompressed values up to 1 KiB is four objects whatever its channel count.
  *
- * Small values are copied into `data`, one after the other in channel order; a value bigger than
- * `COPY_MAX_BYTES` (an image, a long waveform) stays the view it arrived as (in `views`), since
- * copying it would cost more than the objects it saves.
+ * Uncompressed values up to `COPY_MAX_BYTES` are copied into `data`, one after the other in
+ * channel order (byte-swapped on the way when big-endian). Any other value (an image, a long
+ * waveform, a compressed value) is a buffer of its own in `views`: the view it arrived as, or its
+ * decompressed or byte-swapped copy, since copying it again would cost more than the object saved.
  */
 import type { BsreadTimestamp, BsreadValue } from './bsreadMessage.js';
 
@@ -106,7 +107,7 @@ export class BsreadValues {
     return this.has(i) ? this.layout[2 * i + 1]! : 0;
   }
 
-  /** Value `i`'s bytes (a new view each call: not for a loop that could keep the result), or null. */
+  /** Value `i`'s bytes, or null: a new view of `data` at each call for a copied value, the stored view for another. */
   bytes(i: number): Uint8Array | null {
     if (!this.has(i)) return null;
     const start = this.layout[2 * i]!;

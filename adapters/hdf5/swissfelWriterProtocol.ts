@@ -7,12 +7,13 @@
  * view would copy the whole buffer it lives in. So a pulse travels as one region of the shared
  * memory the thread was given at open (sharedPulseRing.ts): timestamps, offsets, then the bytes,
  * and the message says only where; or, when that is full, as one ArrayBuffer that is transferred
- * (not copied again) with offsets and timestamps beside it. A value already in a SharedArrayBuffer
- * is passed as it is, shared, never copied (no receiver makes them today: see zmtpSocket.ts). The
+ * (not copied again) with offsets and timestamps beside it. A value kept as a view that is already
+ * in a SharedArrayBuffer is passed as it is, shared, not copied (no receiver makes them today: see
+ * zmtpSocket.ts; `BsreadValues.from` copies small ones like any other). The
  * channel list is sent once per distinct list.
  */
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
-import { BsreadValues, IN_VIEWS } from '../bsread/bsreadValues.js';
+import { BsreadValues, IN_VIEWS, NO_VALUE } from '../bsread/bsreadValues.js';
 import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats } from './swissfelWriter.js';
 
 export interface PackedPulse {
@@ -34,6 +35,8 @@ export interface PackedPulse {
   /** Per value: start in the values' bytes and length; start -1: no value; -2: in `shared`. */
   readonly offsets?: Int32Array;
   readonly timestamps?: Float64Array;
+  /** Values in the pulse (one per channel of its list): checked against the list on arrival. */
+  readonly valueCount: number;
   /** Bytes of the values' block. */
   readonly dataBytes: number;
   readonly shared?: ReadonlyArray<Uint8Array | null>;
@@ -87,16 +90,27 @@ export const packPulse = (
 ): { pulse: PackedPulse; transfer: ArrayBuffer[]; bytes: number } => {
   const values = message.values;
   const n = values.length;
-  // The copied values travel as the block they are (with those of channels a selection left
-  // out: a few bytes each), the viewed ones (images) each after it.
+  if (n !== message.channels.length) throw new Error(`pulse ${message.pulseId} has ${n} values for ${message.channels.length} channels`);
+  const layout = values.layout;
+  // The copied values travel as the block they are when the message has all of them; a channel
+  // selection's are gathered (the block also holds those of the channels left out). The viewed
+  // ones (images) go each after them.
   const copied = values.data;
-  let dataBytes = copied.byteLength;
+  let copiedBytes = 0;
+  let viewedBytes = 0;
   let bytes = 0;
   for (let i = 0; i < n; i++) {
-    const length = values.byteLength(i);
+    const start = layout[2 * i]!;
+    if (start === NO_VALUE) continue;
+    const length = layout[2 * i + 1]!;
     bytes += length;
-    if (values.layout[2 * i] === IN_VIEWS && !isShared(values.views![i]!)) dataBytes += length;
+    if (start !== IN_VIEWS) copiedBytes += length;
+    else if (!isShared(values.views![i]!)) viewedBytes += length;
   }
+  const whole = copiedBytes === copied.byteLength;
+  const dataBytes = (whole ? copied.byteLength : copiedBytes) + viewedBytes;
+  // Offsets are int32 on both sides (a value of 2 GiB is refused by the decoder already).
+  if (dataBytes > 0x7fff_ffff) throw new RangeError(`pulse ${message.pulseId}: ${dataBytes} bytes of values, more than a pulse may carry (2 GiB - 1)`);
   // In the ring, timestamps and offsets go first in the pulse's region: nothing new per pulse
   // on either side but the message itself (a transferred buffer is new external memory for V8).
   const metaBytes = 24 * n;
@@ -110,15 +124,27 @@ export const packPulse = (
     offsets = new Int32Array(ring!.buffer, ringAt + 16 * n, 2 * n);
     into = new Uint8Array(ring!.buffer, ringAt + metaBytes, dataBytes);
     timestamps.set(values.stamps);
-    offsets.set(values.layout);
+    offsets.set(layout);
   } else {
     timestamps = values.stamps.slice();
-    offsets = values.layout.slice();
+    offsets = layout.slice();
     data = (dataBytes >= RECYCLE_MIN_BYTES ? reuse?.(dataBytes) : undefined) ?? new ArrayBuffer(dataBytes);
     into = new Uint8Array(data, 0, dataBytes);
   }
-  into.set(copied, 0);
-  let at = copied.byteLength;
+  let at = 0;
+  if (whole) {
+    into.set(copied, 0);
+    at = copied.byteLength;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const start = layout[2 * i]!;
+      if (start < 0) continue;
+      const length = layout[2 * i + 1]!;
+      into.set(copied.subarray(start, start + length), at);
+      offsets[2 * i] = at;
+      at += length;
+    }
+  }
   let shared: Array<Uint8Array | null> | undefined;
   if (values.views !== undefined) {
     for (let i = 0; i < n; i++) {
@@ -141,6 +167,7 @@ export const packPulse = (
     channelsId,
     ...(withChannels ? { channels: message.channels } : {}),
     ...(data !== undefined ? { data, offsets, timestamps } : { ringAt }),
+    valueCount: n,
     dataBytes,
     ...(shared ? { shared } : {}),
   };
@@ -151,6 +178,7 @@ export const packPulse = (
 /** The message again, on the writer's side; `channels` is the list `channelsId` named. */
 export const unpackPulse = (pulse: PackedPulse, channels: readonly BsreadChannelConfig[], ring?: SharedArrayBuffer): BsreadMessage => {
   const n = channels.length;
+  if (pulse.valueCount !== n) throw new Error(`pulse ${pulse.pulseId} has ${pulse.valueCount} values for ${n} channels`);
   const base = pulse.ringAt;
   let values: BsreadValues;
   // Shared values keep their IN_VIEWS mark and sit in `shared` at their index: the views.
@@ -163,7 +191,6 @@ export const unpackPulse = (pulse: PackedPulse, channels: readonly BsreadChannel
       pulse.shared,
     );
   } else {
-    if (pulse.offsets!.length !== 2 * n) throw new Error(`pulse ${pulse.pulseId} has ${pulse.offsets!.length / 2} values for ${n} channels`);
     values = new BsreadValues(new Uint8Array(pulse.data!, 0, pulse.dataBytes), pulse.offsets!, pulse.timestamps!, pulse.shared);
   }
   return {

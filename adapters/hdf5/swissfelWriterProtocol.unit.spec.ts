@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withDefaults } from '../bsread/bsreadCodec.js';
+import { DataHeaderCache, decodeMessage, encodeDataHeader, encodeMessage, withDefaults } from '../bsread/bsreadCodec.js';
 import type { BsreadChannelConfig, BsreadMessage, BsreadValue } from '../bsread/bsreadMessage.js';
 import { BsreadValues, COPY_MAX_BYTES } from '../bsread/bsreadValues.js';
 import { SharedPulseRing } from './sharedPulseRing.js';
@@ -240,5 +240,75 @@ describe('packing a pulse for the writer thread', () => {
     expect(() => unpackPulse(inRing, sent.channels)).toThrow(/shared ring/);
     const own = packPulse(sent, 1, true).pulse;
     expect(() => unpackPulse(own, sent.channels.slice(1))).toThrow(/10 values for 9 channels/);
+    // In the ring too: the count travels with the pulse, not only as the length of its offsets.
+    const again = packPulse(sent, 1, true, undefined, ringOf(ring)).pulse;
+    expect(again.ringAt).toBeDefined();
+    expect(() => unpackPulse(again, sent.channels.slice(1), ring.buffer)).toThrow(/10 values for 9 channels/);
+    expect(() => packPulse({ ...sent, channels: sent.channels.slice(1) }, 1, true)).toThrow(/10 values for 9 channels/);
+  });
+
+  it('reads back pulses the decoder made, packed one after the other into a ring that wraps while older pulses are unread', () => {
+    // Odd sizes everywhere: a region's end is rarely a multiple of 8, so every next region is aligned by the ring.
+    const header = encodeDataHeader([
+      { name: 'BE-INT32', type: 'int32', shape: [3], encoding: 'big' },
+      { name: 'TEXT', type: 'string' },
+      { name: 'U8', type: 'uint8', shape: [5] },
+      { name: 'WAVE', type: 'float32', shape: [700] },
+      { name: 'Z', type: 'float64', compression: 'lz4' },
+    ]);
+    const cache = new DataHeaderCache();
+    const sentAt = (p: number): { message: BsreadMessage; values: BsreadValue[] } => {
+      // encodeMessage takes little-endian elements and swaps them for a big-endian channel.
+      const be = Buffer.alloc(12);
+      for (let k = 0; k < 3; k++) be.writeInt32LE(p * 10 + k - 7, 4 * k);
+      const text = Buffer.from('x'.repeat(p % 13) + `pulse ${p}`, 'utf8');
+      const wave = Buffer.from(pattern(2800, p));
+      const parts = encodeMessage({
+        header,
+        pulseId: p,
+        globalTimestamp: { sec: 1_700_000_000, ns: p },
+        values: [be, text, p % 4 === 0 ? null : pattern(5, p), wave, float64(p / 3)],
+      });
+      const message = decodeMessage(parts, cache);
+      return { message, values: snapshot(message.values) };
+    };
+    const ring = new SharedPulseRing(16 * 1024);
+    const held: Array<{ pulse: PackedPulse; message: BsreadMessage; values: BsreadValue[] }> = [];
+    let wrapped = 0;
+    let last = -1;
+    for (let p = 1; p <= 60; p++) {
+      const { message: m, values } = sentAt(p);
+      const packed = packPulse(m, 1, true, undefined, ringOf(ring));
+      expect(packed.pulse.ringAt).toBeDefined();
+      expect(packed.pulse.ringAt! % 8).toBe(0);
+      if (packed.pulse.ringAt! < last) wrapped++;
+      last = packed.pulse.ringAt!;
+      ring.sentPulse();
+      held.push({ pulse: packed.pulse, message: m, values });
+      // The thread reads (and acks) two pulses behind: every pulse still held reads back whole.
+      for (const h of held) expectSameMessage(unpackPulse(h.pulse, h.message.channels, ring.buffer), h.message, h.values);
+      if (held.length > 2) {
+        held.shift();
+        ring.ackedPulses(1);
+      }
+    }
+    expect(wrapped).toBeGreaterThan(3);
+    // The big-endian channel went over the wire swapped and comes back as the numbers sent.
+    const { message: m } = sentAt(5);
+    const be = Buffer.from(unpackPulse(packPulse(m, 1, true).pulse, m.channels).values.bytes(0)!);
+    expect([be.readInt32LE(0), be.readInt32LE(4), be.readInt32LE(8)]).toEqual([43, 44, 45]);
+  });
+
+  it('gathers only the selected values of a selection, so a pulse takes no more of the ring than it carries', () => {
+    const { message: all, numbers } = scalarPulse(9, 200);
+    const picked = [150, 3, 77];
+    const selected = { ...all, channels: picked.map((i) => all.channels[i]!), values: all.values.select(picked) };
+    const ring = new SharedPulseRing(1 << 16);
+    const packed = packPulse(selected, 1, true, undefined, ringOf(ring));
+    const carried = picked.filter((i) => numbers[i] !== null).length * 8;
+    expect(packed.bytes).toBe(carried);
+    expect(packed.pulse.dataBytes).toBe(carried);
+    const got = unpackPulse(packed.pulse, selected.channels, ring.buffer);
+    expect(picked.map((_, k) => (got.values.bytes(k) === null ? null : readFloat64(got.values.bytes(k)!)))).toEqual(picked.map((i) => numbers[i]));
   });
 });
