@@ -378,6 +378,8 @@ const openStream = async (kind: SenderKind, options: AcquisitionBenchOptions, bu
 interface FileRows {
   readonly rows: number;
   readonly present: number;
+  /** Where the absent rows are: the first and last (row index from 0) and how many stretches. */
+  readonly absent: { readonly first: number; readonly last: number; readonly stretches: number } | null;
   readonly firstPulseId: number | null;
   readonly lastPulseId: number | null;
 }
@@ -391,16 +393,26 @@ const readBack = async (path: string, channel: string): Promise<FileRows> => {
     // A file whose range had no pulse at all has no channel either: no rows.
     const flags = file.get(`${group}/is_data_present`);
     const ids = file.get(`${group}/pulse_id`);
-    if (!(flags instanceof h5wasm.Dataset) || !(ids instanceof h5wasm.Dataset)) return { rows: 0, present: 0, firstPulseId: null, lastPulseId: null };
+    if (!(flags instanceof h5wasm.Dataset) || !(ids instanceof h5wasm.Dataset)) return { rows: 0, present: 0, absent: null, firstPulseId: null, lastPulseId: null };
     const present = flags.value as Uint8Array;
     const rows = present.length;
     let n = 0;
-    for (let i = 0; i < rows; i++) n += present[i] === 1 ? 1 : 0;
+    let absent: { first: number; last: number; stretches: number } | null = null;
+    for (let i = 0; i < rows; i++) {
+      if (present[i] === 1) {
+        n++;
+      } else if (absent === null) {
+        absent = { first: i, last: i, stretches: 1 };
+      } else {
+        if (absent.last !== i - 1) absent.stretches++;
+        absent.last = i;
+      }
+    }
     const idAt = (row: number): number | null => {
       const v = ids.slice([[row, row + 1]]) as BigInt64Array | null;
       return v === null || v.length === 0 ? null : Number(v[0]);
     };
-    return { rows, present: n, firstPulseId: rows > 0 ? idAt(0) : null, lastPulseId: rows > 0 ? idAt(rows - 1) : null };
+    return { rows, present: n, absent, firstPulseId: rows > 0 ? idAt(0) : null, lastPulseId: rows > 0 ? idAt(rows - 1) : null };
   } finally {
     file.close();
   }
@@ -553,7 +565,10 @@ const runRung = async (
     const lagSeconds = pace.lagAtStopPulses / rateHz;
     const why: string[] = [];
     if (view.state !== 'completed') why.push(`acquisition ${view.state}${summary.error ? `: ${summary.error}` : ''}`);
-    if (file !== null && (file.rows !== expected || file.present !== expected)) why.push(`${fmt(expected - file.present)} of ${fmt(expected)} pulses not in the file`);
+    if (file !== null && (file.rows !== expected || file.present !== expected)) {
+      const where = file.absent === null ? '' : ` (rows ${file.absent.first}..${file.absent.last} of the range, in ${file.absent.stretches} stretch${file.absent.stretches === 1 ? '' : 'es'})`;
+      why.push(`${fmt(expected - file.present)} of ${fmt(expected)} pulses not in the file${where}`);
+    }
     if (file !== null && (file.firstPulseId !== start || file.lastPulseId !== stop)) {
       why.push(`the file holds pulses ${file.firstPulseId}..${file.lastPulseId}, not ${start}..${stop}`);
     }
