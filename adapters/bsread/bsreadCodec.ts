@@ -309,16 +309,10 @@ const swapInPlace = (b: Buffer, elemSize: number): Buffer => {
   return b;
 };
 
-const decodeValue = (part: Uint8Array, plan: ChannelPlan, maxValueBytes: number, details: BsreadDecodeDetails): Uint8Array | null => {
-  if (part.length === 0) return null;
+/** A compressed value, decompressed (and byte-swapped in place when big-endian); null when empty. */
+const decompressValue = (part: Uint8Array, plan: ChannelPlan, maxValueBytes: number, details: BsreadDecodeDetails): Uint8Array | null => {
   const expected = plan.expectedBytes >= 0 ? plan.expectedBytes : undefined;
   let bytes: Uint8Array | null;
-  if (plan.compression === 'none') {
-    if (expected !== undefined && part.length !== expected) {
-      fail('VALUE_SIZE', `${plan.name}: ${part.length} bytes where its type and shape take ${expected}`, details);
-    }
-    return plan.swap ? swapped(part, plan.elemSize) : part;
-  }
   try {
     bytes =
       plan.compression === 'bitshuffle_lz4'
@@ -414,10 +408,11 @@ export const decodeMessage = (parts: readonly Uint8Array[], cache: DataHeaderCac
     const timestampPart = parts[3 + 2 * i]!;
     wireBytes += valuePart.length + timestampPart.length;
     try {
+      let view: Uint8Array | null = null;
       if (valuePart.length === 0) {
         layout[2 * i] = NO_VALUE;
         layout[2 * i + 1] = 0;
-      } else if (copied(plan, valuePart)) {
+      } else if (plan.compression === 'none') {
         if (plan.expectedBytes >= 0 && valuePart.length !== plan.expectedBytes) {
           fail('VALUE_SIZE', `${plan.name}: ${valuePart.length} bytes where its type and shape take ${plan.expectedBytes}`, {
             pulseId,
@@ -425,22 +420,28 @@ export const decodeMessage = (parts: readonly Uint8Array[], cache: DataHeaderCac
             part: 2 + 2 * i,
           });
         }
-        copyValue(valuePart, plan, data, at);
-        layout[2 * i] = at;
-        layout[2 * i + 1] = valuePart.length;
-        at += valuePart.length;
+        if (copied(plan, valuePart)) {
+          copyValue(valuePart, plan, data, at);
+          layout[2 * i] = at;
+          layout[2 * i + 1] = valuePart.length;
+          at += valuePart.length;
+        } else {
+          // Big: little-endian as received (no copy); big-endian swapped in a copy.
+          view = plan.swap ? swapped(valuePart, plan.elemSize) : valuePart;
+        }
       } else {
-        const bytes = decodeValue(valuePart, plan, maxValueBytes, { pulseId, channel: plan.name, part: 2 + 2 * i });
-        if (bytes === null) {
+        view = decompressValue(valuePart, plan, maxValueBytes, { pulseId, channel: plan.name, part: 2 + 2 * i });
+        if (view === null) {
           layout[2 * i] = NO_VALUE;
           layout[2 * i + 1] = 0;
-        } else {
-          // Offsets are int32 (bsreadValues.ts); no value near 2 GiB fits the defaults anyway.
-          if (bytes.length > 0x7fff_ffff) fail('VALUE_SIZE', `${plan.name}: a value of ${bytes.length} bytes (at most 2 GiB - 1)`, { pulseId, channel: plan.name, part: 2 + 2 * i });
-          (views ??= new Array<Uint8Array | null>(n).fill(null))[i] = bytes;
-          layout[2 * i] = IN_VIEWS;
-          layout[2 * i + 1] = bytes.length;
         }
+      }
+      if (view !== null) {
+        // Offsets are int32 (bsreadValues.ts); no value near 2 GiB fits the defaults anyway.
+        if (view.length > 0x7fff_ffff) fail('VALUE_SIZE', `${plan.name}: a value of ${view.length} bytes (at most 2 GiB - 1)`, { pulseId, channel: plan.name, part: 2 + 2 * i });
+        (views ??= new Array<Uint8Array | null>(n).fill(null))[i] = view;
+        layout[2 * i] = IN_VIEWS;
+        layout[2 * i + 1] = view.length;
       }
       readTimestamp(timestampPart, plan.bigTimestamp, stamps, i, pulseId, plan, 3 + 2 * i);
     } catch (e) {

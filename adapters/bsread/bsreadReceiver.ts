@@ -118,14 +118,17 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
     everConnected = true;
     logger.info({ address: options.address, mode: options.mode, transport }, `bsread receiver connected to ${options.address}`);
   };
-  const zmtp = transport === 'zmtp' ? createZmtpSocket({
+  const zmtp =
+    transport === 'zmtp'
+      ? createZmtpSocket({
           address: options.address,
           type: options.mode,
           receiveHighWaterMark: hwm,
           logger,
           onConnect,
           ...(options.framePool ? { framePool: options.framePool } : {}),
-        }) : undefined;
+        })
+      : undefined;
   const socket = zmtp ?? connectZeromq(options.address, options.mode, hwm, onConnect);
   logger.info({ address: options.address, mode: options.mode, transport, receiveHighWaterMark: hwm }, `bsread receiver connecting to ${options.address}`);
 
