@@ -23,8 +23,8 @@ import { isPulseGoneError } from '../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../hdf5/swissfelLayout.js';
 import { openSwissfelFile, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../hdf5/swissfelWriter.js';
 import {
-  openSwissfelFileInThread,
   sharedWriterThreadPool,
+  startSwissfelFileInThread,
   type ThreadedSwissfelFileWriter,
   type WriterThreadPool,
 } from '../hdf5/swissfelWriterThread.js';
@@ -146,7 +146,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     let stop: SetStopParams | null = params.stop ?? (request.stopPulseId === null ? null : { stopPulseId: request.stopPulseId, now: false });
     let stopAt: number | null = null;
     let killReason: string | null = null;
-    let writer: (SwissfelFileWriter & Partial<Pick<ThreadedSwissfelFileWriter, 'backlog' | 'onFailure'>>) | undefined;
+    let writer: (SwissfelFileWriter & Partial<Pick<ThreadedSwissfelFileWriter, 'backlog' | 'onFailure' | 'opened'>>) | undefined;
     /** Set when the writer reported a failure on its own (its thread died, a pulse failed there). */
     let writeFailure: Error | null = null;
     let lastWritten: number | null = null;
@@ -178,8 +178,8 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     if (pending !== undefined) resolveStop(pending);
 
     const filter = channelFilter(request.channels);
-    const started = performance.now();
-    let lastReport = { at: started, written: 0, lastPulseId: null as number | null, rate: 0 };
+    const startedAt = performance.now();
+    let lastReport = { at: startedAt, written: 0, lastPulseId: null as number | null, rate: 0 };
     let reporting: Promise<unknown> | undefined;
 
     const progress = (now: number): AcquisitionProgress => {
@@ -198,7 +198,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     };
     const maybeReport = (): void => {
       const now = performance.now();
-      if (reporting !== undefined || now - lastReport.at < progressIntervalMs) return;
+      if (!startedRecorded || reporting !== undefined || now - lastReport.at < progressIntervalMs) return;
       const data = progress(now);
       // Nothing new since the last report, and its rate already says so: nothing to tell.
       if (data.pulsesWritten === lastReport.written && data.lastPulseId === lastReport.lastPulseId && lastReport.rate === 0) return;
@@ -206,6 +206,16 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       reporting = context.report({ type: 'progress', data }).finally(() => (reporting = undefined));
     };
 
+    /** Settles once `started` is recorded (rejects when the file could not be opened). */
+    let started: Promise<void> | undefined;
+    let startedRecorded = false;
+
+    /**
+     * Opens the file for rows from `first`. On a writer thread the open goes on while the reader
+     * writes: the pulses wait in the thread's queue (see startSwissfelFileInThread), so a reader
+     * never waits for the file while the ring buffer moves on. `started` is recorded once the
+     * draft exists, before any progress.
+     */
     const openWriter = async (first: number): Promise<NonNullable<typeof writer>> => {
       const fileOptions = {
         outputFile: request.outputFile,
@@ -217,14 +227,19 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
         ? await options.openFile(fileOptions)
         : options.writer === 'inline'
           ? await openSwissfelFile(fileOptions)
-          : await openSwissfelFileInThread(fileOptions, options.writerThreads ?? sharedWriterThreadPool());
+          : startSwissfelFileInThread(fileOptions, options.writerThreads ?? sharedWriterThreadPool());
       firstRow = first;
       // The reader may be waiting on a silent stream: wake it to fail now, not at the next pulse.
       w.onFailure?.((e) => {
         writeFailure = e;
         control.abort(e);
       });
-      await context.report({ type: 'started', data: { firstPulseId: first, draftPath: w.draftPath } });
+      const opened = w.opened ?? Promise.resolve({ draftPath: w.draftPath });
+      started = opened.then(async ({ draftPath: draft }) => {
+        await context.report({ type: 'started', data: { firstPulseId: first, draftPath: draft } });
+        startedRecorded = true;
+      });
+      started.catch(() => undefined);
       return w;
     };
 
@@ -237,6 +252,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     const end = async (type: 'finished' | 'killed'): Promise<Outcome> => {
       // Stopped or killed before the first pulse: an empty file, as the request still asked for one.
       writer ??= await openWriter(firstRow ?? Math.max(0, stopAt ?? 0));
+      await started;
       const p = progress(performance.now());
       const result = await writer.finish();
       logger.info({ acquisition: context.id, path: result.path, rows: result.stats.rows, bytes: result.bytes }, `acquisition ${type}`);
@@ -256,7 +272,8 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
 
     const keepDraft = async (): Promise<string | null> => {
       if (writer === undefined) return resuming ? draftPath : null;
-      return (await writer.abort().catch(() => ({ draftPath: writer!.draftPath }))).draftPath;
+      // A file that never opened leaves no draft ('').
+      return (await writer.abort().catch(() => ({ draftPath: writer!.draftPath }))).draftPath || null;
     };
 
     /**

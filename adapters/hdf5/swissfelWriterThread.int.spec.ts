@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
@@ -10,7 +10,7 @@ import { withDefaults } from '../bsread/bsreadCodec.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import { defaultSimulatedChannels, expectedTimestamp, expectedValue } from '../bsread/bsreadSimulator.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
-import { openSwissfelFileInThread, WriterThreadPool } from './swissfelWriterThread.js';
+import { openSwissfelFileInThread, startSwissfelFileInThread, WriterThreadPool } from './swissfelWriterThread.js';
 import { BsreadValues } from '../bsread/bsreadValues.js';
 
 // The threaded writer against the in-thread one: the same pulses must give the same file, and
@@ -280,5 +280,47 @@ describe('the SwissFEL writer on a thread', () => {
     expect(held).toBeGreaterThan(0);
     const result = await writer.finish();
     expect(result.stats).toMatchObject({ rows: 300, pulsesWithMessage: 300, pulsesMissing: 0 });
+  });
+
+  it('takes pulses while a new thread still loads h5wasm and opens the file: the caller is never held, no pulse is lost', async () => {
+    const root = mkdtempSync(join(scratch, 'cold-'));
+    // A pool of its own with no thread started: the writer's thread is spawned by this open.
+    const cold = new WriterThreadPool(0, 0);
+    try {
+      const writer = startSwissfelFileInThread({ outputFile: 'cold.h5', dataRoot: root }, cold);
+      let opened = false;
+      void writer.opened.then(() => (opened = true));
+      let held = 0;
+      // 2,000 pulses of the mix without its camera (the bytes stay far below the limit), before
+      // the thread has loaded h5wasm (0.4 s or more).
+      const keep = base.flatMap((c, i) => (c.name === 'SIM:CAMERA:FPICTURE' ? [] : [i]));
+      const channels = keep.map((i) => base[i]!);
+      for (let p = 0; p < 2_000; p++) {
+        const m = messageAt(1000 + (p % 20));
+        writer.writePulse(p, { ...m, pulseId: p, channels, values: m.values.select(keep) });
+        if (writer.backlog() !== undefined) held++;
+      }
+      expect(opened).toBe(false);
+      expect(held).toBe(0);
+      expect(await writer.opened).toEqual({ draftPath: join(root, '.cold.h5.draft'), finalPath: join(root, 'cold.h5') });
+      const result = await writer.finish();
+      expect(result.stats).toMatchObject({ rows: 2_000, pulsesWithMessage: 2_000, pulsesMissing: 0, firstPulseId: 0, lastPulseId: 1_999 });
+    } finally {
+      await cold.close();
+    }
+  });
+
+  it('a file that cannot be opened fails its writer: opened rejects, onFailure fires, writes throw, abort names no draft', async () => {
+    const root = mkdtempSync(join(scratch, 'refused-'));
+    writeFileSync(join(root, 'there.h5'), 'x');
+    const writer = startSwissfelFileInThread({ outputFile: 'there.h5', dataRoot: root }, pool);
+    writer.writePulse(1, messageAt(1000));
+    const failure = new Promise<Error>((resolve) => writer.onFailure(resolve));
+    await expect(writer.opened).rejects.toThrow(/already exists/);
+    expect((await failure).message).toMatch(/already exists/);
+    expect(() => writer.writePulse(2, null)).toThrow(/already exists/);
+    await expect(writer.backlog()).rejects.toThrow(/already exists/);
+    expect(await writer.abort()).toEqual({ draftPath: '' });
+    expect(readdirSync(root)).toEqual(['there.h5']);
   });
 });

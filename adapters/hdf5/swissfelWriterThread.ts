@@ -23,6 +23,11 @@ import { SHARED_PULSE_RING_BYTES, prepareSharedPulseRing, returnSharedPulseRing,
 import { packPulse, type FromWriter, type SerializedError, type ToWriter } from './swissfelWriterProtocol.js';
 
 export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
+  /**
+   * Settles when the thread has opened the draft (rejects with the open's error). Pulses may be
+   * written before: they wait in the thread's queue, within the limits of `backlog()`.
+   */
+  readonly opened: Promise<{ readonly draftPath: string; readonly finalPath: string }>;
   /** A promise while the thread is too far behind; undefined otherwise. */
   backlog(): Promise<void> | undefined;
   /**
@@ -37,7 +42,11 @@ export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
 }
 
 export interface WriterThreadLimits {
-  /** Pulses posted and not yet taken before `backlog()` holds the caller. Default 256. */
+  /**
+   * Pulses posted and not yet taken before `backlog()` holds the caller. Default 16,384: 8 s of a
+   * 2 kHz stream, so that a writer that is still opening its file, or whose thread is still
+   * loading h5wasm, takes the pulses from the ring buffer meanwhile; `maxBytes` bounds the memory.
+   */
   readonly maxPulses?: number;
   /**
    * Bytes of values posted and not yet taken, likewise. Default: the shared ring's size (256 MiB
@@ -96,7 +105,8 @@ export class WriterThreadPool {
   ) {}
 
   /**
-   * Starts the threads to keep waiting, so the first acquisition does not wait for one; the
+   * Starts the threads to keep waiting, so the first acquisition does not wait for one, each
+   * writing a throwaway file so that it finds their code warm (swissfelWriterWarmUp.ts); the
    * process's page-cache releaser (a fork: cheapest before the ring buffer fills, see
    * pageCacheRelease.ts); and a shared pulse ring, its pages touched (sharedPulseRing.ts).
    */
@@ -104,11 +114,11 @@ export class WriterThreadPool {
     this.closed = false;
     startPageCacheReleaser();
     prepareSharedPulseRing();
-    this.spawnSpares();
+    this.spawnSpares(true);
   }
 
-  private spawnSpares(): void {
-    while (this.idle.length < this.keepIdle) this.idle.push(this.spawn());
+  private spawnSpares(warmUp = false): void {
+    while (this.idle.length < this.keepIdle) this.idle.push(this.spawn(warmUp));
   }
 
   /**
@@ -146,12 +156,13 @@ export class WriterThreadPool {
     await Promise.all(this.idle.splice(0).map((t) => t.worker.terminate()));
   }
 
-  private spawn(): WriterThread {
+  /** `warmUp`: the thread writes a throwaway file before its first one (swissfelWriterWarmUp.ts). */
+  private spawn(warmUp = false): WriterThread {
     // No inherited loader flags: the entry registers tsx itself (see its header).
     // Its page-cache releases go through this process's one shell (a fork per thread is dear).
     const pageCache = new MessageChannel();
     servePageCacheRelease(pageCache.port1);
-    const worker = new Worker(ENTRY, { execArgv: [], workerData: { pageCachePort: pageCache.port2 }, transferList: [pageCache.port2] });
+    const worker = new Worker(ENTRY, { execArgv: [], workerData: { pageCachePort: pageCache.port2, warmUp }, transferList: [pageCache.port2] });
     const thread: WriterThread = { worker, onMessage: () => undefined, dead: undefined };
     worker.on('message', (m: FromWriter) => thread.onMessage(m));
     const die = (cause: Error): void => {
@@ -174,14 +185,31 @@ let shared: WriterThreadPool | undefined;
 export const sharedWriterThreadPool = (): WriterThreadPool => (shared ??= new WriterThreadPool());
 
 /**
- * Opens the draft as `openSwissfelFile` does (same checks, same errors), on a thread of `pool`.
+ * Opens the draft as `openSwissfelFile` does (same checks, same errors), on a thread of `pool`,
+ * and resolves once it is open.
  */
 export const openSwissfelFileInThread = async (
   options: OpenSwissfelFileOptions,
   pool: WriterThreadPool = sharedWriterThreadPool(),
   limits: WriterThreadLimits = {},
 ): Promise<ThreadedSwissfelFileWriter> => {
-  const maxPulses = limits.maxPulses ?? 256;
+  const writer = startSwissfelFileInThread(options, pool, limits);
+  await writer.opened;
+  return writer;
+};
+
+/**
+ * Asks a thread of `pool` to open the draft and returns at once: pulses written before the file
+ * is open wait in the thread's queue, so a caller reading a ring buffer never waits for the open
+ * (nor for a thread still loading h5wasm). A failed open reaches `opened`, `onFailure`,
+ * `backlog()` and the next `writePulse`; `draftPath` and `finalPath` are known once opened.
+ */
+export const startSwissfelFileInThread = (
+  options: OpenSwissfelFileOptions,
+  pool: WriterThreadPool = sharedWriterThreadPool(),
+  limits: WriterThreadLimits = {},
+): ThreadedSwissfelFileWriter => {
+  const maxPulses = limits.maxPulses ?? 16_384;
   const ringBytesAsked = limits.ringBytes ?? SHARED_PULSE_RING_BYTES;
   const maxBytes = limits.maxBytes ?? (ringBytesAsked > 0 ? ringBytesAsked : 256 * 1024 ** 2);
   const thread = pool.take();
@@ -212,25 +240,17 @@ export const openSwissfelFileInThread = async (
   let closing: { resolve: (m: FromWriter) => void; reject: (e: Error) => void } | undefined;
   let state: 'open' | 'closing' | 'closed' = 'open';
 
-  const opened = new Promise<{ draftPath: string; finalPath: string }>((resolve, reject) => {
-    thread.onMessage = (m) => {
-      if (m.op === 'opened') resolve(m);
-      else if (m.op === 'openFailed') reject(toError(m.error));
-      else if (m.op === 'writeFailed') reject(toError(m.error));
-    };
-  });
   const ring = ringBytesAsked > 0 ? takeSharedPulseRing(ringBytesAsked) : undefined;
   let inRing = 0;
-  post({ op: 'open', options, ...(ring ? { ring: ring.buffer } : {}) });
-  let paths: { draftPath: string; finalPath: string };
-  try {
-    paths = await opened;
-  } catch (e) {
-    pool.release(thread);
-    if (ring) returnSharedPulseRing(ring);
-    throw e;
-  }
-
+  let paths: { draftPath: string; finalPath: string } | undefined;
+  let openState: 'opening' | 'open' | 'failed' = 'opening';
+  let settleOpen: { resolve: (p: { draftPath: string; finalPath: string }) => void; reject: (e: Error) => void } | undefined;
+  const opened = new Promise<{ draftPath: string; finalPath: string }>((resolve, reject) => {
+    settleOpen = { resolve, reject };
+  });
+  // A caller that never awaits `opened` learns of a failed open through the other channels.
+  opened.catch(() => undefined);
+  const draftName = (): string => paths?.draftPath ?? `the draft of ${options.outputFile}`;
   const wake = (): void => {
     const w = waiting;
     if (w === undefined) return;
@@ -243,8 +263,38 @@ export const openSwissfelFileInThread = async (
     }
   };
 
+  const failWith = (error: Error): void => {
+    if (writeError === undefined) {
+      writeError = error;
+      for (const listener of failureListeners.splice(0)) listener(writeError);
+    }
+    wake();
+  };
+
   thread.onMessage = (m) => {
     switch (m.op) {
+      case 'opened':
+        paths = { draftPath: m.draftPath, finalPath: m.finalPath };
+        openState = 'open';
+        settleOpen?.resolve(paths);
+        return;
+      case 'openFailed': {
+        openState = 'failed';
+        const error = toError(m.error);
+        settleOpen?.reject(error);
+        failWith(error);
+        // A finish or abort already sent gives the thread back when it is answered.
+        if (closing !== undefined) {
+          closing.reject(error);
+          return;
+        }
+        // Nothing is open: the thread and the ring go back at once (the thread drops the pulses
+        // sent after the open).
+        state = 'closed';
+        pool.release(thread);
+        if (ring) returnSharedPulseRing(ring);
+        return;
+      }
       case 'ack':
         inFlightPulses -= m.pulses;
         inFlightBytes -= m.bytes;
@@ -260,16 +310,18 @@ export const openSwissfelFileInThread = async (
         }
         wake();
         return;
-      case 'writeFailed':
-        if (writeError === undefined) {
-          writeError = toError(m.error);
-          for (const listener of failureListeners.splice(0)) listener(writeError);
+      case 'writeFailed': {
+        const error = toError(m.error);
+        if (openState === 'opening') {
+          openState = 'failed';
+          settleOpen?.reject(error);
         }
-        wake();
+        failWith(error);
         // A living thread still answers the finish or abort it was sent (and only then is it
         // released); a dead one never will.
-        if (thread.dead !== undefined) closing?.reject(writeError);
+        if (thread.dead !== undefined) closing?.reject(writeError!);
         return;
+      }
       case 'finished':
         stats = m.result.stats;
         closing?.resolve(m);
@@ -284,12 +336,22 @@ export const openSwissfelFileInThread = async (
         return;
     }
   };
+  try {
+    post({ op: 'open', options, ...(ring ? { ring: ring.buffer } : {}) });
+  } catch (e) {
+    pool.release(thread);
+    if (ring) returnSharedPulseRing(ring);
+    throw e;
+  }
 
   const channelIds = new WeakMap<readonly BsreadChannelConfig[], number>();
   let nextChannelsId = 1;
 
   const close = <T extends FromWriter>(op: 'finish' | 'abort'): Promise<T> => {
-    if (state !== 'open') return Promise.reject(new Error(`the writer of ${paths.draftPath} is already closed`));
+    // A file that never opened has nothing to close: its thread went back at the failure.
+    if (openState === 'failed' && op === 'abort') return Promise.resolve({ op: 'aborted', draftPath: '' } as T);
+    if (openState === 'failed') return Promise.reject(writeError!);
+    if (state !== 'open') return Promise.reject(new Error(`the writer of ${draftName()} is already closed`));
     state = 'closing';
     return new Promise<T>((resolve, reject) => {
       closing = { resolve: resolve as (m: FromWriter) => void, reject };
@@ -319,11 +381,16 @@ export const openSwissfelFileInThread = async (
   };
 
   return {
-    draftPath: paths.draftPath,
-    finalPath: paths.finalPath,
+    opened,
+    get draftPath() {
+      return paths?.draftPath ?? '';
+    },
+    get finalPath() {
+      return paths?.finalPath ?? '';
+    },
     writePulse: (pulseId: number, message: BsreadMessage | null): void => {
       if (writeError !== undefined) throw writeError;
-      if (state !== 'open') throw new Error(`the writer of ${paths.draftPath} is closed`);
+      if (state !== 'open') throw new Error(`the writer of ${draftName()} is closed`);
       if (message === null) {
         post({ op: 'pulse', pulseId, pulse: null, bytes: 0 });
         ring?.sentPulse();
@@ -365,7 +432,7 @@ export const openSwissfelFileInThread = async (
     },
     abort: async (): Promise<{ draftPath: string }> => {
       const m = await close<Extract<FromWriter, { op: 'aborted' }>>('abort');
-      return { draftPath: m.draftPath || paths.draftPath };
+      return { draftPath: m.draftPath || (paths?.draftPath ?? '') };
     },
     onFailure: (listener) => {
       if (writeError !== undefined) listener(writeError);

@@ -10,11 +10,13 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { BsreadChannelConfig } from '../bsread/bsreadMessage.js';
 import { usePageCacheReleasePort } from './pageCacheRelease.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
+import { warmUpSwissfelWriter } from './swissfelWriterWarmUp.js';
 import { RECYCLE_MIN_BYTES, serializeError, unpackPulse, type FromWriter, type ToWriter } from './swissfelWriterProtocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('swissfelWriterWorker.ts runs as a worker thread');
-const pageCachePort = (workerData as { pageCachePort?: MessagePort } | null)?.pageCachePort;
+const data = workerData as { pageCachePort?: MessagePort; warmUp?: boolean } | null;
+const pageCachePort = data?.pageCachePort;
 if (pageCachePort !== undefined) usePageCacheReleasePort(pageCachePort);
 
 let writer: SwissfelFileWriter | undefined;
@@ -129,6 +131,15 @@ const pump = async (): Promise<void> => {
   while (queue.length > 0) await handle(queue.shift()!);
   busy = false;
 };
+// A thread started ahead of the first acquisition writes a throwaway file first
+// (swissfelWriterWarmUp.ts); an acquisition that comes meanwhile waits in `queue`. A failed
+// warm-up is no reason not to write real files: they report their own errors.
+if (data?.warmUp === true) {
+  busy = true;
+  void warmUpSwissfelWriter()
+    .catch(() => undefined)
+    .then(() => pump());
+}
 port.on('message', (message: ToWriter) => {
   queue.push(message);
   if (!busy) void pump();

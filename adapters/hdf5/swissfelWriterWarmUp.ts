@@ -1,0 +1,85 @@
+/**
+ * A throwaway file written by a writer thread before its first acquisition, so that the first
+ * acquisition after `daqflow up` is written as fast as the later ones. In a new thread the
+ * writer's code and h5wasm's are cold: the first file of 200 scalar channels took about three
+ * times as long over its first pulses as the third (bench script in docs/acquisitions.md,
+ * "Cold start"), long enough at 2 kHz for the ring buffer to overtake its reader.
+ *
+ * The file covers what every acquisition does: the groups and datasets of many channels, a full
+ * few chunks of rows written, missing rows, a type change, a string channel, an image
+ * row written straight through, and the finish (trim, links, fsync, rename). It is written in a
+ * temporary folder of its own and removed.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BsreadChannelConfig, BsreadMessage, BsreadType } from '../bsread/bsreadMessage.js';
+import { BsreadValues } from '../bsread/bsreadValues.js';
+import { openSwissfelFile } from './swissfelWriter.js';
+
+const PULSES = 250;
+/** Small chunks, so that a few hundred pulses fill several of them. */
+const CHUNK_ROWS = 100;
+const SCALARS = 64;
+
+const channel = (name: string, type: BsreadType, shape: number[]): BsreadChannelConfig => ({
+  name,
+  type,
+  shape,
+  encoding: 'little',
+  compression: 'none',
+  modulo: 1,
+  offset: 0,
+});
+
+const BYTES: Record<BsreadType, number> = {
+  bool: 1,
+  int8: 1,
+  uint8: 1,
+  int16: 2,
+  uint16: 2,
+  int32: 4,
+  uint32: 4,
+  int64: 8,
+  uint64: 8,
+  float32: 4,
+  float64: 8,
+  string: 1,
+};
+
+const channelsBefore: readonly BsreadChannelConfig[] = [
+  ...Array.from({ length: SCALARS }, (_, i) => channel(`WARM:SCALAR:${i}`, 'float64', [1])),
+  channel('WARM:INT', 'int32', [1]),
+  channel('WARM:STRING', 'string', [1]),
+  channel('WARM:WAVE', 'float32', [256]),
+  channel('WARM:IMAGE', 'uint16', [256, 256]),
+];
+// A type change half-way, as a camera reconfigured during an acquisition.
+const channelsAfter: readonly BsreadChannelConfig[] = channelsBefore.map((c) => (c.name === 'WARM:INT' ? channel('WARM:INT', 'float64', [1]) : c));
+
+const messageAt = (pulseId: number, channels: readonly BsreadChannelConfig[], image: Uint8Array): BsreadMessage => {
+  const stamp = { sec: 1_700_000_000 + Math.floor(pulseId / 100), ns: (pulseId % 100) * 10_000_000 };
+  const values = channels.map((c) => {
+    const bytes = c.type === 'string' ? new TextEncoder().encode(`pulse ${pulseId}`) : c.name === 'WARM:IMAGE' ? image : new Uint8Array(c.shape.reduce((a, b) => a * b, 1) * BYTES[c.type]);
+    return { bytes, timestamp: stamp };
+  });
+  return { pulseId, globalTimestamp: stamp, hash: channels === channelsBefore ? 'before' : 'after', channels, values: BsreadValues.from(values), wireBytes: 0 };
+};
+
+/** Writes and removes one file in a temporary folder; resolves with the milliseconds it took. */
+export const warmUpSwissfelWriter = async (): Promise<number> => {
+  const started = performance.now();
+  const dir = await mkdtemp(join(tmpdir(), 'daqflow-writer-warm-up-'));
+  try {
+    const writer = await openSwissfelFile({ outputFile: 'warm-up.h5', dataRoot: dir, chunkRows: CHUNK_ROWS, releasePageCacheEveryBytes: 0 });
+    const image = new Uint8Array(256 * 256 * 2);
+    for (let p = 1; p <= PULSES; p++) {
+      if (p % 47 === 0) continue; // a gap: missing rows
+      writer.writePulse(p, p % 41 === 0 ? null : messageAt(p, p < PULSES / 2 ? channelsBefore : channelsAfter, image));
+    }
+    await writer.finish();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return performance.now() - started;
+};
