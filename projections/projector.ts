@@ -17,6 +17,7 @@ export const lockProjections = async (trx: Transaction<Database>): Promise<void>
 
 /** The subset of a pino logger the projector uses. */
 export interface ProjectorLogger {
+  debug?(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
   error(obj: object, msg: string): void;
@@ -44,6 +45,11 @@ export interface StartProjectorOptions {
   readonly logger?: ProjectorLogger;
   /** Longest wait between retries after a failure (default 5000 ms). */
   readonly maxBackoffMs?: number;
+  /**
+   * Whether a failure says the database is away rather than that a batch is wrong: such
+   * failures are logged once, not at every retry (default: none is).
+   */
+  readonly isTransient?: (error: unknown) => boolean;
 }
 
 export interface Projector {
@@ -81,6 +87,7 @@ export const startProjector = (options: StartProjectorOptions): Projector => {
     onBatch,
     logger = consoleLogger,
     maxBackoffMs = 5_000,
+    isTransient = () => false,
   } = options;
   let known = 0;
   let failures = 0;
@@ -141,6 +148,7 @@ export const startProjector = (options: StartProjectorOptions): Projector => {
         return 'rewound';
       }
       advance(outcome.position);
+      if (failures > 0) logger.info({ name, position: known, attempts: failures }, 'projector resumed');
       failures = 0;
       sub.ack(last.position);
       try {
@@ -189,11 +197,13 @@ export const startProjector = (options: StartProjectorOptions): Projector => {
       }
       if (stopping || error === undefined) continue;
       failures += 1;
-      const retryInMs = Math.min(maxBackoffMs, 100 * 2 ** (failures - 1));
-      logger.error(
-        { err: error.err, name, position: known, attempt: failures, retryInMs },
-        'projector failed; resuming from the checkpoint',
-      );
+      const retryInMs = Math.min(maxBackoffMs, 100 * 2 ** Math.min(failures - 1, 16));
+      const line = { err: error.err, name, position: known, attempt: failures, retryInMs };
+      // A server that is away fails every attempt the same way: the first attempt says so, and
+      // the return says how many it took ('projector resumed'). Any other failure is logged
+      // at each attempt.
+      if (failures > 1 && isTransient(error.err)) logger.debug?.(line, 'projector failed again; retrying');
+      else logger.error(line, 'projector failed; resuming from the checkpoint');
       await sleep(retryInMs);
     }
   };

@@ -73,7 +73,7 @@ type Origin =
   | { readonly kind: 'command'; readonly name: string; readonly meta: CommandMeta }
   | { readonly kind: 'internal'; readonly key: string; readonly causationId: string | null };
 
-/** Tries to record an outcome or deadline event before giving up (about five minutes in all). */
+/** Tries to record an outcome or deadline event that fails for a reason other than an unreachable store (about five minutes in all). */
 const INTERNAL_DISPATCH_ATTEMPTS = 15;
 
 // setTimeout overflows past 2^31-1 ms (~24.8 days); longer deadlines re-arm when that elapses.
@@ -525,16 +525,29 @@ export class ActorRuntime {
    * Records an effect's outcome or a passed deadline, retrying while the store cannot be reached:
    * dropping it would leave the actor waiting for something that already happened until the next
    * restart. Retrying is safe: the event's idempotency key makes a second append a duplicate.
+   * An unreachable store is waited for as long as this runtime runs (it says so once per event,
+   * then every minute); other failures are given up after INTERNAL_DISPATCH_ATTEMPTS.
    */
   private async dispatchRetrying(kind: string, id: string, input: EventInput, origin: Origin): Promise<ActorView | undefined> {
+    let lastLogged = 0;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dispatch(kind, id, input, origin);
+        const view = await this.dispatch(kind, id, input, origin);
+        if (attempt > 1) this.logger.info({ kind, id, event: input.type, attempt }, 'event recorded after retrying');
+        return view;
       } catch (e) {
-        const retryable = !isDaqflowError(e) || e.code === 'STORE_UNAVAILABLE' || e.code === 'VERSION_CONFLICT';
-        if (this.stopped || !retryable || attempt >= INTERNAL_DISPATCH_ATTEMPTS) throw e;
-        const delay = Math.min(30_000, 250 * 2 ** (attempt - 1));
-        this.logger.warn({ err: e, kind, id, event: input.type, attempt, retryInMs: delay }, 'could not record an event: retrying');
+        const unavailable = isDaqflowError(e) && e.code === 'STORE_UNAVAILABLE';
+        const retryable = !isDaqflowError(e) || unavailable || e.code === 'VERSION_CONFLICT';
+        if (this.stopped || !retryable || (!unavailable && attempt >= INTERNAL_DISPATCH_ATTEMPTS)) throw e;
+        const delay = Math.min(unavailable ? 5_000 : 30_000, 250 * 2 ** Math.min(attempt - 1, 16));
+        const now = Date.now();
+        const line = { err: e, kind, id, event: input.type, attempt, retryInMs: delay };
+        if (!unavailable || now - lastLogged >= 60_000) {
+          lastLogged = now;
+          this.logger.warn(line, 'could not record an event: retrying');
+        } else {
+          this.logger.debug(line, 'could not record an event: retrying');
+        }
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           this.abort.signal.addEventListener(

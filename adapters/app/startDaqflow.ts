@@ -19,12 +19,15 @@ import { createDemoEffects } from '../demo/demoEffects.js';
 import { createReportEffects } from '../reportJob/reportEffects.js';
 import { daqflowBin, reportRunners } from '../reportJob/reportRunners.js';
 import { newId } from '../ids.js';
-import { connectNats } from '../jetstream/connection.js';
+import { closeNats, connectNats } from '../jetstream/connection.js';
+import { watchConnection } from '../jetstream/watchConnection.js';
 import { ensureEventStream } from '../jetstream/eventStream.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
+import { isDatabaseUnavailable } from '../postgres/databaseUnavailable.js';
 import { migrateToLatest } from '../postgres/migrate.js';
+import { watchDatabase, type DatabaseWatch } from '../postgres/watchDatabase.js';
 import { createGrabEffects } from '../grabRun/grabEffects.js';
 import { sweepWorkFolders } from '../grabRun/sweepWorkFolders.js';
 import { createScheduleEffects, type FireTarget } from '../schedule/scheduleEffects.js';
@@ -33,6 +36,7 @@ import { apiPreparers, createPreparers } from './commandPreparers.js';
 import { createFireTarget } from './fireTarget.js';
 import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
+import { OutageLog, type OutageState } from './outageLog.js';
 
 /** Service names and subject groups of each actor kind's request API. */
 export const actorServices = [
@@ -74,8 +78,29 @@ export interface Daqflow {
   readonly projector: Projector;
   /** The bsread stream (`DAQFLOW_BSREAD_STREAM`, else a simulated one) and its ring buffer. */
   readonly bsread: BsreadSource;
-  stop(): Promise<void>;
+  /** Whether NATS and PostgreSQL answer, as the outage logs last saw them. */
+  health(): { readonly nats: OutageState; readonly postgres: OutageState };
+  /**
+   * Stops in a fixed order (docs/operations.md): requests, effects at a safe point, writer
+   * files, the projector (after catching up with what was appended), the bsread source, then
+   * the clients. Each step is bounded; `onStep` hears each step's name as it begins.
+   */
+  stop(onStep?: (step: string) => void): Promise<void>;
 }
+
+/** The steps of Daqflow.stop(), in their order. */
+export const stopSteps = [
+  'request API',
+  'actor runtime',
+  'writer threads',
+  'grab work folders',
+  'projector',
+  'bsread source',
+  'bsread simulator',
+  'NATS connection',
+  'PostgreSQL pool',
+] as const;
+type StopStep = (typeof stopSteps)[number];
 
 /** The event subjects live under `<subjectPrefix>.events`. */
 export const eventSubjectPrefix = (config: Pick<DaqflowConfig, 'subjectPrefix'>): string =>
@@ -118,20 +143,60 @@ export const startDaqflow = async (
   urls: { natsUrl: string; databaseUrl: string },
   logger: PinoLogger,
 ): Promise<Daqflow> => {
-  const db = createDb(urls.databaseUrl);
-  const cleanups: Array<() => Promise<unknown>> = [() => db.destroy()];
+  const steps = new Map<StopStep, () => Promise<unknown>>();
+  const postgresOutage = new OutageLog(
+    logger,
+    'PostgreSQL',
+    'DAQFLOW_DATABASE_URL',
+    'jobs go on, status queries answer STORE_UNAVAILABLE and the projections wait',
+  );
+  // Set once the database exists; an error before that is the connection attempt's own.
+  let databaseWatch: DatabaseWatch | undefined;
+  // Connections that end while the pool closes, or while the server stops after it, are no outage.
+  let closingPool = false;
+  const db = createDb(urls.databaseUrl, {
+    onConnectionError: (err) => {
+      if (closingPool) return;
+      if (databaseWatch) databaseWatch.failed(err);
+      else postgresOutage.down(err);
+    },
+  });
+  steps.set('PostgreSQL pool', () => db.destroy());
+  const natsOutage = new OutageLog(
+    logger,
+    'NATS',
+    'DAQFLOW_NATS_URL',
+    'commands cannot be taken and outcomes wait to be recorded; acquisitions keep writing',
+  );
+  const runSteps = async (onStep?: (step: string) => void): Promise<void> => {
+    for (const step of stopSteps) {
+      const run = steps.get(step);
+      if (!run) continue;
+      onStep?.(step);
+      logger.debug({ step }, 'stopping');
+      await run().catch((e: unknown) => logger.warn({ err: e, step }, 'error during shutdown'));
+    }
+  };
   try {
     const migrations = await migrateToLatest(db);
     const applied = (migrations.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
     if (applied.length) logger.info({ applied }, 'database migrated');
+    databaseWatch = watchDatabase(db, postgresOutage);
+    const watch = databaseWatch;
+    steps.set('PostgreSQL pool', async () => {
+      closingPool = true;
+      watch.stop();
+      await db.destroy();
+    });
     const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger);
-    cleanups.unshift(() => nc.drain());
+    watchConnection(nc, natsOutage);
+    steps.set('NATS connection', () => closeNats(nc));
     const source = dataLoggerFromConfig(config);
     logger.info({ source: source.name, dataRoot: config.dataRootDir, timeZone: config.timeZone }, 'grab runs read from this data logger');
     // No stream configured: a simulated one in this process, as the data logger has its simulator.
     const simulated = config.bsreadStream ? undefined : await startDefaultSimulator();
     if (simulated) {
-      cleanups.unshift(() => simulated.stop());
+      steps.set('bsread simulator', () => simulated.stop());
       logger.info({ address: simulated.address, rateHz: DEFAULT_SIMULATOR_RATE_HZ }, 'no DAQFLOW_BSREAD_STREAM: acquisitions read a simulated bsread stream');
     }
     // An acquisition's file is written on a thread of its own; one is started now, so the first
@@ -139,7 +204,7 @@ export const startDaqflow = async (
     // Before the bsread source: warm() forks the page-cache releaser, cheap while the ring buffer is empty.
     const writerThreads = sharedWriterThreadPool();
     writerThreads.warm();
-    cleanups.unshift(() => writerThreads.close());
+    steps.set('writer threads', () => writerThreads.close());
     const bsread = startBsreadSource({
       address: config.bsreadStream ?? simulated!.address,
       mode: config.bsreadStream ? config.bsreadMode : 'pull',
@@ -148,7 +213,7 @@ export const startDaqflow = async (
       ...(config.bsreadRepublish ? { republishAddress: config.bsreadRepublish } : {}),
       logger: logger.child({ component: 'bsread' }),
     });
-    cleanups.unshift(() => bsread.close());
+    steps.set('bsread source', () => bsread.close());
     const preparers = createPreparers({
       source,
       dataRoot: config.dataRootDir,
@@ -181,15 +246,25 @@ export const startDaqflow = async (
       logger: logger.child({ component: 'runtime' }),
       newId,
     });
-    cleanups.unshift(() => runtime.stop());
+    // Effects get a share of the time a stop may take; what is still running after it resumes
+    // from its events at the next start.
+    steps.set('actor runtime', () => runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2))));
     fireTarget = createFireTarget(runtime, preparers);
     const projector = startProjector({
       db,
       store,
       projections: allProjections,
       logger: logger.child({ component: 'projector' }),
+      isTransient: isDatabaseUnavailable,
     });
-    cleanups.unshift(() => projector.stop());
+    steps.set('projector', async () => {
+      // What the runtime appended up to its stop goes into the tables now rather than at the
+      // next start, unless the servers are away or it takes long.
+      await flushProjector(projector, store, FLUSH_MS).catch((e: unknown) =>
+        logger.warn({ err: e }, 'the projections did not catch up before the stop; the next start catches up'),
+      );
+      await projector.stop();
+    });
     await runtime.start();
     const api = await startApi(nc, {
       runtime,
@@ -210,12 +285,12 @@ export const startDaqflow = async (
       }),
       subjectPrefix: config.subjectPrefix,
     });
-    cleanups.unshift(() => api.stop());
+    steps.set('request API', () => api.stop());
     // Work folders of grab runs that finished while their clean-up was cut short (a kill).
     const sweeping = sweepWorkFolders(config.dataRootDir, store, { logger: logger.child({ component: 'grab' }) }).catch(
       (e: unknown) => logger.warn({ err: e }, 'could not sweep the work folders of finished grab runs'),
     );
-    cleanups.unshift(() => sweeping);
+    steps.set('grab work folders', () => sweeping);
     let stopping: Promise<void> | undefined;
     return {
       nc,
@@ -224,15 +299,28 @@ export const startDaqflow = async (
       runtime,
       projector,
       bsread,
-      stop: () =>
-        (stopping ??= (async () => {
-          for (const cleanup of cleanups) {
-            await cleanup().catch((e: unknown) => logger.warn({ err: e }, 'error during shutdown'));
-          }
-        })()),
+      health: () => ({ nats: natsOutage.state(), postgres: postgresOutage.state() }),
+      stop: (onStep) => (stopping ??= runSteps(onStep)),
     };
   } catch (e) {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    await runSteps();
     throw e;
+  }
+};
+
+/** How long a stop waits for the projector to catch up with the stream. */
+const FLUSH_MS = 2_000;
+
+const flushProjector = async (projector: Projector, store: EventStore, ms: number): Promise<void> => {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      (async () => projector.caughtUp(await store.lastPosition()))(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`not caught up within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 };

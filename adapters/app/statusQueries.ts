@@ -4,10 +4,14 @@ import { actorHistory } from '../../projections/actorTransition.projection.js';
 import type { Database } from '../../projections/database.js';
 import { queryStatistics } from '../../projections/grabStatistics.queries.js';
 import type { StatusQueries } from '../natsApi/queryService.js';
+import { orStoreUnavailable } from '../postgres/databaseUnavailable.js';
 
-/** The query API's read side, served by the projection tables. */
+/**
+ * The query API's read side, served by the projection tables. While PostgreSQL is away a query
+ * answers STORE_UNAVAILABLE (retryable) rather than an internal error.
+ */
 export const createStatusQueries = (db: Kysely<Database>): StatusQueries => ({
-  list: (filter) => listActors(db, filter),
-  history: (id) => actorHistory(db, id),
-  stats: (filter) => queryStatistics(db, filter),
+  list: (filter) => orStoreUnavailable(() => listActors(db, filter)),
+  history: (id) => orStoreUnavailable(() => actorHistory(db, id)),
+  stats: (filter) => orStoreUnavailable(() => queryStatistics(db, filter)),
 });

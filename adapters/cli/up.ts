@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DaqflowError } from '../../events/errors.js';
+import { installProcessGuard } from '../app/processGuard.js';
 import { startDaqflow } from '../app/startDaqflow.js';
 import { isProcessAlive } from '../embedded/adoptOrphan.js';
 import { startEmbeddedServers } from '../embedded/embeddedServers.js';
@@ -36,9 +37,19 @@ const claimPidFile = (pidFile: string): void => {
   refuseSecondInstance(pidFile);
 };
 
-/** `daqflow up`: every role in this process, on the embedded default unless URLs are given. */
+/** How long the servers get to stop once a shutdown ran out of time. */
+const FORCED_SERVER_STOP_MS = 3_000;
+
+/**
+ * `daqflow up`: every role in this process, on the embedded default unless URLs are given.
+ * Stops on SIGINT or SIGTERM in order (docs/operations.md), within `shutdownTimeoutMs`, and
+ * exits 0; past that it stops its servers anyway and exits 1. It exits itself rather than wait
+ * for the event loop to empty, so that a library handle left open cannot keep it alive.
+ */
 export const runUp = async (options: GlobalOptions): Promise<void> => {
   const { config, logger } = cliContext(options);
+  // Before anything that holds a connection: a client's stray 'error' event must not end every job.
+  const guard = installProcessGuard(logger);
   const pidFile = join(config.homeDir, 'daqflow.pid');
   claimPidFile(pidFile);
   let servers;
@@ -67,6 +78,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
     await app?.stop();
     await servers?.stop();
     rmSync(pidFile, { force: true });
+    guard.uninstall();
     throw e;
   }
   const shown = (url: string): string => url.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@');
@@ -78,7 +90,8 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       (shim ? `  rest      ${shim.url} (sf_bsread_writer's API, docs/rest-shim.md)\n` : '') +
       `Try \`npx daqflow demo\` in another terminal, \`npx daqflow status\` to see the actors. Ctrl-C stops.\n`,
   );
-  await new Promise<void>((resolve) => {
+  const timeoutMs = config.shutdownTimeoutMs;
+  const exitCode = await new Promise<number>((resolve) => {
     let stoppingSince = 0;
     const stop = (signal: string): void => {
       if (stoppingSince) {
@@ -86,22 +99,45 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
         // press a moment later means "exit now".
         if (Date.now() - stoppingSince < 1_500) return;
         logger.warn({ signal }, 'second signal: exiting at once');
-        process.exit(1);
+        void servers.stop(0).finally(() => process.exit(1));
+        return;
       }
       stoppingSince = Date.now();
-      logger.info({ signal }, 'stopping');
+      logger.info({ signal, timeoutMs }, 'stopping');
+      let step = 'REST shim';
+      let settled = false;
+      const finish = (code: number): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(force);
+        rmSync(pidFile, { force: true });
+        resolve(code);
+      };
+      const force = setTimeout(() => {
+        logger.error(
+          { step, timeoutMs },
+          `the stop did not finish within ${timeoutMs} ms (still at: ${step}); stopping the servers and exiting (DAQFLOW_SHUTDOWN_TIMEOUT_MS)`,
+        );
+        void servers.stop(FORCED_SERVER_STOP_MS).finally(() => finish(1));
+      }, timeoutMs);
       // The shim first: its requests need the API that app.stop() takes down.
       void (shim?.close() ?? Promise.resolve())
         .catch((e: unknown) => logger.warn({ err: e }, 'error while stopping the REST shim'))
-        .then(() => app.stop())
-        .then(() => servers.stop())
-        .finally(() => {
-          rmSync(pidFile, { force: true });
-          resolve();
+        .then(() => app.stop((next) => (step = next)))
+        .then(() => {
+          step = 'embedded servers';
+          return servers.stop();
+        })
+        .then(() => {
+          const unhandled = guard.count();
+          if (unhandled > 0) logger.warn({ unhandled }, `stopped after ${unhandled} unhandled failures (see the 'unhandled failure' lines)`);
+          logger.info({ ms: Date.now() - stoppingSince }, 'stopped');
+          finish(0);
         });
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
   });
-  process.stdout.write('daqflow up: stopped\n');
+  process.stdout.write(`daqflow up: ${exitCode === 0 ? 'stopped' : 'stopped by force'}\n`);
+  process.exit(exitCode);
 };

@@ -30,6 +30,7 @@ export const configKeys = {
   logLevel: 'DAQFLOW_LOG_LEVEL',
   restPort: 'DAQFLOW_REST_PORT',
   restHost: 'DAQFLOW_REST_HOST',
+  shutdownTimeoutMs: 'DAQFLOW_SHUTDOWN_TIMEOUT_MS',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
@@ -70,6 +71,11 @@ const configSchema = z.strictObject({
   restPort: z.coerce.number().int().min(0).max(65_535).optional(),
   // Loopback, as sf_bsread_writer listened: the shim has no authentication.
   restHost: z.string().min(1).default('127.0.0.1'),
+  /**
+   * How long `daqflow up` may take to stop in order on SIGINT or SIGTERM before it stops its
+   * servers and exits anyway (docs/operations.md).
+   */
+  shutdownTimeoutMs: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
 }).superRefine((config, ctx) => {
   // Refused at start-up, not at the first connection attempt.
   if (config.bsreadStream === undefined || config.bsreadReceiver !== 'zmtp') return;

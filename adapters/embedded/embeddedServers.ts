@@ -10,11 +10,17 @@ import { startNatsServer } from './natsServer.js';
 export interface EmbeddedServers {
   readonly natsUrl: string;
   readonly databaseUrl: string;
-  stop(): Promise<void>;
+  /**
+   * Stops what was started (or adopted) here, PostgreSQL and nats-server each given `graceMs`
+   * (default 10000) to stop cleanly before they are killed; 0 kills them at once.
+   */
+  stop(graceMs?: number): Promise<void>;
 }
 
 const ensureDatabase = async (adminUrl: string, name: string): Promise<string> => {
   const client = new pg.Client({ connectionString: adminUrl });
+  // A server that goes away while this runs fails the query; the event must not end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const found = await client.query('select 1 from pg_database where datname = $1', [name]);
@@ -43,7 +49,7 @@ export const startEmbeddedServers = async (
   mode: 'own' | 'borrow' = 'own',
 ): Promise<EmbeddedServers> => {
   mkdirSync(home, { recursive: true });
-  const stops: Array<() => Promise<void>> = [];
+  const stops: Array<(graceMs: number) => Promise<void>> = [];
   let natsUrl = configured.natsUrl;
   let databaseUrl = configured.databaseUrl;
   try {
@@ -54,7 +60,7 @@ export const startEmbeddedServers = async (
         natsUrl = `nats://127.0.0.1:${orphan.port}`;
         if (mode === 'own') {
           logger.warn({ pid: orphan.pid, url: natsUrl }, 'reusing the nats-server a previous run left behind');
-          stops.push(() => stopPid(orphan.pid, 'SIGTERM', 'nats-server'));
+          stops.push((graceMs) => stopPid(orphan.pid, 'SIGTERM', 'nats-server', graceMs));
         }
       } else {
         ensureNatsServerBinary(logger);
@@ -62,8 +68,8 @@ export const startEmbeddedServers = async (
         writeFileSync(pidFile, `${nats.process.pid}\n${nats.port}\n`);
         natsUrl = nats.url;
         logger.info({ url: natsUrl, store: join(home, 'nats') }, 'started embedded nats-server');
-        stops.push(async () => {
-          await nats.stop();
+        stops.push(async (graceMs) => {
+          await nats.stop(Math.min(graceMs, 5_000));
           rmSync(pidFile, { force: true });
         });
       }
@@ -77,25 +83,25 @@ export const startEmbeddedServers = async (
         if (mode === 'own') {
           logger.warn({ pid: orphan.pid, port: orphan.port }, 'reusing the PostgreSQL a previous run left behind');
           // SIGINT is Postgres's fast shutdown: it ends sessions and checkpoints.
-          stops.push(() => stopPid(orphan.pid, 'SIGINT', 'postgres'));
+          stops.push((graceMs) => stopPid(orphan.pid, 'SIGINT', 'postgres', graceMs));
         }
       } else {
         const postgres = await startEmbeddedPostgres(dataDir);
         adminUrl = postgres.url;
         logger.info({ port: postgres.port, data: dataDir }, 'started embedded PostgreSQL');
-        stops.push(() => postgres.stop());
+        stops.push((graceMs) => postgres.stop(graceMs));
       }
       databaseUrl = await ensureDatabase(adminUrl, 'daqflow');
     }
   } catch (e) {
-    for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
+    for (const stop of [...stops].reverse()) await stop(10_000).catch(() => undefined);
     throw e;
   }
   return {
     natsUrl,
     databaseUrl,
-    stop: async () => {
-      for (const stop of [...stops].reverse()) await stop().catch(() => undefined);
+    stop: async (graceMs = 10_000) => {
+      for (const stop of [...stops].reverse()) await stop(graceMs).catch(() => undefined);
     },
   };
 };

@@ -18,7 +18,8 @@ export interface RunningNatsServer {
   readonly url: string;
   readonly port: number;
   readonly process: ChildProcess;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL when it has not exited after `graceMs` (default 5000). */
+  stop(graceMs?: number): Promise<void>;
 }
 
 const searchPath = (): string[] => [
@@ -69,8 +70,8 @@ const waitForPort = async (port: number, child: ChildProcess, timeoutMs: number)
 
 /**
  * Starts `nats-server -js` as a child process bound to 127.0.0.1 and waits until it accepts
- * connections. It is killed on stop() and when this process exits; a SIGKILL of this process
- * leaves it running, and startEmbeddedServers adopts it through its pid file.
+ * connections. It is stopped by stop() and killed when this process exits; a SIGKILL of this
+ * process leaves it running, and startEmbeddedServers adopts it through its pid file.
  */
 export const startNatsServer = async (options: NatsServerOptions): Promise<RunningNatsServer> => {
   const binary = findNatsServerBinary();
@@ -79,6 +80,9 @@ export const startNatsServer = async (options: NatsServerOptions): Promise<Runni
   const out = options.logFile ? openSync(options.logFile, 'a') : 'ignore';
   const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', options.storeDir], {
     stdio: ['ignore', out, out],
+    // A process group of its own: a terminal's Ctrl-C goes to daqflow alone, which stops its
+    // server last, after its clients have closed, instead of losing it first.
+    detached: true,
   });
   // The child has its own copy of the descriptor.
   if (typeof out === 'number') closeSync(out);
@@ -97,12 +101,12 @@ export const startNatsServer = async (options: NatsServerOptions): Promise<Runni
     url: `nats://127.0.0.1:${port}`,
     port,
     process: child,
-    stop: async () => {
+    stop: async (graceMs = 5_000) => {
       process.removeListener('exit', killOnExit);
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      child.kill(graceMs > 0 ? 'SIGTERM' : 'SIGKILL');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },

@@ -31,3 +31,28 @@ export const connectNats = async (
     throw new StoreUnavailableError(`cannot connect to NATS at ${url}: ${detail}`, { cause: e });
   }
 };
+
+/**
+ * Closes a connection for good: drains it (subscriptions finish what they hold, publishes are
+ * flushed) when the server is there, and closes it at once when it is not or the drain takes
+ * longer than `timeoutMs`. Without the close, a client that lost its server keeps reconnecting
+ * (maxReconnectAttempts -1) and keeps the process alive.
+ */
+export const closeNats = async (nc: NatsConnection, timeoutMs = 2_000): Promise<void> => {
+  if (nc.isClosed()) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const drained = nc.isDraining() ? nc.closed().then(() => undefined) : nc.drain();
+    await Promise.race([
+      drained,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`drain took longer than ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch {
+    // Disconnected or slow: nothing more can be flushed; stop reconnecting.
+  } finally {
+    clearTimeout(timer);
+    if (!nc.isClosed()) await nc.close().catch(() => undefined);
+  }
+};

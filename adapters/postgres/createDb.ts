@@ -5,8 +5,13 @@ import type { Database } from '../../projections/database.js';
 export interface CreateDbOptions {
   /** Pool size (default 10). */
   readonly max?: number;
-  /** Called when an idle pooled connection fails (server restart, terminated backend). */
-  readonly onIdleError?: (error: Error) => void;
+  /**
+   * Called when a pooled connection fails outside a query (server restart, terminated backend),
+   * idle or checked out. The pool drops that connection and opens a new one when next needed.
+   */
+  readonly onConnectionError?: (error: Error) => void;
+  /** How long getting a connection may take before the query fails (default 5000 ms). */
+  readonly connectionTimeoutMs?: number;
 }
 
 const INT8_OID = 20;
@@ -30,8 +35,20 @@ const types: pg.CustomTypesConfig = {
 
 /** A Kysely handle over its own pg pool; int8 columns come back as numbers. */
 export const createDb = (url: string, options: CreateDbOptions = {}): Kysely<Database> => {
-  const pool = new pg.Pool({ connectionString: url, max: options.max ?? 10, types });
-  // Without a listener an idle client's error is an unhandled 'error' event and kills the process.
-  pool.on('error', options.onIdleError ?? (() => undefined));
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    types,
+    // Without a bound a query waits forever for a server that is not coming back.
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+  });
+  const onError = options.onConnectionError ?? (() => undefined);
+  // pg emits 'error' on a client whose connection ends between queries: on an idle client the
+  // pool's listener takes it, but a checked-out one (a transaction waiting on other work) has
+  // none of its own, and an 'error' event without a listener ends the process.
+  pool.on('error', onError);
+  pool.on('connect', (client) => {
+    client.on('error', onError);
+  });
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 };
