@@ -32,7 +32,13 @@ export interface RebuildOptions {
   readonly liveSchema?: string;
   /** Events per read and per shadow transaction (default 1000). */
   readonly batchSize?: number;
+  /** Name of the shadow schema (default: a new `daqflow_rebuild_…` name); it must not exist. */
+  readonly shadowSchema?: string;
 }
+
+/** A new name for a rebuild's shadow schema. */
+export const newShadowSchemaName = (): string =>
+  `daqflow_rebuild_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
 
 export interface RebuildResult {
   /** Events applied, including those that arrived while the rebuild ran. */
@@ -70,7 +76,7 @@ export const rebuildProjections = async (options: RebuildOptions): Promise<Rebui
     batchSize = 1_000,
   } = options;
   const started = performance.now();
-  const shadow = `daqflow_rebuild_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+  const shadow = options.shadowSchema ?? newShadowSchemaName();
   const tables = [...new Set(projections.flatMap((p) => p.tables))];
   const target = await store.lastPosition();
   let events = 0;

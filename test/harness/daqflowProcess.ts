@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { childrenOf } from './processTable.js';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the CLI runs from here, as `npx daqflow` would. */
@@ -59,6 +60,15 @@ export const processGroupMembers = (pgid: number): number[] => {
 };
 
 const killGroup = (pid: number): void => {
+  // The servers `daqflow up` starts lead process groups of their own (so that a terminal's
+  // Ctrl-C reaches daqflow alone): they go by pid, found before their parent goes.
+  for (const child of childrenOf(pid)) {
+    try {
+      process.kill(child, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   try {
     // The whole group: `daqflow up` and the servers it started (nats-server, postgres), also
     // those orphaned when `up` itself was killed.
