@@ -66,6 +66,7 @@ struct options {
   bool drop_when_full;
   double wait_peer_s;
   int linger_ms;
+  double max_stall_s;
   const char *prefix;
 };
 
@@ -74,12 +75,12 @@ static void usage(FILE *to) {
           "usage: bsread-libzmq-sender [--mode push|pub] [--bind tcp://127.0.0.1:9999] [--rate HZ]\n"
           "         (--scalars N | --image WxH) [--start-pulse N|time] (--pulses N | --seconds S)\n"
           "         [--sndhwm N] [--on-full block|drop] [--data-header every|once] [--wait-peer S]\n"
-          "         [--linger-ms MS] [--prefix NAME]\n"
+          "         [--max-stall S] [--linger-ms MS] [--prefix NAME]\n"
           "Sends a bsread stream over ZeroMQ on an absolute schedule; prints one JSON summary line at the end.\n"
           "Values: scalar i of pulse p = p * 1000 + i; image pixels 0..3 = p in 16-bit words (low first),\n"
           "pixel k >= 4 = (k * 7919 + 17) mod 65536. --start-pulse time: ids count RATE per second since the\n"
           "Unix epoch, each sent at its own time. Defaults: push, tcp://127.0.0.1:9999, 100 Hz, --scalars 200,\n"
-          "start pulse 1000000, --seconds 10, --on-full block (PUB: drop), --data-header every, send HWM\n"
+          "start pulse 1000000, --seconds 10, --on-full block (PUB: drop), --max-stall 30, --data-header every, send HWM\n"
           "from the message size (about 256 MiB of queue, at most 1000 messages).\n");
 }
 
@@ -111,7 +112,7 @@ static double parse_positive(const char *flag, const char *text) {
 
 static struct options parse_args(int argc, char **argv) {
   struct options o = {.mode = "push", .bind = "tcp://127.0.0.1:9999", .rate = 100, .scalars = 200, .start_pulse = 1000000,
-                      .seconds = 10, .linger_ms = 2000, .prefix = "SENDER"};
+                      .seconds = 10, .linger_ms = 2000, .max_stall_s = 30, .prefix = "SENDER"};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -159,6 +160,8 @@ static struct options parse_args(int argc, char **argv) {
     } else if (strcmp(a, "--on-full") == 0) {
       if (strcmp(v, "block") != 0 && strcmp(v, "drop") != 0) die("--on-full: block or drop");
       o.drop_when_full = strcmp(v, "drop") == 0;
+    } else if (strcmp(a, "--max-stall") == 0) {
+      o.max_stall_s = parse_positive(a, v);
     } else if (strcmp(a, "--wait-peer") == 0) {
       o.wait_peer_s = parse_positive(a, v);
     } else if (strcmp(a, "--linger-ms") == 0) {
@@ -311,6 +314,9 @@ int main(int argc, char **argv) {
   void *socket = zmq_socket(ctx, pub ? ZMQ_XPUB : ZMQ_PUSH);
   if (socket == NULL) die(zmq_strerror(errno));
   zmq_setsockopt(socket, ZMQ_SNDHWM, &hwm, sizeof hwm);
+  /* A blocked PUSH whose peer went away would wait for ever: the run ends after --max-stall. */
+  int send_timeout = (int)(o.max_stall_s * 1000);
+  zmq_setsockopt(socket, ZMQ_SNDTIMEO, &send_timeout, sizeof send_timeout);
   if (pub) {
     /* PUB cannot wait for a subscriber: it drops, and this says how often. */
     o.drop_when_full = true;
@@ -427,9 +433,13 @@ int main(int argc, char **argv) {
       if (rc >= 0 || errno != EINTR || stop_requested) break;
     }
     if (rc < 0) {
-      if (errno == EAGAIN) {
+      if (errno == EAGAIN && o.drop_when_full) {
         dropped++;
         continue;
+      }
+      if (errno == EAGAIN) {
+        stopped_by = "stalled";
+        break;
       }
       if (errno == EINTR) {
         stopped_by = "signal";
@@ -508,5 +518,5 @@ int main(int argc, char **argv) {
   if (o.image) printf(",\"copiedFrames\":%" PRIu64, copied);
   printf(",\"cpuSeconds\":%.3f,\"stoppedBy\":\"%s\"}\n", cpu, stopped_by);
   fflush(stdout);
-  return failure ? 1 : strcmp(stopped_by, "no-peer") == 0 ? 3 : 0;
+  return failure ? 1 : strcmp(stopped_by, "no-peer") == 0 ? 3 : strcmp(stopped_by, "stalled") == 0 ? 4 : 0;
 }

@@ -164,7 +164,7 @@ describe('the libzmq sender', () => {
     expect(got.problems).toEqual([]);
   });
 
-  it('stops cleanly on SIGTERM and says so; gives up by itself when no peer comes', async () => {
+  it('stops cleanly on SIGTERM and says so; gives up by itself when no peer comes, or when its peer left and a send waits too long', async () => {
     const sender = await startLibzmqSender(['--bind', 'tcp://127.0.0.1:*', '--rate', '500', '--scalars', '10', '--seconds', '120', '--wait-peer', '10']);
     const { got } = receive(sender.endpoint, 'pull', 'zmtp', 500);
     await waitUntil(() => `100 messages (have ${got.pulseIds.length})`, () => got.pulseIds.length >= 100);
@@ -182,6 +182,14 @@ describe('the libzmq sender', () => {
     const alone = await lonely.exited;
     expect(alone.code).toBe(3);
     expect(alone.summary).toMatchObject({ sent: 0, stoppedBy: 'no-peer' });
+
+    const left = await startLibzmqSender(['--bind', 'tcp://127.0.0.1:*', '--rate', '500', '--scalars', '10', '--seconds', '120', '--wait-peer', '10', '--max-stall', '0.5']);
+    const reader = receive(left.endpoint, 'pull', 'zmtp', 500);
+    await waitUntil(() => `10 messages (have ${reader.got.pulseIds.length})`, () => reader.got.pulseIds.length >= 10);
+    await reader.receiver.close();
+    const stalled = await left.exited;
+    expect(stalled.code, stalled.stderr).toBe(4);
+    expect(stalled.summary?.stoppedBy).toBe('stalled');
   });
 });
 

@@ -29,7 +29,7 @@ export interface SenderSummary {
   readonly maxStallMs: number;
   readonly copiedFrames?: number;
   readonly cpuSeconds: number;
-  readonly stoppedBy: 'pulses' | 'seconds' | 'signal' | 'no-peer' | 'error';
+  readonly stoppedBy: 'pulses' | 'seconds' | 'signal' | 'no-peer' | 'stalled' | 'error';
 }
 
 export interface RunningSender {
