@@ -533,7 +533,7 @@ export class ActorRuntime {
     for (let attempt = 1; ; attempt++) {
       try {
         const view = await this.dispatch(kind, id, input, origin);
-        if (attempt > 1) this.logger.info({ kind, id, event: input.type, attempt }, 'event recorded after retrying');
+        if (attempt > 1) this.logger.info({ kind, id, event: input.type, attempt }, 'the store answered again: event on record, or no longer needed by the actor');
         return view;
       } catch (e) {
         const unavailable = isDaqflowError(e) && e.code === 'STORE_UNAVAILABLE';
