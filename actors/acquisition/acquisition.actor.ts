@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition, type EffectRequest } from '../runtime/actorDefinition.js';
 import { acquisitionEventSchemas } from './acquisition.events.js';
-import { acquisitionMachine, type AcquireParams, type AcquisitionContext, type KillParams } from './acquisition.machine.js';
+import { acquisitionMachine, type AcquireParams, type AcquisitionContext, type KillParams, type LostPulsesSummary } from './acquisition.machine.js';
 
 const pulseId = z.number().int().min(0);
 
@@ -21,7 +21,10 @@ export type AcquisitionSummary = {
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly draftPath?: string;
-  readonly lostPulses?: { readonly from: number; readonly to: number };
+  /** Lost pulses: a failure's stretch, or (with `count` and `ranges`) those recorded as missing rows of a file. */
+  readonly lostPulses?: LostPulsesSummary;
+  /** Present when the request asked to fail on a loss. */
+  readonly onLoss?: 'fail';
   readonly error?: string;
 };
 
@@ -45,6 +48,7 @@ const summaryOf = (c: AcquisitionContext): AcquisitionSummary => ({
   finishedAt: c.finishedAt,
   ...(c.draftPath ? { draftPath: c.draftPath } : {}),
   ...(c.lostPulses ? { lostPulses: c.lostPulses } : {}),
+  ...(c.request?.onLoss === 'fail' ? { onLoss: 'fail' as const } : {}),
   ...(c.error ? { error: c.error } : {}),
 });
 

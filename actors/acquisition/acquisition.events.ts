@@ -3,6 +3,24 @@ import type { EventSchema } from '../../events/eventSchemas.js';
 
 const pulseId = z.number().int().min(0);
 
+/** Most ranges a loss record keeps; later ones are merged into the last (the count stays exact). */
+export const MAX_LOST_RANGES = 100;
+
+/**
+ * Pulses the ring buffer evicted before the acquisition had read them, written to the file as
+ * rows with is_data_present = 0 (docs/acquisitions.md, "Lost pulses"): the stretches, inclusive,
+ * and how many pulses of the stream they held.
+ */
+export const lostPulsesSchema = z.object({
+  count: z.number().int().min(1),
+  ranges: z.array(z.object({ from: pulseId, to: pulseId })).min(1).max(MAX_LOST_RANGES),
+});
+export type LostPulseRecord = z.infer<typeof lostPulsesSchema>;
+
+/** What a request asks for when the ring buffer overtakes its reader: go on and record the loss, or fail. */
+export const onLossValues = ['record', 'fail'] as const;
+export type OnLoss = (typeof onLossValues)[number];
+
 /** Counters a running acquisition reports (at a bounded rate, never one event per pulse). */
 export const acquisitionProgressSchema = z.object({
   lastPulseId: pulseId.nullable(),
@@ -13,11 +31,17 @@ export const acquisitionProgressSchema = z.object({
   ratePerSecond: z.number().min(0),
   /** How far the writer is behind the newest pulse in the buffer. */
   lagPulses: z.number().int().min(0),
+  /** Absent while nothing was lost (and in events recorded before losses were recorded). */
+  lostPulses: lostPulsesSchema.optional(),
 });
 export type AcquisitionProgress = z.infer<typeof acquisitionProgressSchema>;
 
 export const acquisitionEventSchemas = {
-  /** Asked for, resolved: absolute output file inside the data root; null pulse ids mean "now" / "until stopped". */
+  /**
+   * Asked for, resolved: absolute output file inside the data root; null pulse ids mean "now" /
+   * "until stopped". `general.created` and `onLoss` are optional so that requests recorded before
+   * them still validate; `onLoss` absent means `record`.
+   */
   requested: {
     version: 1,
     schema: z.object({
@@ -25,7 +49,8 @@ export const acquisitionEventSchemas = {
       startPulseId: pulseId.nullable(),
       stopPulseId: pulseId.nullable(),
       channels: z.array(z.string().min(1)).nullable(),
-      general: z.object({ instrument: z.string(), process: z.string(), user: z.string() }),
+      general: z.object({ created: z.string().optional(), instrument: z.string(), process: z.string(), user: z.string() }),
+      onLoss: z.enum(onLossValues).optional(),
     }),
   },
   /** The writer has its first pulse; its draft file is named so that it can be found after a crash. */

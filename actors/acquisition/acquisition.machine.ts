@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import type { Deadline } from '../runtime/actorDefinition.js';
-import type { AcquisitionEvent, AcquisitionProgress, AcquisitionRequested } from './acquisition.events.js';
+import type { AcquisitionEvent, AcquisitionProgress, AcquisitionRequested, LostPulseRecord } from './acquisition.events.js';
 
 /** What the `acquire` effect is asked to do: write pulses start..stop from the buffer to the file. */
 export interface AcquireParams {
@@ -31,12 +31,34 @@ export interface AcquisitionContext {
   readonly stop: { readonly stopPulseId: number | null; readonly now: boolean } | null;
   readonly outputFile: string | null;
   readonly draftPath: string | null;
-  readonly lostPulses: { readonly from: number; readonly to: number } | null;
+  /**
+   * Pulses lost: the stretch a failure names (`{from, to}`), or those recorded while writing
+   * (`count` and `ranges` as well, `from`/`to` spanning them).
+   */
+  readonly lostPulses: LostPulsesSummary | null;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
   readonly error: string | null;
   readonly deadlines: Readonly<Record<string, Deadline>>;
 }
+
+export interface LostPulsesSummary {
+  readonly from: number;
+  readonly to: number;
+  readonly count?: number;
+  readonly ranges?: readonly { readonly from: number; readonly to: number }[];
+}
+
+const lostSummaryOf = (lost: LostPulseRecord): LostPulsesSummary => ({
+  from: lost.ranges[0]!.from,
+  to: lost.ranges[lost.ranges.length - 1]!.to,
+  count: lost.count,
+  ranges: lost.ranges,
+});
+
+/** The loss an event reports, else what the context had. */
+const lostAfter = (context: AcquisitionContext, data: AcquisitionProgress): LostPulsesSummary | null =>
+  data.lostPulses === undefined ? context.lostPulses : lostSummaryOf(data.lostPulses);
 
 const noProgress: AcquisitionProgress = {
   lastPulseId: null,
@@ -47,6 +69,7 @@ const noProgress: AcquisitionProgress = {
   lagPulses: 0,
 };
 
+// The counters only: a loss is kept in `lostPulses`.
 const progressOf = (data: AcquisitionProgress): AcquisitionProgress => ({
   lastPulseId: data.lastPulseId,
   pulsesWritten: data.pulsesWritten,
@@ -82,11 +105,19 @@ export const acquisitionMachine = setup({
     acquire: (_, _params: AcquireParams) => undefined,
     setStop: (_, _params: SetStopParams) => undefined,
     kill: (_, _params: KillParams) => undefined,
-    recordProgress: assign(({ event }) => (event.type === 'progress' ? { progress: progressOf(event.data) } : {})),
+    recordProgress: assign(({ context, event }) =>
+      event.type === 'progress' ? { progress: progressOf(event.data), lostPulses: lostAfter(context, event.data) } : {},
+    ),
     // The writer's last word: finished (complete file) or killed (closed with what it had).
-    recordEnd: assign(({ event }) =>
+    recordEnd: assign(({ context, event }) =>
       event.type === 'finished' || event.type === 'killed'
-        ? { progress: progressOf(event.data), outputFile: event.data.path, draftPath: null, finishedAt: event.time }
+        ? {
+            progress: progressOf(event.data),
+            lostPulses: lostAfter(context, event.data),
+            outputFile: event.data.path,
+            draftPath: null,
+            finishedAt: event.time,
+          }
         : {},
     ),
     recordStop: assign(({ event }) =>

@@ -36,6 +36,25 @@ const run = (events: Array<{ type: AcquisitionEvent['type']; data: unknown }>) =
 };
 
 describe('acquisition machine', () => {
+  it('keeps the pulses lost while writing (from progress, then the finished event) and completes with them', () => {
+    const early = { count: 30, ranges: [{ from: 1_010, to: 1_039 }] };
+    const all = { count: 45, ranges: [{ from: 1_010, to: 1_039 }, { from: 1_100, to: 1_114 }] };
+    const { snapshot, steps } = run([
+      { type: 'requested', data: { ...request, onLoss: 'record' } },
+      { type: 'started', data: { firstPulseId: 1_000 } },
+      { type: 'progress', data: { ...progress(1_060, 30), lostPulses: early } },
+      { type: 'progress', data: progress(1_070, 40) },
+      { type: 'finished', data: { ...progress(1_199, 155), lostPulses: all, path: '/data/run1.h5', firstPulseId: 1_000 } },
+    ]);
+    const summaries = steps.map((s) => acquisitionActor.summary(s.snapshot as never) as { lostPulses?: unknown });
+    expect(summaries[2]?.lostPulses).toEqual({ from: 1_010, to: 1_039, ...early });
+    // A progress without a loss keeps the one recorded.
+    expect(summaries[3]?.lostPulses).toEqual({ from: 1_010, to: 1_039, ...early });
+    expect(snapshot.value).toBe('completed');
+    expect(acquisitionActor.summary(snapshot as never)).toMatchObject({ lostPulses: { from: 1_010, to: 1_114, ...all }, pulsesWritten: 155 });
+    expect(acquisitionActor.summary(snapshot as never)).not.toHaveProperty('error');
+  });
+
   it('waits for the start pulse, writes, takes a stop to the writer, and completes with the counters', () => {
     const { snapshot, steps } = run([
       { type: 'requested', data: request },

@@ -10,7 +10,8 @@ import type { ActorRuntime, ActorView } from '../../actors/runtime/actorRuntime.
 import { isDaqflowError } from '../../events/errors.js';
 import type { EventStore } from '../../events/eventStore.js';
 import { createAcquisitionRuntime } from '../../test/harness/acquisitionRuntime.js';
-import { checkFileAgainstSimulator } from '../../test/harness/swissfelReadBack.js';
+import { h5pyRows } from '../../test/harness/h5pyReadBack.js';
+import { checkFileAgainstSimulator, expectedRows, readRowsOfChannels } from '../../test/harness/swissfelReadBack.js';
 import { testStream } from '../../test/harness/testNames.js';
 import { encodeDataHeader, encodeMessage } from '../bsread/bsreadCodec.js';
 import { defaultSimulatedChannels, expectedTimestamp, startBsreadSimulator, type BsreadSimulator, type BsreadSimulatorOptions } from '../bsread/bsreadSimulator.js';
@@ -110,6 +111,15 @@ const bufferReaches = async (source: BsreadSource, pulseId: number, ms = 10_000)
   }
 };
 
+/** Resolves once the buffer no longer holds `pulseId` (evicted). */
+const bufferEvicted = async (source: BsreadSource, pulseId: number, ms = 10_000): Promise<void> => {
+  const end = Date.now() + ms;
+  while ((source.buffer.counters().oldestPulseId ?? -1) <= pulseId) {
+    if (Date.now() > end) throw new Error(`pulse ${pulseId} never left the buffer: ${JSON.stringify(source.buffer.counters())}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
 const smallChannels = defaultSimulatedChannels({ imageWidth: 32, imageHeight: 24, waveformLength: 64 });
 
 describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
@@ -132,7 +142,7 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     const created = await rig.start({ outputFile: 'p1/run.h5', startPulseId: 10_100, stopPulseId: 10_160, metadata: { user: 'p1' } });
     expect(created.state).toBe('waiting');
     const done = await rig.settle(created.id);
-    expect(done.state).toBe('completed');
+    expect(done.state, String(done.summary['error'])).toBe('completed');
     const path = join(rig.dataRoot, 'p1/run.h5');
     expect(done.summary).toMatchObject({ outputFile: path, firstPulseId: 10_100, lastPulseId: 10_160, pulsesWritten: 58, missingPulses: 3 });
     const read = await checkFileAgainstSimulator(path, (p) => sim.expected(p), { first: 10_100, last: 10_160 });
@@ -274,6 +284,76 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     const first = done.summary['firstPulseId'] as number;
     expect(done.summary['lastPulseId']).toBe(first);
     await checkFileAgainstSimulator(join(rig.dataRoot, 'hung.h5'), (p) => sim.expected(p), { first, last: first });
+  });
+
+  /**
+   * A writer held back once, after its 10th row, until the buffer has evicted 60 pulses it had
+   * not read: the ring buffer overtakes its reader, as it does a writer stuck on slow storage.
+   * The buffer holds 0.5 s of the stream, so that a busy machine does not overtake it before.
+   */
+  const heldOnce = (source: () => BsreadSource): AcquisitionEffectsOptions['openFile'] => {
+    let held = false;
+    return async (o) => {
+      const writer = await openSwissfelFile(o);
+      return Object.assign(writer, {
+        backlog: (): Promise<void> | undefined => {
+          const { rows, lastPulseId } = writer.stats();
+          if (held || rows < 10 || lastPulseId === null) return undefined;
+          held = true;
+          return bufferEvicted(source(), lastPulseId + 60);
+        },
+      });
+    };
+  };
+
+  it('a writer the buffer overtakes goes on from the oldest pulse held: lost pulses are missing rows, the file is complete, the loss is recorded', async () => {
+    const channels = [{ name: 'A', type: 'float64' as const, shape: [1] }, { name: 'B', type: 'int32' as const, shape: [4] }];
+    const sim = await simulate({ channels, rateHz: 200 });
+    // The writer is opened once the rig (and its buffer) exists.
+    const late: { source?: BsreadSource } = {};
+    const rig = await makeRig(sim.address, { bufferLength: 100, openFile: heldOnce(() => late.source!) });
+    late.source = rig.source;
+    await bufferReaches(rig.source, 10_020);
+    const first = rig.source.buffer.counters().newestPulseId! + 20;
+    const last = first + 299;
+    const created = await rig.start({ outputFile: 'overtaken.h5', startPulseId: first, stopPulseId: last });
+    const done = await rig.settle(created.id);
+    expect(done.state, String(done.summary['error'])).toBe('completed');
+    const lost = done.summary['lostPulses'] as { from: number; to: number; count: number; ranges: Array<{ from: number; to: number }> };
+    // Held after its 10th row (first + 9), until pulse first + 69 had left the buffer.
+    expect(lost.ranges[0]!.from).toBe(first + 10);
+    expect(lost.to).toBeGreaterThanOrEqual(first + 69);
+    expect(lost.count).toBe(lost.ranges.reduce((n, r) => n + r.to - r.from + 1, 0));
+    expect(lost).toMatchObject({ from: lost.ranges[0]!.from, to: lost.ranges.at(-1)!.to });
+    expect(done.summary).toMatchObject({ firstPulseId: first, lastPulseId: last, pulsesWritten: 300 - lost.count, missingPulses: lost.count });
+    expect(rig.source.buffer.counters().readerLostPulses).toBe(lost.count);
+    const path = join(rig.dataRoot, 'overtaken.h5');
+    const rows = await readRowsOfChannels(path);
+    expect(Object.keys(rows).sort()).toEqual(['A', 'B']);
+    for (const channel of Object.values(rows)) expect(channel).toEqual(expectedRows(first, last, lost.ranges));
+    expect(await h5pyRows(path)).toEqual(rows);
+    // The finished event carries the loss, so a replay shows it without the effect.
+    const events = await store.readStream('acquisition', created.id);
+    const finished = events.find((e) => e.type === 'finished');
+    expect((finished?.data as { lostPulses?: unknown } | undefined)?.lostPulses).toEqual({ count: lost.count, ranges: lost.ranges });
+  });
+
+  it("with onLoss 'fail', a writer the buffer overtakes fails with PULSES_LOST, as before: nothing under the final name, the draft kept", async () => {
+    const sim = await simulate({ channels: [{ name: 'A', type: 'float64', shape: [1] }], rateHz: 200 });
+    // The writer is opened once the rig (and its buffer) exists.
+    const late: { source?: BsreadSource } = {};
+    const rig = await makeRig(sim.address, { bufferLength: 100, openFile: heldOnce(() => late.source!) });
+    late.source = rig.source;
+    await bufferReaches(rig.source, 10_020);
+    const first = rig.source.buffer.counters().newestPulseId! + 20;
+    const created = await rig.start({ outputFile: 'strict.h5', startPulseId: first, stopPulseId: first + 299, onLoss: 'fail' });
+    expect(created.summary['onLoss']).toBe('fail');
+    const done = await rig.settle(created.id);
+    expect(done.state).toBe('failed');
+    expect(String(done.summary['error'])).toMatch(/^PULSES_LOST: reader fell behind the ring buffer: pulse \d+ was evicted/);
+    expect(done.summary['lostPulses']).toMatchObject({ from: first + 10 });
+    expect(existsSync(join(rig.dataRoot, 'strict.h5'))).toBe(false);
+    expect(existsSync(join(rig.dataRoot, '.strict.h5.draft'))).toBe(true);
   });
 
   it('a writer thread that dies while the stream is silent fails the acquisition at once, keeping the draft', async () => {

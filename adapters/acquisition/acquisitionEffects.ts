@@ -7,6 +7,10 @@
  * - `setStop` tells the running `acquire` of that actor where to stop;
  * - `kill` makes it close the file with what it has written.
  *
+ * A reader the ring buffer overtakes goes on from the oldest pulse held (`onLoss: 'record'`, the
+ * default): the pulses it lost are written as missing rows and reported as `lostPulses`; with
+ * `onLoss: 'fail'` it fails with PULSES_LOST (docs/acquisitions.md, "Lost pulses").
+ *
  * After a restart `acquire` is issued again with the first pulse it had written: it rewrites the
  * file from that pulse when the new buffer still holds it, and otherwise fails naming the pulses
  * that were only in the lost buffer, keeping the draft. A start pulse the buffer never held (or no
@@ -15,11 +19,11 @@
 import { basename, dirname, join } from 'node:path';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { AcquireParams, KillParams, SetStopParams } from '../../actors/acquisition/acquisition.machine.js';
-import type { AcquisitionProgress } from '../../actors/acquisition/acquisition.events.js';
+import { MAX_LOST_RANGES, type AcquisitionProgress, type LostPulseRecord } from '../../actors/acquisition/acquisition.events.js';
 import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../actors/runtime/index.js';
 import { messageOf } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
-import { isPulseGoneError } from '../bsread/ringBuffer.js';
+import { isPulseGoneError, type LostPulses } from '../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../hdf5/swissfelLayout.js';
 import { openSwissfelFile, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../hdf5/swissfelWriter.js';
 import {
@@ -182,6 +186,44 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     let lastReport = { at: startedAt, written: 0, lastPulseId: null as number | null, rate: 0 };
     let reporting: Promise<unknown> | undefined;
 
+    /**
+     * Pulses the ring buffer evicted before this reader had them (with `onLoss: 'record'`): the
+     * writer writes them as missing rows (the next pulse written skips their ids), and they are
+     * reported in progress and at the end. Never silent: each is logged (at most one line a
+     * second, the end names them all).
+     */
+    const onLoss = request.onLoss ?? 'record';
+    let lost: { count: number; ranges: Array<{ from: number; to: number }> } | undefined;
+    let lossLoggedAt = -Infinity;
+    let lossesNotLogged = 0;
+    const recordLoss = (loss: LostPulses): void => {
+      let { to, count } = loss;
+      const { from } = loss;
+      if (stopAt !== null && from > stopAt) return;
+      if (stopAt !== null && to > stopAt) {
+        to = stopAt;
+        count = Math.min(count, to - from + 1);
+      }
+      lost ??= { count: 0, ranges: [] };
+      lost.count += count;
+      const last = lost.ranges.at(-1);
+      if (lost.ranges.length < MAX_LOST_RANGES) lost.ranges.push({ from, to });
+      else if (last !== undefined) last.to = to;
+      const now = performance.now();
+      if (now - lossLoggedAt < 1_000) {
+        lossesNotLogged++;
+        return;
+      }
+      logger.warn(
+        { acquisition: context.id, from, to, count, lostSoFar: lost.count, ...(lossesNotLogged > 0 ? { alsoLostSinceLastLine: lossesNotLogged } : {}) },
+        `acquisition lost pulses ${from}..${to}: the ring buffer overtook its reader; they are written as missing rows`,
+      );
+      lossLoggedAt = now;
+      lossesNotLogged = 0;
+    };
+    const lostNow = (): { lostPulses?: LostPulseRecord } =>
+      lost === undefined ? {} : { lostPulses: { count: lost.count, ranges: lost.ranges.map((r) => ({ ...r })) } };
+
     const progress = (now: number): AcquisitionProgress => {
       const s = writer?.stats();
       const written = s?.pulsesWithMessage ?? 0;
@@ -194,6 +236,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
         bytesWritten: s?.valueBytes ?? 0,
         ratePerSecond: seconds > 0 ? Math.max(0, (written - lastReport.written) / seconds) : 0,
         lagPulses: newest !== null && lastWritten !== null ? Math.max(0, newest - lastWritten) : 0,
+        ...lostNow(),
       };
     };
     const maybeReport = (): void => {
@@ -256,6 +299,12 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       const p = progress(performance.now());
       const result = await writer.finish();
       logger.info({ acquisition: context.id, path: result.path, rows: result.stats.rows, bytes: result.bytes }, `acquisition ${type}`);
+      if (lost !== undefined) {
+        logger.warn(
+          { acquisition: context.id, path: result.path, lostPulses: lost.count, ranges: lost.ranges },
+          `acquisition ${type} with ${lost.count} pulses lost (${lost.ranges.map((r) => `${r.from}..${r.to}`).join(', ')}), written as missing rows`,
+        );
+      }
       return {
         type,
         data: {
@@ -302,7 +351,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
       const from = firstRow ?? (buffer.counters().newestPulseId ?? -1) + 1;
       let reader: AsyncIterableIterator<BsreadMessage>;
       try {
-        reader = buffer.read(from, { signal });
+        reader = buffer.read(from, { signal, ...(onLoss === 'record' ? { onLost: recordLoss } : {}) });
       } catch (e) {
         if (signal.aborted) return await interrupted();
         if (!isPulseGoneError(e)) throw e;
@@ -335,7 +384,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
         const message = next.value;
         if (writer === undefined) {
           const firstEver = buffer.counters().firstPulseIdEver;
-          const wanted = firstRow ?? message.pulseId;
+          const wanted = firstRow ?? lost?.ranges[0]?.from ?? message.pulseId;
           if (firstRow !== null && firstEver !== null && firstEver > firstRow) {
             return lostAtStart(firstRow, firstEver, `pulse ${firstRow} arrived before this process received the stream (its first pulse: ${firstEver})`);
           }
@@ -343,6 +392,8 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
           // Known before the open, which can take a while: a stop arriving meanwhile is judged against it.
           firstRow = wanted;
           writer = await openWriter(wanted);
+          // Overtaken before its first pulse: the file still starts at its first pulse, the lost ones missing.
+          if (lost !== undefined && wanted < message.pulseId) writeRow(wanted, null);
         }
         if (stopAt !== null && message.pulseId > stopAt) {
           if (lastWritten === null || stopAt > lastWritten) writeRow(stopAt, null);

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import type { AcquisitionRequested } from '../../actors/acquisition/acquisition.events.js';
+import { onLossValues, type AcquisitionRequested } from '../../actors/acquisition/acquisition.events.js';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { checkDirInsideRoot, errnoOf, realpathOfExisting } from '../hdf5/dataRootPaths.js';
 import { validateBody } from '../natsApi/requestBody.js';
@@ -23,8 +23,12 @@ export const acquisitionStartRequestSchema = z
     startNow: z.boolean().optional(),
     stopPulseId: pulseId.optional(),
     channels: z.array(z.string().min(1)).min(1).optional(),
-    /** `/general/{instrument,process,user}`; any other key is kept out of the file. */
-    metadata: z.strictObject({ instrument: z.string().optional(), process: z.string().optional(), user: z.string().optional() }).optional(),
+    /** `/general/{created,instrument,process,user}`; any other key is kept out of the file. */
+    metadata: z
+      .strictObject({ created: z.string().optional(), instrument: z.string().optional(), process: z.string().optional(), user: z.string().optional() })
+      .optional(),
+    /** What to do when the ring buffer overtakes the writer (docs/acquisitions.md, "Lost pulses"); default `record`. */
+    onLoss: z.enum(onLossValues).optional(),
   })
   .refine((r) => !(r.startPulseId !== undefined && r.startNow === true), {
     message: 'give startPulseId or startNow, not both',
@@ -98,9 +102,11 @@ export const prepareAcquisitionStart = async (
     stopPulseId: request.stopPulseId ?? null,
     channels: request.channels ?? null,
     general: {
+      ...(request.metadata?.created === undefined ? {} : { created: request.metadata.created }),
       instrument: request.metadata?.instrument ?? 'not given',
       process: request.metadata?.process ?? 'daqflow',
       user: request.metadata?.user ?? 'not given',
     },
+    ...(request.onLoss === undefined ? {} : { onLoss: request.onLoss }),
   };
 };

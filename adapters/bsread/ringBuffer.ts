@@ -25,7 +25,10 @@
  * the first pulse this buffer ever received) is refused at once with a {@link PulseGoneError}
  * (`during: 'start'`) instead of silently starting later. A reader that falls so far behind that a
  * pulse it has not read yet is evicted gets a `PulseGoneError` (`during: 'read'`) naming that
- * first lost pulse on its next `next()`: it never silently skips one.
+ * first lost pulse on its next `next()`: it never silently skips one. A reader opened with
+ * `onLost` goes on instead from the oldest pulse still held: `onLost` is told of the pulses it
+ * lost (the first and last pulse ids evicted unread, and how many) before the `next()` that
+ * delivers the first message after them. Either way `readerLostPulses` counts them.
  *
  * Release. With `onRelease`, the buffer says when it has let go of a message for good: evicted,
  * and no reader holds it. A reader holds the message `next()` gave it until it calls `next()`
@@ -71,6 +74,8 @@ export interface RingBufferCounters {
   readonly newestPulseId: number | null;
   /** Readers open now. */
   readonly readers: number;
+  /** Pulses evicted before a reader had read them, counted per reader (a reader ended by its loss counts one). */
+  readonly readerLostPulses: number;
   /** The first pulse id this buffer ever stored (null before the first): nothing before it was ever held. */
   readonly firstPulseIdEver: number | null;
 }
@@ -78,9 +83,23 @@ export interface RingBufferCounters {
 /** What `push` did with a message. */
 export type PushOutcome = 'stored' | 'duplicate' | 'out_of_order' | 'closed';
 
+/** Pulses a reader lost to the eviction: from the first to the last evicted unread, inclusive. */
+export interface LostPulses {
+  readonly from: number;
+  readonly to: number;
+  /** Messages evicted unread (ids the stream never had in between are not counted). */
+  readonly count: number;
+}
+
 export interface ReadOptions {
   /** Aborting ends the reader: a pending and every later `next()` rejects with the signal's reason. */
   readonly signal?: AbortSignal;
+  /**
+   * Given: a reader the eviction overtakes goes on from the oldest pulse held, and this is called
+   * with what it lost just before the next message is delivered (or the reader ends). Not given:
+   * the reader ends with a {@link PulseGoneError}.
+   */
+  readonly onLost?: (lost: LostPulses) => void;
 }
 
 export interface RingBuffer {
@@ -136,6 +155,9 @@ interface ReaderState {
   readonly fromPulseId: number;
   /** Set when a message this reader still had to read was evicted. */
   lost: PulseGoneError | undefined;
+  /** With `onLost`: the pulses lost since the last message delivered, not told yet. */
+  skipped: { from: number; to: number; count: number } | undefined;
+  readonly onLost: ((lost: LostPulses) => void) | undefined;
   /** Set when the read was aborted: every later `next()` rejects with it. */
   aborted: { readonly reason: unknown } | undefined;
   waiter: Waiter | undefined;
@@ -182,6 +204,7 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
   let pulseIdGaps = 0;
   let duplicates = 0;
   let outOfOrder = 0;
+  let readerLostPulses = 0;
   /** The newest pulse id ever stored (kept when everything is evicted). */
   let newestEver: number | undefined;
   /** The first pulse id ever stored: nothing before it can be served. */
@@ -254,6 +277,17 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
       if (reader.lost !== undefined || reader.nextSeq > seq) continue;
       if (message.pulseId < reader.fromPulseId) {
         reader.nextSeq = seq + 1; // never wanted: skipping it loses nothing
+        continue;
+      }
+      readerLostPulses++;
+      if (reader.onLost !== undefined) {
+        reader.nextSeq = seq + 1;
+        const skipped = reader.skipped;
+        if (skipped === undefined) reader.skipped = { from: message.pulseId, to: message.pulseId, count: 1 };
+        else {
+          skipped.to = message.pulseId;
+          skipped.count++;
+        }
         continue;
       }
       reader.lost = new PulseGoneError(
@@ -333,6 +367,8 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
       nextSeq: lowerBound(fromPulseId),
       fromPulseId,
       lost: undefined,
+      skipped: undefined,
+      onLost: readOptions.onLost,
       aborted: undefined,
       waiter: undefined,
       finished: false,
@@ -365,6 +401,11 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
       if (reader.lost !== undefined) {
         finish();
         return { error: reader.lost };
+      }
+      const skipped = reader.skipped;
+      if (skipped !== undefined) {
+        reader.skipped = undefined;
+        reader.onLost?.({ from: skipped.from, to: skipped.to, count: skipped.count });
       }
       while (reader.nextSeq < tailSeq) {
         const message = at(reader.nextSeq);
@@ -433,6 +474,7 @@ export const createRingBuffer = (options: RingBufferOptions): RingBuffer => {
     oldestPulseId: oldestHeld(),
     newestPulseId: headSeq < tailSeq ? at(tailSeq - 1).pulseId : null,
     readers: readers.size,
+    readerLostPulses,
     firstPulseIdEver: firstEver ?? null,
   });
 

@@ -77,6 +77,7 @@ describe('createRingBuffer', () => {
       oldestPulseId: 100,
       newestPulseId: 110,
       readers: 0,
+      readerLostPulses: 0,
       firstPulseIdEver: 100,
     });
   });
@@ -196,6 +197,36 @@ describe('createRingBuffer', () => {
     expect(e.message).toMatch(/pulse 3 was evicted before it was read/);
     expect((await it.next()).done).toBe(true);
     expect(rb.counters().readers).toBe(0);
+  });
+
+  it('with onLost, an overtaken reader goes on from the oldest pulse held and is told what it lost, each loss once', async () => {
+    const rb = createRingBuffer({ maxMessages: 4, maxBytes: 1e9 });
+    for (let id = 1; id <= 4; id++) rb.push(msg(id));
+    const told: Array<{ from: number; to: number; count: number; before: number[] }> = [];
+    const read: number[] = [];
+    const it = rb.read(1, { onLost: (lost) => told.push({ ...lost, before: [...read] }) });
+    read.push(...ids(await take(it, 2)));
+    for (let id = 5; id <= 8; id++) rb.push(msg(id)); // evicts 3 and 4 unread
+    rb.push(msg(10)); // evicts 5 unread; 9 never came
+    read.push(...ids(await take(it, 2)));
+    expect(read).toEqual([1, 2, 6, 7]);
+    // Told before the first message after the loss, once for the stretch 3..5.
+    expect(told).toEqual([{ from: 3, to: 5, count: 3, before: [1, 2] }]);
+    for (let id = 11; id <= 14; id++) rb.push(msg(id)); // evicts 8 and 10 unread
+    read.push(...ids(await take(it, 1)));
+    expect(read.at(-1)).toBe(11);
+    expect(told.slice(1)).toEqual([{ from: 8, to: 10, count: 2, before: [1, 2, 6, 7] }]);
+    expect(rb.counters().readerLostPulses).toBe(5);
+    expect(rb.counters().readers).toBe(1);
+  });
+
+  it('counts the pulse a reader without onLost was failed for', async () => {
+    const rb = createRingBuffer({ maxMessages: 2, maxBytes: 1e9 });
+    rb.push(msg(1));
+    const it = rb.read(1);
+    for (let id = 2; id <= 5; id++) rb.push(msg(id));
+    expect(isPulseGoneError(await caught(it.next()))).toBe(true);
+    expect(rb.counters().readerLostPulses).toBe(1);
   });
 
   it('does not fail a future reader for evicted pulses it never wanted', async () => {

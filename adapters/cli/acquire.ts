@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Command } from 'commander';
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import { onLossValues, type AcquisitionView, type OnLoss } from '../../actors/acquisition/index.js';
 import { ValidationError } from '../../events/errors.js';
 import { cliContext, withGlobalOptions, withToolNats, type GlobalOptions } from './context.js';
 import { withDaqflow } from './grab.js';
 import { requestJson } from './natsRequest.js';
-import { commaList, wholeNumber } from './parsers.js';
+import { lostPulsesText, red } from './format.js';
+import { choice, commaList, wholeNumber } from './parsers.js';
 
 export type { AcquisitionView };
 
@@ -19,13 +20,14 @@ interface AcquireOptions extends GlobalOptions {
   readonly user?: string;
   readonly process?: string;
   readonly requestId?: string;
+  readonly onLoss?: OnLoss;
   readonly detach?: boolean;
   readonly json?: boolean;
 }
 
 const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(1)} MB`;
 
-const describe = (v: AcquisitionView): string =>
+const describe = (v: AcquisitionView, tty: boolean): string =>
   [
     `acquisition ${v.id}: ${v.state}`,
     `  file       ${v.outputFile ?? '-'}`,
@@ -33,7 +35,16 @@ const describe = (v: AcquisitionView): string =>
     `  written    ${v.pulsesWritten} pulses, ${v.missingPulses} missing, ${mb(v.bytesWritten)}`,
     ...(v.final ? [] : [`  rate       ${(v.ratePerSecond ?? 0).toFixed(1)} pulses/s, ${v.lagPulses ?? 0} pulses behind the stream`]),
     ...(v.draftPath ? [`  draft      ${v.draftPath}`] : []),
-    ...(v.lostPulses ? [`  lost       pulses ${v.lostPulses.from}..${v.lostPulses.to}`] : []),
+    ...(v.lostPulses
+      ? [
+          red(
+            v.lostPulses.count === undefined
+              ? `  lost       pulses ${v.lostPulses.from}..${v.lostPulses.to}`
+              : `  lost       ${lostPulsesText(v.lostPulses, 20)}: the ring buffer overtook the writer; written as missing rows`,
+            tty,
+          ),
+        ]
+      : []),
     ...(v.error ? [`  error      ${v.error}`] : []),
   ].join('\n');
 
@@ -44,7 +55,8 @@ export const followAcquisition = async (nc: NatsConnection, prefix: string, id: 
   while (!view.final) {
     const line =
       `acquisition ${id} ${view.state}: ${view.pulsesWritten} pulses (${view.firstPulseId ?? view.startPulseId ?? 'next'}..${view.lastPulseId ?? '-'}), ` +
-      `${view.missingPulses} missing, ${mb(view.bytesWritten)}, ${(view.ratePerSecond ?? 0).toFixed(0)}/s, lag ${view.lagPulses ?? 0}`;
+      `${view.missingPulses} missing, ${mb(view.bytesWritten)}, ${(view.ratePerSecond ?? 0).toFixed(0)}/s, lag ${view.lagPulses ?? 0}` +
+      (view.lostPulses?.count === undefined ? '' : `, ${red(`${view.lostPulses.count} lost`, tty)}`);
     process.stderr.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
     await new Promise((r) => setTimeout(r, pollMs));
     view = await requestJson<AcquisitionView>(nc, `${prefix}.acquisitions.get`, { id });
@@ -66,6 +78,7 @@ const runStart = async (options: AcquireOptions): Promise<void> => {
     ...(options.startPulse !== undefined ? { startPulseId: options.startPulse } : { startNow: true }),
     ...(options.stopPulse !== undefined ? { stopPulseId: options.stopPulse } : {}),
     ...(options.channels?.length ? { channels: options.channels } : {}),
+    ...(options.onLoss ? { onLoss: options.onLoss } : {}),
     ...(Object.keys(metadata).length ? { metadata } : {}),
   };
   await withDaqflow(context, `${prefix}.acquisitions.get`, async (nc, inProcess) => {
@@ -91,7 +104,7 @@ const runStart = async (options: AcquireOptions): Promise<void> => {
     process.on('SIGINT', onSignal);
     try {
       const view = await followAcquisition(nc, prefix, started.id);
-      process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : `${describe(view)}\n`);
+      process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : `${describe(view, process.stdout.isTTY === true)}\n`);
       if (view.state !== 'completed' && view.state !== 'killed') process.exitCode = 1;
     } finally {
       process.off('SIGINT', onSignal);
@@ -106,7 +119,7 @@ const runOne = async (subject: string, body: Record<string, unknown>, options: A
   await withToolNats(context, async (nc) => {
     let view = await requestJson<AcquisitionView>(nc, `${prefix}.acquisitions.${subject}`, body);
     if (options.follow && !view.final) view = await followAcquisition(nc, prefix, view.id);
-    process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : `${describe(view)}\n`);
+    process.stdout.write(options.json ? `${JSON.stringify(view, null, 2)}\n` : `${describe(view, process.stdout.isTTY === true)}\n`);
   });
 };
 
@@ -123,7 +136,10 @@ daqflow receives the bsread stream (DAQFLOW_BSREAD_STREAM, pull or sub; without 
 into a ring buffer of DAQFLOW_BUFFER_LENGTH pulses. An acquisition writes the pulses from its
 start to its stop pulse (both inclusive) from that buffer, on a thread of its own, so a start
 pulse a little in the past still works; one that has left the buffer is refused. Missing pulses
-and values are rows with is_data_present = 0. The file appears under its name only when complete.
+and values are rows with is_data_present = 0. A writer the buffer overtakes goes on from the
+oldest pulse held: the pulses it lost are such rows too, listed under "lost" (red on a terminal)
+and in lostPulses (--on-loss fail: the acquisition fails instead). The file appears under its
+name only when complete.
 
 Examples:
   npx daqflow acquire start --output p12345/raw/run_0001.h5 --stop-pulse 2000000
@@ -145,6 +161,11 @@ Examples:
       .option('--instrument <name>', 'written to /general/instrument')
       .option('--user <name>', 'written to /general/user (e.g. the proposal)')
       .option('--process <name>', 'written to /general/process (default daqflow)')
+      .option(
+        '--on-loss <what>',
+        'when the ring buffer overtakes the writer: record (go on, the lost pulses are missing rows, listed in lostPulses) or fail',
+        choice(onLossValues),
+      )
       .option('--request-id <id>', 'idempotency key: sending the same start again returns the first acquisition')
       .option('--detach', 'print the id and return; the acquisition goes on in `daqflow up`')
       .option('--json', 'print JSON'),

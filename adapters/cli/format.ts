@@ -29,3 +29,14 @@ export const parseTime = (text: string, now = new Date()): Date | undefined => {
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : new Date(ms);
 };
+
+/** `text` in red on a terminal (`tty`), unless NO_COLOR is set; as it is otherwise. */
+export const red = (text: string, tty: boolean): string => (tty && !process.env.NO_COLOR ? `\u001b[31m${text}\u001b[39m` : text);
+
+/** Lost pulses in a line: `12 lost (100..105, 200..205)`, or a failure's stretch `lost 100..105`. */
+export const lostPulsesText = (lost: { from: number; to: number; count?: number; ranges?: readonly { from: number; to: number }[] }, maxRanges = 5): string => {
+  if (lost.count === undefined || lost.ranges === undefined) return `lost ${lost.from}..${lost.to}`;
+  const shown = lost.ranges.slice(0, maxRanges).map((r) => (r.from === r.to ? String(r.from) : `${r.from}..${r.to}`));
+  const more = lost.ranges.length > maxRanges ? `, ${lost.ranges.length - maxRanges} more` : '';
+  return `${lost.count} lost (${shown.join(', ')}${more})`;
+};

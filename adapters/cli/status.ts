@@ -2,7 +2,7 @@ import { listActors } from '../../projections/actorStatus.projection.js';
 import { createDb } from '../postgres/createDb.js';
 import { DaqflowError } from '../../events/errors.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
-import { brief, table } from './format.js';
+import { brief, lostPulsesText, red, table } from './format.js';
 import { scheduleTable } from './scheduleTable.js';
 
 export interface StatusOptions extends GlobalOptions {
@@ -13,8 +13,22 @@ export interface StatusOptions extends GlobalOptions {
   readonly json?: boolean;
 }
 
-/** What a status row says in one line: a grab's progress and file, else the summary's first fields. */
-const summaryText = (kind: string, summary: Record<string, unknown>): string => {
+/** An acquisition's row: its pulses and file, and its lost pulses (red on a terminal). */
+const acquisitionText = (summary: Record<string, unknown>, tty: boolean): string => {
+  const file = typeof summary.outputFile === 'string' ? (summary.outputFile.split('/').at(-1) ?? '') : '-';
+  const lost = summary.lostPulses as Parameters<typeof lostPulsesText>[0] | undefined;
+  const text = [
+    `${String(summary.pulsesWritten ?? 0)} pulses, ${String(summary.missingPulses ?? 0)} missing`,
+    file,
+    ...(typeof summary.error === 'string' ? [`error: ${summary.error}`] : []),
+  ].join(', ');
+  const cut = text.length > 80 ? `${text.slice(0, 79)}…` : text;
+  return lost === undefined ? cut : `${cut}, ${red(lostPulsesText(lost, 3), tty)}`;
+};
+
+/** What a status row says in one line: a grab's progress and file, an acquisition's pulses, else the summary's first fields. */
+const summaryText = (kind: string, summary: Record<string, unknown>, tty = false): string => {
+  if (kind === 'acquisition') return acquisitionText(summary, tty);
   if (kind === 'grab') {
     const p = summary.progress as { chunksDone?: number; chunksTotal?: number; samples?: number; retryAt?: string | null } | undefined;
     const parameters = typeof summary.parameterCount === 'number' ? summary.parameterCount : 0;
@@ -58,7 +72,7 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
     process.stdout.write(
       `${table(
         ['KIND', 'ID', 'STATE', 'VERSION', 'UPDATED', 'SUMMARY'],
-        rows.map((r) => [r.kind, r.id, r.state, String(r.version), new Date(r.updated_at).toISOString(), summaryText(r.kind, r.summary)]),
+        rows.map((r) => [r.kind, r.id, r.state, String(r.version), new Date(r.updated_at).toISOString(), summaryText(r.kind, r.summary, process.stdout.isTTY === true)]),
       )}\n`,
     );
     if (options.kind === undefined || options.kind === 'schedule') {

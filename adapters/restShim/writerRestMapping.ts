@@ -37,11 +37,13 @@ export interface WriterParameters {
   /** Everything the client posted, returned as given by `GET`/`POST /parameters`. */
   readonly raw: Readonly<Record<string, unknown>>;
   readonly outputFile: string | null;
-  readonly metadata: { readonly instrument?: string; readonly process?: string; readonly user?: string };
+  readonly metadata: { readonly created?: string; readonly instrument?: string; readonly process?: string; readonly user?: string };
   readonly channels: readonly string[] | null;
+  /** `on_loss`: what daqflow does when its ring buffer overtakes the writer; absent: daqflow's default (`record`). */
+  readonly onLoss: 'record' | 'fail' | null;
 }
 
-export const noParameters: WriterParameters = { raw: {}, outputFile: null, metadata: {}, channels: null };
+export const noParameters: WriterParameters = { raw: {}, outputFile: null, metadata: {}, channels: null, onLoss: null };
 
 /** The acquisition the shim started last, with what only the shim knows of it. */
 export interface CurrentAcquisition {
@@ -75,8 +77,8 @@ export const outputFileOf = (value: unknown, key = 'output_file'): string => {
 /**
  * Checks a `POST /parameters` body as sf_bsread_writer does (the four `general/*` keys are
  * mandatory, with its message) and takes out what daqflow needs: `output_file` (the writer's
- * command-line argument in the original, so it has to travel here) and, as an extension,
- * `channels`. `general/created` is kept for the echo only: daqflow stamps the file itself.
+ * command-line argument in the original, so it has to travel here) and, as extensions,
+ * `channels` and `on_loss`. The four `general/*` values are written to the file's `/general`.
  */
 export const parseParameters = (body: unknown): WriterParameters => {
   if (!isRecord(body)) throw invalid('the parameters must be a JSON object');
@@ -87,6 +89,7 @@ export const parseParameters = (body: unknown): WriterParameters => {
       { missing },
     );
   }
+  const created = metadataText('general/created', body['general/created']);
   const instrument = metadataText('general/instrument', body['general/instrument']);
   const process = metadataText('general/process', body['general/process']);
   const user = metadataText('general/user', body['general/user']);
@@ -98,15 +101,19 @@ export const parseParameters = (body: unknown): WriterParameters => {
     }
     channels = list;
   }
+  const onLoss = body.on_loss ?? null;
+  if (onLoss !== null && onLoss !== 'record' && onLoss !== 'fail') throw invalid('on_loss must be "record" or "fail"', { key: 'on_loss' });
   return {
     raw: { ...body },
     outputFile: body.output_file === undefined || body.output_file === null ? null : outputFileOf(body.output_file),
     metadata: {
+      ...(created === undefined ? {} : { created }),
       ...(instrument === undefined ? {} : { instrument }),
       ...(process === undefined ? {} : { process }),
       ...(user === undefined ? {} : { user }),
     },
     channels,
+    onLoss,
   };
 };
 
@@ -161,8 +168,13 @@ export interface StreamCounters {
     readonly messages: number;
     readonly oldestPulseId: number | null;
     readonly newestPulseId: number | null;
+    readonly readerLostPulses: number;
   };
 }
+
+/** An acquisition's lost pulses in the shim's words: `{count, ranges}` ({from, to} each), or a failure's `{from, to}`. */
+export const lostPulsesOf = (lost: NonNullable<AcquisitionReply['lostPulses']>): Record<string, unknown> =>
+  lost.count === undefined ? { from: lost.from, to: lost.to } : { count: lost.count, ranges: lost.ranges ?? [{ from: lost.from, to: lost.to }] };
 
 /**
  * sf_bsread_writer's `statistics` (`start_pulse_id`, `stop_pulse_id`, `start_timestamp`,
@@ -194,6 +206,7 @@ export const statisticsOf = (
   lag_pulses: view?.lagPulses ?? 0,
   ...(view?.draftPath ? { draft_path: view.draftPath } : {}),
   ...(view?.error ? { error: view.error } : {}),
+  ...(view?.lostPulses ? { lost_pulses: lostPulsesOf(view.lostPulses) } : {}),
   ...(stream
     ? {
         stream: {
@@ -205,6 +218,7 @@ export const statisticsOf = (
           buffered: stream.buffer.messages,
           oldest_pulse_id: stream.buffer.oldestPulseId,
           newest_pulse_id: stream.buffer.newestPulseId,
+          reader_lost_pulses: stream.buffer.readerLostPulses,
         },
       }
     : {}),

@@ -63,7 +63,7 @@ describe('the sf_bsread_writer vocabulary', () => {
     const current = { id: 'a1', startPulseId: null, startTimestamp: 10.5, stopTimestamp: 11.25 };
     const stats = statisticsOf(current, view({ stopPulseId: 120, stopNow: true, state: 'completed', final: true }), {
       address: 'tcp://h:1',
-      buffer: { received: 50, droppedOldest: 1, malformed: 2, pulseIdGaps: 3, messages: 40, oldestPulseId: 90, newestPulseId: 130 },
+      buffer: { received: 50, droppedOldest: 1, malformed: 2, pulseIdGaps: 3, messages: 40, oldestPulseId: 90, newestPulseId: 130, readerLostPulses: 7 },
     });
     expect(stats).toMatchObject({
       start_pulse_id: null,
@@ -74,7 +74,22 @@ describe('the sf_bsread_writer vocabulary', () => {
       acquisition_id: 'a1',
       daqflow_state: 'completed',
       pulses_written: 21,
-      stream: { received: 50, dropped_oldest: 1, malformed: 2, pulse_id_gaps: 3, oldest_pulse_id: 90, newest_pulse_id: 130 },
+      stream: { received: 50, dropped_oldest: 1, malformed: 2, pulse_id_gaps: 3, oldest_pulse_id: 90, newest_pulse_id: 130, reader_lost_pulses: 7 },
     });
+    expect(stats).not.toHaveProperty('lost_pulses');
+  });
+
+  it('reports the pulses a completed acquisition lost, and a failure\'s stretch', () => {
+    const lost = { from: 105, to: 118, count: 6, ranges: [{ from: 105, to: 107 }, { from: 116, to: 118 }] };
+    const completed = statisticsOf(null, view({ state: 'completed', final: true, lostPulses: lost }), undefined);
+    expect(completed['lost_pulses']).toEqual({ count: 6, ranges: [{ from: 105, to: 107 }, { from: 116, to: 118 }] });
+    const failed = statisticsOf(null, view({ state: 'failed', final: true, lostPulses: { from: 105, to: 118 } }), undefined);
+    expect(failed['lost_pulses']).toEqual({ from: 105, to: 118 });
+  });
+
+  it('takes general/created for the file, and on_loss', () => {
+    expect(parseParameters({ ...general, on_loss: 'fail' })).toMatchObject({ metadata: { created: 'today' }, onLoss: 'fail' });
+    expect(parseParameters(general).onLoss).toBeNull();
+    expect(() => parseParameters({ ...general, on_loss: 'ignore' })).toThrow(/on_loss/);
   });
 });

@@ -15,6 +15,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
 import { createAcquisitionClient, type AcquisitionClient } from './acquisitionClient.js';
 import {
+  lostPulsesOf,
   noParameters,
   outputFileOf,
   parseParameters,
@@ -138,6 +139,8 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
     acquisition_id: current?.id ?? null,
     daqflow_state: view?.state ?? null,
     ...(view?.error ? { daqflow_error: view.error } : {}),
+    // Pulses the ring buffer overtook the writer for: written as missing rows, the file is still complete.
+    ...(view?.lostPulses ? { lost_pulses: lostPulsesOf(view.lostPulses) } : {}),
   });
 
   const ok = (view: AcquisitionReply | null, extra: Reply = {}): Reply => ({ state: 'ok', ...statusOf(view), ...extra });
@@ -176,6 +179,7 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
         ...bound,
         ...(next.channels ? { channels: [...next.channels] } : {}),
         metadata: next.metadata,
+        ...(next.onLoss ? { onLoss: next.onLoss } : {}),
       });
       // Only a start that happened switches the file: a refused one leaves the parameters as they were.
       parameters = next;

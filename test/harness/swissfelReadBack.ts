@@ -102,3 +102,23 @@ export const checkFileAgainstSimulator = async (
   });
   return { rows, channels: [...versions.keys()], valuesChecked, present };
 };
+
+/** Every channel's `pulse_id` and `is_data_present` rows, as h5wasm reads them. */
+export const readRowsOfChannels = (path: string): Promise<Record<string, { pulseIds: number[]; present: number[] }>> =>
+  withH5File(path, (file) => {
+    const data = file.get('/data');
+    if (!(data instanceof h5wasm.Group)) throw new Error(`${path} has no /data group`);
+    return Object.fromEntries(
+      data.keys().map((k) => {
+        const ids = h5Dataset(file, `/data/${k}/pulse_id`).value as BigInt64Array;
+        const present = h5Dataset(file, `/data/${k}/is_data_present`).value as Uint8Array;
+        return [k, { pulseIds: Array.from(ids, Number), present: Array.from(present) }];
+      }),
+    );
+  });
+
+/** What the rows of a file must be when every pulse first..last was sent and `lost` ones never reached it. */
+export const expectedRows = (first: number, last: number, lost: readonly { from: number; to: number }[]): { pulseIds: number[]; present: number[] } => {
+  const pulseIds = Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  return { pulseIds, present: pulseIds.map((p) => (lost.some((r) => p >= r.from && p <= r.to) ? 0 : 1)) };
+};
