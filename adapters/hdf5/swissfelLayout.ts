@@ -6,7 +6,8 @@
  * ```
  * <output file>                      attrs: layout = "daqflow-swissfel/1"
  *   /general/created, instrument, process, user
- *                                    scalar fixed-length UTF-8 strings ("not given" when not given)
+ *                                    scalar fixed-length ASCII strings ("not given" when not given),
+ *                                    see {@link generalStringDtype}
  *   /data/<channel>/data             (N, *reversed(bsread shape)); scalars (N, 1); string channels (N,)
  *   /data/<channel>/pulse_id         int64 (N,)  the pulse id of every row, present or not
  *   /data/<channel>/is_data_present  uint8 (N,)  1 = the channel had a value in that pulse
@@ -54,6 +55,20 @@ export type SwissfelGeneralField = (typeof swissfelGeneralFields)[number];
 export type SwissfelGeneral = Partial<Record<SwissfelGeneralField, string>>;
 /** What sf_bsread_writer writes for a field that was never given. */
 export const GENERAL_NOT_GIVEN = 'not given';
+
+/**
+ * The h5wasm dtype of a `/general` value: fixed-length ASCII (`H5T_C_S1`, cset ASCII) of exactly
+ * the value's bytes, the type sf_bsread_writer's h5py gives `numpy.string_(value)`, so that
+ * `f['general/user'][()]` is `bytes` (dtype `S<n>`) in both files. h5wasm writes such strings
+ * null-terminated (`H5T_STR_NULLTERM`) where h5py writes them null-padded; both read back as the
+ * same bytes. A value that is not ASCII (which numpy.string_ refuses) is written as fixed-length
+ * UTF-8 instead, so that its bytes are not labelled as something they are not.
+ */
+export const generalStringDtype = (value: string): string => {
+  const bytes = Math.max(1, Buffer.byteLength(value, 'utf8'));
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(value) ? `A${bytes}` : `S${bytes}`;
+};
 
 /** Names of a channel's datasets. */
 export const swissfelDatasets = {

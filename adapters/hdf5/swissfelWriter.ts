@@ -45,6 +45,7 @@ import {
   defaultChunkRows,
   escapeChannelName,
   finalDataNames,
+  generalStringDtype,
   h5DtypeOf,
   stagedDataName,
   swissfelAttrs,
@@ -563,8 +564,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     file.create_attribute(swissfelAttrs.layout, SWISSFEL_LAYOUT_VERSION);
     const generalGroup = file.create_group(swissfelGroups.general);
     for (const [field, value] of general) {
-      const size = Math.max(1, Buffer.byteLength(value, 'utf8'));
-      generalGroup.create_dataset({ name: field, data: value, shape: [], dtype: `S${size}` });
+      generalGroup.create_dataset({ name: field, data: value, shape: [], dtype: generalStringDtype(value) });
     }
     file.create_group(swissfelGroups.staging);
   } catch (e) {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { h5pyGeneral } from '../../test/harness/h5pyReadBack.js';
 import { checkFileAgainstSimulator, h5Dataset, withH5File } from '../../test/harness/swissfelReadBack.js';
 import { useTestDatabase } from '../../test/harness/testDatabase.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
@@ -112,7 +113,7 @@ const statusBecomes = async (shim: WriterRestShim, word: string, ms = 15_000): P
 };
 
 const parameters = (outputFile: string): Record<string, unknown> => ({
-  'general/created': 'today',
+  'general/created': '2024-05-01T10:20:30.123456',
   'general/user': 'p11057',
   'general/process': 'dia',
   'general/instrument': 'jungfrau',
@@ -178,9 +179,14 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     const read = await checkFileAgainstSimulator(path, (p) => sim.expected(p), { first, last });
     expect(read.rows).toBe(401);
     const general = await withH5File(path, (file) =>
-      ['user', 'process', 'instrument'].map((k) => String(h5Dataset(file, `/general/${k}`).value)),
+      ['created', 'user', 'process', 'instrument'].map((k) => String(h5Dataset(file, `/general/${k}`).value)),
     );
-    expect(general).toEqual(['p11057', 'dia', 'jungfrau']);
+    expect(general).toEqual(['2024-05-01T10:20:30.123456', 'p11057', 'dia', 'jungfrau']);
+    // As sf_bsread_writer's h5py wrote them (numpy.string_): bytes of a fixed-length ASCII string.
+    const byH5py = await h5pyGeneral(path);
+    expect(byH5py['created']).toEqual({ isBytes: true, kind: 'S', dtype: '|S26', cset: 0, text: '2024-05-01T10:20:30.123456' });
+    expect(byH5py['user']).toEqual({ isBytes: true, kind: 'S', dtype: '|S6', cset: 0, text: 'p11057' });
+    expect(Object.keys(byH5py).sort()).toEqual(['created', 'instrument', 'process', 'user']);
 
     // The next acquisition's parameters find the shim as a fresh writer process would be.
     const again = await call(shim, 'POST', '/parameters', parameters('p11057/run_0002.h5'));
