@@ -50,7 +50,13 @@ export interface SerializedError {
 }
 
 export type ToWriter =
-  | { readonly op: 'open'; readonly options: OpenSwissfelFileOptions; readonly ring?: SharedArrayBuffer }
+  | {
+      readonly op: 'open';
+      readonly options: OpenSwissfelFileOptions;
+      readonly ring?: SharedArrayBuffer;
+      /** The test hook of writerStallTestHook.ts: stop this long after the file's first pulse. */
+      readonly stallMs?: number;
+    }
   | { readonly op: 'pulse'; readonly pulseId: number; readonly pulse: PackedPulse | null; readonly bytes: number }
   | { readonly op: 'finish' }
   | { readonly op: 'abort' };

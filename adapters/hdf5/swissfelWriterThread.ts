@@ -21,6 +21,7 @@ import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats, Sw
 import { servePageCacheRelease, startPageCacheReleaser } from './pageCacheRelease.js';
 import { SHARED_PULSE_RING_BYTES, prepareSharedPulseRing, returnSharedPulseRing, takeSharedPulseRing } from './sharedPulseRing.js';
 import { packPulse, type FromWriter, type SerializedError, type ToWriter } from './swissfelWriterProtocol.js';
+import { STALLED_WRITER_MAX_PULSES, writerStallTestHook } from './writerStallTestHook.js';
 
 export interface ThreadedSwissfelFileWriter extends SwissfelFileWriter {
   /**
@@ -209,7 +210,8 @@ export const startSwissfelFileInThread = (
   pool: WriterThreadPool = sharedWriterThreadPool(),
   limits: WriterThreadLimits = {},
 ): ThreadedSwissfelFileWriter => {
-  const maxPulses = limits.maxPulses ?? 16_384;
+  const stallMs = writerStallTestHook();
+  const maxPulses = limits.maxPulses ?? (stallMs === undefined ? 16_384 : STALLED_WRITER_MAX_PULSES);
   const ringBytesAsked = limits.ringBytes ?? SHARED_PULSE_RING_BYTES;
   const maxBytes = limits.maxBytes ?? (ringBytesAsked > 0 ? ringBytesAsked : 256 * 1024 ** 2);
   const thread = pool.take();
@@ -337,7 +339,7 @@ export const startSwissfelFileInThread = (
     }
   };
   try {
-    post({ op: 'open', options, ...(ring ? { ring: ring.buffer } : {}) });
+    post({ op: 'open', options, ...(ring ? { ring: ring.buffer } : {}), ...(stallMs === undefined ? {} : { stallMs }) });
   } catch (e) {
     pool.release(thread);
     if (ring) returnSharedPulseRing(ring);

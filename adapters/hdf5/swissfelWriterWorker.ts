@@ -11,6 +11,7 @@ import type { BsreadChannelConfig } from '../bsread/bsreadMessage.js';
 import { usePageCacheReleasePort } from './pageCacheRelease.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
 import { warmUpSwissfelWriter } from './swissfelWriterWarmUp.js';
+import { stallThisThread } from './writerStallTestHook.js';
 import { RECYCLE_MIN_BYTES, serializeError, unpackPulse, type FromWriter, type ToWriter } from './swissfelWriterProtocol.js';
 
 const port = parentPort;
@@ -29,6 +30,8 @@ let ackScheduled = false;
 let written: ArrayBuffer[] = [];
 /** The shared memory this file's pulses come in (sharedPulseRing.ts), when given. */
 let ring: SharedArrayBuffer | undefined;
+/** The test hook's stall (writerStallTestHook.ts), still to come after this file's first pulse. */
+let stallMs: number | undefined;
 
 const send = (message: FromWriter, transfer: ArrayBuffer[] = []): void => port.postMessage(message, transfer);
 
@@ -54,6 +57,7 @@ const handle = async (message: ToWriter): Promise<void> => {
     case 'open': {
       reset();
       ring = message.ring;
+      stallMs = message.stallMs;
       try {
         writer = await openSwissfelFile(message.options);
         send({ op: 'opened', draftPath: writer.draftPath, finalPath: writer.finalPath });
@@ -83,6 +87,11 @@ const handle = async (message: ToWriter): Promise<void> => {
         // buffers or written at once), so the buffer is free to carry another pulse.
         // The same holds for its region of the shared ring, freed by the ack.
         if (pulse?.data !== undefined && pulse.data.byteLength >= RECYCLE_MIN_BYTES) written.push(pulse.data);
+        if (stallMs !== undefined) {
+          const ms = stallMs;
+          stallMs = undefined;
+          stallThisThread(ms);
+        }
       } catch (e) {
         failed = true;
         send({ op: 'writeFailed', error: serializeError(e) });
