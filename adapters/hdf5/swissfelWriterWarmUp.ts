@@ -2,7 +2,7 @@
  * A throwaway file written by a writer thread before its first acquisition, so that the first
  * acquisition after `daqflow up` is written as fast as the later ones. In a new thread the
  * writer's code and h5wasm's are cold: the first file of 200 scalar channels took about three
- * times as long over its first pulses as the third (bench script in docs/acquisitions.md,
+ * times as long over its first pulses as the third (docs/acquisitions.md,
  * "Cold start"), long enough at 2 kHz for the ring buffer to overtake its reader.
  *
  * The file covers what every acquisition does: the groups and datasets of many channels, a full
