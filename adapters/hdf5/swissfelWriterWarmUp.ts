@@ -5,9 +5,9 @@
  * times as long over its first pulses as the third (docs/acquisitions.md,
  * "Cold start"), long enough at 2 kHz for the ring buffer to overtake its reader.
  *
- * The file covers what every acquisition does: the groups and datasets of many channels, a full
- * few chunks of rows written, missing rows, a type change, a string channel, an image
- * row written straight through, and the finish (trim, links, fsync, rename). It is written in a
+ * The file covers what every acquisition does: the groups and datasets of many channels, a few
+ * chunks of rows written, missing rows, a type change, a string channel, an image row written
+ * straight through, and the finish (trim, links, fsync, rename). It is written in a
  * temporary folder of its own and removed.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
