@@ -1,6 +1,7 @@
 import { acquisitionActor } from './acquisition/index.js';
 import { demoActor } from './demo/index.js';
 import { grabRunActor } from './grabRun/index.js';
+import { notificationActor } from './notification/index.js';
 import { reportJobActor } from './reportJob/index.js';
 import { scheduleActor } from './schedule/index.js';
 import { defineActor, type ActorDefinition } from './runtime/actorDefinition.js';
@@ -12,4 +13,5 @@ export const allActorDefinitions: readonly ActorDefinition[] = [
   defineActor(scheduleActor),
   defineActor(acquisitionActor),
   defineActor(reportJobActor),
+  defineActor(notificationActor),
 ];

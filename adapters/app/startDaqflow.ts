@@ -16,6 +16,9 @@ import { sharedWriterThreadPool } from '../hdf5/swissfelWriterThread.js';
 import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
 import { DEFAULT_SIMULATOR_RATE_HZ, startDefaultSimulator } from '../acquisition/defaultSimulator.js';
 import { createDemoEffects } from '../demo/demoEffects.js';
+import { createNotificationEffects } from '../notification/notificationEffects.js';
+import { notificationSettings } from '../notification/notificationSettings.js';
+import { startNotifier } from '../notification/startNotifier.js';
 import { createReportEffects } from '../reportJob/reportEffects.js';
 import { daqflowBin, reportRunners } from '../reportJob/reportRunners.js';
 import { newId } from '../ids.js';
@@ -91,6 +94,7 @@ export interface Daqflow {
 /** The steps of Daqflow.stop(), in their order. */
 export const stopSteps = [
   'request API',
+  'notifier',
   'actor runtime',
   'writer threads',
   'grab work folders',
@@ -221,6 +225,7 @@ export const startDaqflow = async (
       bsread: () => bsread,
       reportConfig: config.reportConfig,
     });
+    const notifications = notificationSettings(config);
     // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
     let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));
     const runtime = new ActorRuntime({
@@ -236,6 +241,10 @@ export const startDaqflow = async (
           runners: reportRunners(config),
           renderCommand: [process.execPath, daqflowBin, 'report', 'render-job'],
           logger: logger.child({ component: 'report' }),
+        }),
+        notification: createNotificationEffects({
+          channels: () => notifications.channels,
+          logger: logger.child({ component: 'notification' }),
         }),
         acquisition: createAcquisitionEffects({
           source: () => bsread,
@@ -286,6 +295,17 @@ export const startDaqflow = async (
       subjectPrefix: config.subjectPrefix,
     });
     steps.set('request API', () => api.stop());
+    if (notifications.rules.length) {
+      const notifier = startNotifier({
+        store,
+        runtime,
+        db,
+        settings: notifications,
+        timeZone: config.timeZone,
+        logger: logger.child({ component: 'notifier' }),
+      });
+      steps.set('notifier', () => notifier.stop());
+    }
     // Work folders of grab runs that finished while their clean-up was cut short (a kill).
     const sweeping = sweepWorkFolders(config.dataRootDir, store, { logger: logger.child({ component: 'grab' }) }).catch(
       (e: unknown) => logger.warn({ err: e }, 'could not sweep the work folders of finished grab runs'),

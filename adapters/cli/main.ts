@@ -4,6 +4,7 @@ import { registerAcquireCommands } from './acquire.js';
 import { withGlobalOptions } from './context.js';
 import { runDemo } from './demo.js';
 import { registerGrabCommands } from './grab.js';
+import { registerNotifyCommands } from './notify.js';
 import { registerScheduleCommands } from './schedule.js';
 import { registerStatsCommands } from './stats.js';
 import { runHistory } from './history.js';
@@ -146,6 +147,7 @@ registerReportCommands(program);
 registerStatsCommands(program);
 registerScheduleCommands(program);
 registerSimulateCommands(program);
+registerNotifyCommands(program);
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
   (_, command: Command) => runMigrate(command.optsWithGlobals()),

@@ -6,6 +6,8 @@ import { isTimeZone } from '../../actors/grabRun/grabWindow.js';
 import { ValidationError } from '../../events/errors.js';
 import { bsreadTransports } from '../bsread/bsreadTransport.js';
 import { parseZmtpEndpoint } from '../bsread/zmtpSocket.js';
+import { channelConfigSchema } from '../notification/channelConfig.js';
+import { notificationRuleSchema, notificationTriggers } from '../../actors/notification/notificationRules.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -31,6 +33,9 @@ export const configKeys = {
   restPort: 'DAQFLOW_REST_PORT',
   restHost: 'DAQFLOW_REST_HOST',
   shutdownTimeoutMs: 'DAQFLOW_SHUTDOWN_TIMEOUT_MS',
+  notifyWebhook: 'DAQFLOW_NOTIFY_WEBHOOK',
+  notifyOn: 'DAQFLOW_NOTIFY_ON',
+  notifyLinkBase: 'DAQFLOW_NOTIFY_LINK_BASE',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
@@ -76,7 +81,33 @@ const configSchema = z.strictObject({
    * servers and exits anyway (docs/operations.md).
    */
   shutdownTimeoutMs: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  /** The simplest notification set-up: a Mattermost or Slack incoming webhook for every job (docs/notifications.md). */
+  notifyWebhook: z.string().url().optional(),
+  /** What that webhook hears: comma-separated triggers. */
+  notifyOn: z
+    .string()
+    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(notificationTriggers)).min(1))
+    .default(['failed', 'timed_out', 'lostPulses', 'fireFailed']),
+  /** Address of daqflow's status page, for links in notifications. */
+  notifyLinkBase: z.string().url().optional(),
+  /** Channels and rules (YAML only). */
+  notify: z
+    .strictObject({
+      channels: z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ -'), channelConfigSchema).default({}),
+      rules: z.array(notificationRuleSchema).default([]),
+    })
+    .optional(),
 }).superRefine((config, ctx) => {
+  for (const [index, rule] of (config.notify?.rules ?? []).entries()) {
+    const named = rule.channel === 'default' && config.notifyWebhook !== undefined;
+    if (!named && config.notify?.channels[rule.channel] === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['notify', 'rules', index, 'channel'], message: `no channel ${rule.channel} under notify.channels` });
+    }
+    if (rule.on.includes('digest') && rule.at === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['notify', 'rules', index, 'at'], message: 'a digest rule needs its time of day, e.g. at: "07:30"' });
+    }
+  }
   // Refused at start-up, not at the first connection attempt.
   if (config.bsreadStream === undefined || config.bsreadReceiver !== 'zmtp') return;
   try {
