@@ -1,5 +1,16 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import { PermissionViolationError, type NatsConnection } from '@nats-io/nats-core';
 import { DaqflowError, type ErrorCode } from '../../events/errors.js';
+import { natsUserOf } from '../jetstream/connection.js';
+import { NatsPermissionError } from '../jetstream/errors.js';
+
+/**
+ * A request the server refused to carry (the user may not publish on the subject, or not
+ * receive the reply) as the structured error the CLI prints; anything else undefined.
+ */
+export const permissionRefusal = (nc: NatsConnection, subject: string, e: unknown): NatsPermissionError | undefined =>
+  e instanceof PermissionViolationError
+    ? new NatsPermissionError(e.subject || subject, e.operation === 'subscription' ? 'subscription' : 'publish', natsUserOf(nc), { cause: e })
+    : undefined;
 
 /**
  * Sends a JSON request to a daqflow endpoint and returns the JSON reply; a service error
@@ -15,6 +26,8 @@ export const requestJson = async <T = Record<string, unknown>>(
   try {
     reply = await nc.request(subject, JSON.stringify(body), { timeout: timeoutMs });
   } catch (e) {
+    const refusal = permissionRefusal(nc, subject, e);
+    if (refusal) throw refusal;
     throw new DaqflowError('STORE_UNAVAILABLE', `no answer on ${subject}: is \`daqflow up\` running? (${(e as Error).message})`, {}, { cause: e });
   }
   const text = reply.string();
