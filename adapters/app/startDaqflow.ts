@@ -34,6 +34,7 @@ import { closeNats, connectNats } from '../jetstream/connection.js';
 import { watchConnection } from '../jetstream/watchConnection.js';
 import { ensureEventStream } from '../jetstream/eventStream.js';
 import { natsSettingsOf } from '../jetstream/natsSettings.js';
+import { toStoreError } from '../jetstream/errors.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
@@ -129,8 +130,11 @@ export const openEventStore = async (
   try {
     const schemas = new EventSchemas();
     for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
+    const jsm = await jetstreamManager(nc).catch((e: unknown) => {
+      throw toStoreError(e, 'reaching JetStream');
+    });
     await ensureEventStream(
-      await jetstreamManager(nc),
+      jsm,
       { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
       {
         replicas: config.streamReplicas,

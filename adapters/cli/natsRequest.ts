@@ -7,10 +7,12 @@ import { NatsPermissionError } from '../jetstream/errors.js';
  * A request the server refused to carry (the user may not publish on the subject, or not
  * receive the reply) as the structured error the CLI prints; anything else undefined.
  */
-export const permissionRefusal = (nc: NatsConnection, subject: string, e: unknown): NatsPermissionError | undefined =>
-  e instanceof PermissionViolationError
-    ? new NatsPermissionError(e.subject || subject, e.operation === 'subscription' ? 'subscription' : 'publish', natsUserOf(nc), { cause: e })
-    : undefined;
+export const permissionRefusal = (nc: NatsConnection, subject: string, e: unknown): NatsPermissionError | undefined => {
+  // The client hands a request its refusal wrapped in a RequestError.
+  const violation = e instanceof PermissionViolationError ? e : (e as { cause?: unknown } | undefined)?.cause;
+  if (!(violation instanceof PermissionViolationError)) return undefined;
+  return new NatsPermissionError(violation.subject || subject, violation.operation === 'subscription' ? 'subscription' : 'publish', natsUserOf(nc), { cause: e });
+};
 
 /**
  * Sends a JSON request to a daqflow endpoint and returns the JSON reply; a service error

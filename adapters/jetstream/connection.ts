@@ -66,6 +66,15 @@ const settingRefusal = (e: unknown, where: string, login: NatsLogin, settings: N
       { cause: e },
     );
   }
+  // Under TLS 1.3 the server verifies a client certificate after the client's handshake is done,
+  // and the client sees its refusal only as a connection that never completes.
+  if (settings.tlsCert && /timeout/i.test(detail)) {
+    return new NatsSettingError(
+      'tlsCert',
+      `NATS at ${where} did not complete the connection (${detail}); with a client certificate (${natsSettingNames.tlsCert} = ${settings.tlsCert}) this is how a server that refuses it answers: check that a CA the server trusts signed it`,
+      { cause: e },
+    );
+  }
   if (/tls.*not available/i.test(detail)) {
     return new NatsSettingError('tlsRequired', `NATS at ${where} offers no TLS, which ${natsSettingNames.tlsRequired} asks for`, { cause: e });
   }

@@ -34,8 +34,9 @@ export const isUnreachable = (error: unknown): boolean =>
  */
 export const toStoreError = (error: unknown, operation: string): unknown => {
   if (error instanceof DaqflowError) return error;
-  if (error instanceof PermissionViolationError) {
-    return new NatsPermissionError(error.subject, error.operation === 'subscription' ? 'subscription' : 'publish', "of this connection", { cause: error });
+  const violation = error instanceof PermissionViolationError ? error : (error as { cause?: unknown } | undefined)?.cause;
+  if (violation instanceof PermissionViolationError) {
+    return new NatsPermissionError(violation.subject, violation.operation === 'subscription' ? 'subscription' : 'publish', 'of this connection', { cause: error });
   }
   if (isUnreachable(error)) {
     const detail = error instanceof Error ? error.message : String(error);
