@@ -11,6 +11,17 @@ import type { Database } from '../../projections/database.js';
 import { startProjector, type Projector } from '../../projections/projector.js';
 import { allProjections } from '../../projections/registry.js';
 import type { DaqflowConfig } from '../config/config.js';
+
+type NatsConfigKey =
+  | 'natsUser'
+  | 'natsPassword'
+  | 'natsToken'
+  | 'natsNkey'
+  | 'natsCreds'
+  | 'natsTlsCa'
+  | 'natsTlsCert'
+  | 'natsTlsKey'
+  | 'natsTlsRequired';
 import { createAcquisitionEffects } from '../acquisition/acquisitionEffects.js';
 import { sharedWriterThreadPool } from '../hdf5/swissfelWriterThread.js';
 import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
@@ -25,6 +36,8 @@ import { newId } from '../ids.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
 import { watchConnection } from '../jetstream/watchConnection.js';
 import { ensureEventStream } from '../jetstream/eventStream.js';
+import { natsSettingsOf } from '../jetstream/natsSettings.js';
+import { toStoreError } from '../jetstream/errors.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
@@ -112,16 +125,30 @@ export const eventSubjectPrefix = (config: Pick<DaqflowConfig, 'subjectPrefix'>)
 
 /** Connects to the event store (ensuring its JetStream stream) with the configured names. */
 export const openEventStore = async (
-  config: Pick<DaqflowConfig, 'stream' | 'subjectPrefix'>,
+  config: Pick<DaqflowConfig, 'stream' | 'subjectPrefix' | 'streamReplicas' | 'natsUrl' | NatsConfigKey>,
   natsUrl: string,
   name: string,
   logger: Logger,
 ): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
-  const nc = await connectNats(natsUrl, name);
+  const nc = await connectNats(natsSettingsOf(config, natsUrl), name);
   try {
     const schemas = new EventSchemas();
     for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
-    await ensureEventStream(await jetstreamManager(nc), { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) });
+    const jsm = await jetstreamManager(nc).catch((e: unknown) => {
+      throw toStoreError(e, 'reaching JetStream');
+    });
+    await ensureEventStream(
+      jsm,
+      { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
+      {
+        replicas: config.streamReplicas,
+        onOperatorSettings: (differences) =>
+          logger.info(
+            { stream: config.stream, differences: differences.map(({ field, have, want }) => ({ field, have, daqflow: want })) },
+            'the event stream keeps the operator\'s settings where they differ from daqflow\'s defaults (`daqflow stream check` lists them)',
+          ),
+      },
+    );
     const store = createJetStreamEventStore({
       nc,
       stream: config.stream,

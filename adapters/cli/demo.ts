@@ -1,7 +1,7 @@
 import { allProjections } from '../../projections/registry.js';
 import { connectNats } from '../jetstream/connection.js';
 import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
-import { cliContext, toolServers, type GlobalOptions } from './context.js';
+import { cliContext, toolServers, type GlobalOptions, natsOf } from './context.js';
 import { brief, progressBar, table } from './format.js';
 import { followAcquisition, type AcquisitionView } from './acquire.js';
 import { followReport, type ReportView } from './report.js';
@@ -56,7 +56,7 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
   const context = cliContext(options, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
   const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-demo-cli');
+  const nc = await connectNats(natsOf(context, servers), 'daqflow-demo-cli');
   let inProcess: Daqflow | undefined;
   try {
     // Any reply, even "unknown id", means a daqflow serves this subject prefix; $SRV.PING would

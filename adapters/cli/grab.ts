@@ -7,7 +7,7 @@ import type { SeriesStatistics } from '../../actors/grabRun/parameterStatistics.
 import { ValidationError } from '../../events/errors.js';
 import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { connectNats } from '../jetstream/connection.js';
-import { cliContext, toolServers, withGlobalOptions, withToolNats, type CliContext, type GlobalOptions } from './context.js';
+import { cliContext, toolServers, withGlobalOptions, withToolNats, type CliContext, type GlobalOptions, natsOf } from './context.js';
 import { table } from './format.js';
 import { requestJson } from './natsRequest.js';
 
@@ -106,7 +106,7 @@ export const withDaqflow = async <T>(
   work: (nc: NatsConnection, inProcess: boolean) => Promise<T>,
 ): Promise<T> => {
   const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-cli');
+  const nc = await connectNats(natsOf(context, servers), 'daqflow-cli');
   let inProcess: Daqflow | undefined;
   try {
     const running = await nc
@@ -279,7 +279,7 @@ const runGet = async (id: string, options: GrabOptions & { follow?: boolean }): 
   const context = cliContext(options, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
   const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-cli');
+  const nc = await connectNats(natsOf(context, servers), 'daqflow-cli');
   try {
     const view = options.follow
       ? await followGrab(nc, prefix, id)

@@ -14,6 +14,7 @@ import { registerReportCommands } from './report.js';
 import { runRequest } from './request.js';
 import { registerSimulateCommands } from './simulate.js';
 import { runStatus } from './status.js';
+import { registerStreamCommands } from './stream.js';
 import { runUp } from './up.js';
 
 const positiveInt = (value: string): string => {
@@ -148,6 +149,7 @@ registerStatsCommands(program);
 registerScheduleCommands(program);
 registerSimulateCommands(program);
 registerNotifyCommands(program);
+registerStreamCommands(program);
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(
   (_, command: Command) => runMigrate(command.optsWithGlobals()),

@@ -1,6 +1,7 @@
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { connectNats } from '../jetstream/connection.js';
-import { cliContext, toolServers, type GlobalOptions } from './context.js';
+import { permissionRefusal } from './natsRequest.js';
+import { cliContext, toolServers, type GlobalOptions, natsOf } from './context.js';
 
 export interface RequestOptions extends GlobalOptions {
   readonly timeoutMs: string;
@@ -20,11 +21,13 @@ export const runRequest = async (subject: string, body: string | undefined, opti
     }
   }
   const servers = await toolServers(context);
-  const nc = await connectNats(servers.natsUrl, 'daqflow-request-cli');
+  const nc = await connectNats(natsOf(context, servers), 'daqflow-request-cli');
   try {
     const reply = await nc
       .request(subject, body ?? '', { timeout: Number(options.timeoutMs) })
       .catch((e: unknown) => {
+        const refusal = permissionRefusal(nc, subject, e);
+        if (refusal) throw refusal;
         throw new DaqflowError('STORE_UNAVAILABLE', `no answer on ${subject} within ${options.timeoutMs} ms: is \`daqflow up\` running? (${(e as Error).message})`);
       });
     const text = reply.string();

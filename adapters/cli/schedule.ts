@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { connectNats } from '../jetstream/connection.js';
-import { cliContext, toolServers, withGlobalOptions, type GlobalOptions } from './context.js';
+import { cliContext, toolServers, withGlobalOptions, type GlobalOptions, natsOf } from './context.js';
 import { requestJson } from './natsRequest.js';
 import { localTime, scheduleTable, type ScheduleRow } from './scheduleTable.js';
 
@@ -69,7 +69,7 @@ const withNats = async <T>(options: GlobalOptions, work: (nc: NatsConnection, pr
   const context = cliContext(options, { logLevel: 'warn' });
   const servers = await toolServers(context);
   try {
-    const nc = await connectNats(servers.natsUrl, 'daqflow-schedule-cli');
+    const nc = await connectNats(natsOf(context, servers), 'daqflow-schedule-cli');
     try {
       return await work(nc, context.config.subjectPrefix);
     } finally {

@@ -5,6 +5,7 @@ import { installProcessGuard } from '../app/processGuard.js';
 import { startDaqflow } from '../app/startDaqflow.js';
 import { isProcessAlive } from '../embedded/adoptOrphan.js';
 import { startEmbeddedServers } from '../embedded/embeddedServers.js';
+import { databaseUrlOf } from '../postgres/databaseUrl.js';
 import { startWriterRestShim, type WriterRestShim } from '../restShim/writerRestShim.js';
 import { cliContext, type GlobalOptions } from './context.js';
 
@@ -58,7 +59,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
   try {
     servers = await startEmbeddedServers(
       config.homeDir,
-      { natsUrl: config.natsUrl, databaseUrl: config.databaseUrl },
+      { natsUrl: config.natsUrl, databaseUrl: databaseUrlOf(config) },
       logger,
       'own',
     );
@@ -70,6 +71,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
         subjectPrefix: config.subjectPrefix,
         port: config.restPort,
         host: config.restHost,
+        ...(config.restToken ? { token: config.restToken } : {}),
         logger: logger.child({ component: 'rest-shim' }),
         streamCounters: () => daqflow.bsread.counters(),
       });

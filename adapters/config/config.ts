@@ -11,11 +11,54 @@ import { notificationRuleSchema, notificationTriggers } from '../../actors/notif
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/** libpq's sslmode values, as the pg client understands them. */
+export const sslModes = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+
+/** The NATS settings that only mean something for a configured server. */
+const natsLoginKeys = [
+  'natsUser',
+  'natsPassword',
+  'natsToken',
+  'natsNkey',
+  'natsCreds',
+  'natsTlsCa',
+  'natsTlsCert',
+  'natsTlsKey',
+  'natsTlsRequired',
+] as const;
+
+/** The server URLs of a comma-separated list. */
+export const splitServers = (value: string): string[] =>
+  value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+
+// Environment variables and flags arrive as text; a YAML file may hold a real boolean.
+const booleanSetting = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes'),
+]);
+
 /** Configuration keys, as written in a `--config` YAML file (camelCase) and their env names. */
 export const configKeys = {
   home: 'DAQFLOW_HOME',
   natsUrl: 'DAQFLOW_NATS_URL',
+  natsUser: 'DAQFLOW_NATS_USER',
+  natsPassword: 'DAQFLOW_NATS_PASSWORD',
+  natsToken: 'DAQFLOW_NATS_TOKEN',
+  natsNkey: 'DAQFLOW_NATS_NKEY',
+  natsCreds: 'DAQFLOW_NATS_CREDS',
+  natsTlsCa: 'DAQFLOW_NATS_TLSCA',
+  natsTlsCert: 'DAQFLOW_NATS_TLSCERT',
+  natsTlsKey: 'DAQFLOW_NATS_TLSKEY',
+  natsTlsRequired: 'DAQFLOW_NATS_TLS_REQUIRED',
   databaseUrl: 'DAQFLOW_DATABASE_URL',
+  databaseSslMode: 'DAQFLOW_DATABASE_SSLMODE',
+  databaseSslRootCert: 'DAQFLOW_DATABASE_SSLROOTCERT',
+  databaseSslCert: 'DAQFLOW_DATABASE_SSLCERT',
+  databaseSslKey: 'DAQFLOW_DATABASE_SSLKEY',
+  databasePasswordFile: 'DAQFLOW_DATABASE_PASSWORD_FILE',
   dataRoot: 'DAQFLOW_DATA_ROOT',
   bsreadStream: 'DAQFLOW_BSREAD_STREAM',
   bsreadMode: 'DAQFLOW_BSREAD_MODE',
@@ -28,10 +71,12 @@ export const configKeys = {
   localJobs: 'DAQFLOW_LOCAL_JOBS',
   timeZone: 'DAQFLOW_TIMEZONE',
   stream: 'DAQFLOW_STREAM',
+  streamReplicas: 'DAQFLOW_STREAM_REPLICAS',
   subjectPrefix: 'DAQFLOW_SUBJECT_PREFIX',
   logLevel: 'DAQFLOW_LOG_LEVEL',
   restPort: 'DAQFLOW_REST_PORT',
   restHost: 'DAQFLOW_REST_HOST',
+  restToken: 'DAQFLOW_REST_TOKEN',
   shutdownTimeoutMs: 'DAQFLOW_SHUTDOWN_TIMEOUT_MS',
   notifyWebhook: 'DAQFLOW_NOTIFY_WEBHOOK',
   notifyOn: 'DAQFLOW_NOTIFY_ON',
@@ -45,8 +90,30 @@ export const subjectPrefixPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 const configSchema = z.strictObject({
   home: z.string().min(1).default('.daqflow'),
-  natsUrl: z.string().min(1).optional(),
+  /** One URL, or several separated by commas (the servers of a cluster). */
+  natsUrl: z
+    .string()
+    .min(1)
+    .refine((v) => splitServers(v).length > 0, 'one or more NATS URLs separated by commas')
+    .optional(),
+  natsUser: z.string().min(1).optional(),
+  natsPassword: z.string().min(1).optional(),
+  natsToken: z.string().min(1).optional(),
+  /** File holding an nkey seed (SU...). */
+  natsNkey: z.string().min(1).optional(),
+  /** `.creds` file: a user JWT and its nkey seed, as `nsc` writes it. */
+  natsCreds: z.string().min(1).optional(),
+  natsTlsCa: z.string().min(1).optional(),
+  natsTlsCert: z.string().min(1).optional(),
+  natsTlsKey: z.string().min(1).optional(),
+  natsTlsRequired: booleanSetting.default(false),
   databaseUrl: z.string().min(1).optional(),
+  databaseSslMode: z.enum(sslModes).optional(),
+  databaseSslRootCert: z.string().min(1).optional(),
+  databaseSslCert: z.string().min(1).optional(),
+  databaseSslKey: z.string().min(1).optional(),
+  /** File whose first line is the database password (as a container secret is mounted). */
+  databasePasswordFile: z.string().min(1).optional(),
   dataRoot: z.string().min(1).optional(),
   bsreadStream: z.string().min(1).optional(),
   bsreadMode: z.enum(['pull', 'sub']).default('pull'),
@@ -67,6 +134,8 @@ const configSchema = z.strictObject({
     .refine(isTimeZone, 'an IANA time zone, e.g. Europe/Zurich or America/Chicago')
     .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone),
   stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('DAQFLOW_EVENTS'),
+  /** Replicas of the event stream when daqflow creates it; an existing stream keeps its own. */
+  streamReplicas: z.coerce.number().int().min(1).max(5).default(1),
   subjectPrefix: z
     .string()
     .regex(subjectPrefixPattern, 'dot-separated tokens of letters, digits, _ and -')
@@ -76,6 +145,8 @@ const configSchema = z.strictObject({
   restPort: z.coerce.number().int().min(0).max(65_535).optional(),
   // Loopback, as sf_bsread_writer listened: the shim has no authentication.
   restHost: z.string().min(1).default('127.0.0.1'),
+  /** Bearer token every shim request must carry; for a shim opened beyond loopback. */
+  restToken: z.string().min(16, 'at least 16 characters').optional(),
   /**
    * How long `daqflow up` may take to stop in order on SIGINT or SIGTERM before it stops its
    * servers and exits anyway (docs/operations.md).
@@ -107,6 +178,32 @@ const configSchema = z.strictObject({
     if (rule.on.includes('digest') && rule.at === undefined) {
       ctx.addIssue({ code: 'custom', path: ['notify', 'rules', index, 'at'], message: 'a digest rule needs its time of day, e.g. at: "07:30"' });
     }
+  }
+  // Login settings for the embedded server would be ignored without a word.
+  if (config.natsUrl === undefined) {
+    for (const key of natsLoginKeys) {
+      if (config[key] !== undefined && config[key] !== false) {
+        ctx.addIssue({ code: 'custom', path: [key], message: 'needs natsUrl (DAQFLOW_NATS_URL): the embedded nats-server takes no login' });
+      }
+    }
+  }
+  const logins = (['natsUser', 'natsToken', 'natsNkey', 'natsCreds'] as const).filter((key) => config[key] !== undefined);
+  if (logins.length > 1) {
+    ctx.addIssue({ code: 'custom', path: [logins[1]!], message: `only one way of logging in at a time: ${logins.join(' and ')} are both set` });
+  }
+  if (config.natsPassword !== undefined && config.natsUser === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['natsPassword'], message: 'needs natsUser (DAQFLOW_NATS_USER)' });
+  }
+  if ((config.natsTlsCert === undefined) !== (config.natsTlsKey === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [config.natsTlsCert ? 'natsTlsKey' : 'natsTlsCert'], message: 'a client certificate needs both natsTlsCert and natsTlsKey' });
+  }
+  if (config.databaseUrl === undefined) {
+    for (const key of ['databaseSslMode', 'databaseSslRootCert', 'databaseSslCert', 'databaseSslKey', 'databasePasswordFile'] as const) {
+      if (config[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'needs databaseUrl (DAQFLOW_DATABASE_URL): the embedded PostgreSQL takes none' });
+    }
+  }
+  if ((config.databaseSslCert === undefined) !== (config.databaseSslKey === undefined)) {
+    ctx.addIssue({ code: 'custom', path: [config.databaseSslCert ? 'databaseSslKey' : 'databaseSslCert'], message: 'a client certificate needs both databaseSslCert and databaseSslKey' });
   }
   // Refused at start-up, not at the first connection attempt.
   if (config.bsreadStream === undefined || config.bsreadReceiver !== 'zmtp') return;

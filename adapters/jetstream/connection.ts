@@ -1,5 +1,9 @@
+import { AuthorizationError, UserAuthenticationExpiredError } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { DaqflowError} from '../../events/errors.js';
 import { StoreUnavailableError } from '../../events/errors.js';
+import { natsSettingNames, NatsSettingError } from './errors.js';
+import { natsLogin, serverList, type NatsLogin, type NatsSettings } from './natsSettings.js';
 
 export interface ConnectNatsOptions {
   /** Connection name shown by the server (default daqflow). */
@@ -8,15 +12,94 @@ export interface ConnectNatsOptions {
   readonly timeoutMs?: number;
 }
 
-/** Connects to NATS at `url`; a server that cannot be reached fails with StoreUnavailableError. */
+/** Who logs in on a connection, as messages name it (see natsLogin). */
+const users = new WeakMap<NatsConnection, string>();
+
+/** The user a connection logged in as, for messages. */
+export const natsUserOf = (nc: NatsConnection): string => users.get(nc) ?? '(no login)';
+
+/** Node's codes for a server certificate the client does not trust. */
+const untrustedServer = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/;
+/** OpenSSL's words when the server refuses the client's certificate, or wanted one. */
+const refusedClient = /alert (bad certificate|unknown ca|certificate required|certificate unknown|handshake failure)|certificate required/i;
+
+const causes = (e: unknown): Array<{ code?: unknown; message: string }> => {
+  const out: Array<{ code?: unknown; message: string }> = [];
+  for (let at = e, depth = 0; at !== undefined && at !== null && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
+    out.push({ code: (at as { code?: unknown }).code, message: at instanceof Error ? at.message : String(at) });
+  }
+  return out;
+};
+
+/** The refusal of a setting that a failed connection means, or undefined when it is not one. */
+const settingRefusal = (e: unknown, where: string, login: NatsLogin, settings: NatsSettings): DaqflowError | undefined => {
+  const detail = e instanceof Error ? e.message : String(e);
+  if (e instanceof UserAuthenticationExpiredError || e instanceof AuthorizationError) {
+    if (!login.setting) {
+      return new NatsSettingError(
+        'user',
+        `NATS at ${where} wants a login (${detail}): set DAQFLOW_NATS_USER and DAQFLOW_NATS_PASSWORD, DAQFLOW_NATS_TOKEN, DAQFLOW_NATS_NKEY or DAQFLOW_NATS_CREDS`,
+        { cause: e },
+      );
+    }
+    const expired = e instanceof UserAuthenticationExpiredError ? ' (expired)' : '';
+    return new NatsSettingError(
+      login.setting,
+      `NATS at ${where} refused the login of ${login.who}${expired} (${natsSettingNames[login.setting]}): ${detail}`,
+      { cause: e },
+    );
+  }
+  const chain = causes(e);
+  const untrusted = chain.find((c) => typeof c.code === 'string' && untrustedServer.test(c.code));
+  if (untrusted) {
+    return new NatsSettingError(
+      'tlsCa',
+      `the certificate of NATS at ${where} is not trusted (${natsSettingNames.tlsCa}${settings.tlsCa ? ` = ${settings.tlsCa}` : ' is not set'}): ${untrusted.message}`,
+      { cause: e },
+    );
+  }
+  const refused = chain.find((c) => refusedClient.test(c.message));
+  if (refused) {
+    return new NatsSettingError(
+      'tlsCert',
+      `NATS at ${where} refused the client certificate (${natsSettingNames.tlsCert}${settings.tlsCert ? ` = ${settings.tlsCert}` : ' is not set'}): ${refused.message}`,
+      { cause: e },
+    );
+  }
+  // Under TLS 1.3 the server verifies a client certificate after the client's handshake is done,
+  // and the client sees its refusal only as a connection that never completes.
+  if (settings.tlsCert && /timeout/i.test(detail)) {
+    return new NatsSettingError(
+      'tlsCert',
+      `NATS at ${where} did not complete the connection (${detail}); with a client certificate (${natsSettingNames.tlsCert} = ${settings.tlsCert}) this is how a server that refuses it answers: check that a CA the server trusts signed it`,
+      { cause: e },
+    );
+  }
+  if (/tls.*not available/i.test(detail)) {
+    return new NatsSettingError('tlsRequired', `NATS at ${where} offers no TLS, which ${natsSettingNames.tlsRequired} asks for`, { cause: e });
+  }
+  return undefined;
+};
+
+/**
+ * Connects to NATS with the settings (or just a URL); a server that cannot be reached fails
+ * with StoreUnavailableError, a setting the server or the client refuses (a login, a file, a
+ * certificate) with NatsSettingError naming it.
+ */
 export const connectNats = async (
-  url: string,
+  target: string | NatsSettings,
   nameOrOptions: string | ConnectNatsOptions = {},
 ): Promise<NatsConnection> => {
   const options = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  const settings = typeof target === 'string' ? { servers: target } : target;
+  const servers = serverList(settings);
+  const url = servers.join(',');
+  const login = natsLogin(settings);
   try {
-    return await connect({
-      servers: url,
+    const nc = await connect({
+      servers,
+      ...(login.authenticator ? { authenticator: login.authenticator } : {}),
+      ...(login.tls ? { tls: login.tls } : {}),
       name: options.name ?? 'daqflow',
       timeout: options.timeoutMs ?? 5_000,
       // The client otherwise captures a stack trace for every request it sends, most of its CPU
@@ -26,7 +109,11 @@ export const connectNats = async (
       // operations fail with StoreUnavailableError meanwhile and work again after it is back.
       maxReconnectAttempts: -1,
     });
+    users.set(nc, login.who);
+    return nc;
   } catch (e) {
+    const refusal = settingRefusal(e, url, login, settings);
+    if (refusal) throw refusal;
     const detail = e instanceof Error ? e.message : String(e);
     throw new StoreUnavailableError(`cannot connect to NATS at ${url}: ${detail}`, { cause: e });
   }

@@ -3,6 +3,7 @@ import {
   ConnectionError,
   DrainingConnectionError,
   NoRespondersError,
+  PermissionViolationError,
   RequestError,
   TimeoutError,
 } from '@nats-io/transport-node';
@@ -33,6 +34,10 @@ export const isUnreachable = (error: unknown): boolean =>
  */
 export const toStoreError = (error: unknown, operation: string): unknown => {
   if (error instanceof DaqflowError) return error;
+  const violation = error instanceof PermissionViolationError ? error : (error as { cause?: unknown } | undefined)?.cause;
+  if (violation instanceof PermissionViolationError) {
+    return new NatsPermissionError(violation.subject, violation.operation === 'subscription' ? 'subscription' : 'publish', 'of this connection', { cause: error });
+  }
   if (isUnreachable(error)) {
     const detail = error instanceof Error ? error.message : String(error);
     return new StoreUnavailableError(`event store unavailable during ${operation}: ${detail}`, {
@@ -48,3 +53,78 @@ export const toStoreError = (error: unknown, operation: string): unknown => {
   }
   return error;
 };
+
+/** The NATS setting that a refusal is about, as its environment variable names it. */
+export const natsSettingNames = {
+  url: 'DAQFLOW_NATS_URL',
+  user: 'DAQFLOW_NATS_USER/DAQFLOW_NATS_PASSWORD',
+  token: 'DAQFLOW_NATS_TOKEN',
+  nkey: 'DAQFLOW_NATS_NKEY',
+  creds: 'DAQFLOW_NATS_CREDS',
+  tlsCa: 'DAQFLOW_NATS_TLSCA',
+  tlsCert: 'DAQFLOW_NATS_TLSCERT',
+  tlsKey: 'DAQFLOW_NATS_TLSKEY',
+  tlsRequired: 'DAQFLOW_NATS_TLS_REQUIRED',
+} as const;
+
+export type NatsSetting = keyof typeof natsSettingNames;
+
+/**
+ * The connection to NATS failed because of a setting: a file that cannot be read, a login the
+ * server refused, a certificate one side does not trust. `setting` names it; retrying does
+ * not help until the setting changes.
+ */
+export class NatsSettingError extends DaqflowError {
+  override readonly name = 'NatsSettingError';
+  constructor(
+    readonly setting: NatsSetting,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(setting === 'user' || setting === 'token' || setting === 'nkey' || setting === 'creds' ? 'PERMISSION_DENIED' : 'VALIDATION_FAILED', message, { setting: natsSettingNames[setting] }, options);
+  }
+}
+
+/** The server refused a publish or subscribe of this connection's user. */
+export class NatsPermissionError extends DaqflowError {
+  override readonly name = 'NatsPermissionError';
+  constructor(
+    readonly subject: string,
+    readonly operation: 'publish' | 'subscription',
+    readonly user: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'PERMISSION_DENIED',
+      `permission denied for ${subject}: the user ${user} may not ${operation === 'publish' ? 'publish' : 'subscribe'} there`,
+      { subject, operation, user },
+      options,
+    );
+  }
+}
+
+/** One setting in which the event stream on the server differs from daqflow's. */
+export interface StreamDifference {
+  /** The field of the stream configuration, as JetStream names it. */
+  readonly field: string;
+  readonly have: unknown;
+  readonly want: unknown;
+  /** Whether daqflow depends on it (it refuses the stream) or leaves the operator's value. */
+  readonly needed: boolean;
+}
+
+/** The event stream exists but differs in something daqflow depends on; nothing was changed. */
+export class StreamMismatchError extends DaqflowError {
+  override readonly name = 'StreamMismatchError';
+  constructor(
+    readonly stream: string,
+    readonly differences: readonly StreamDifference[],
+  ) {
+    const listed = differences.map((d) => `${d.field} is ${JSON.stringify(d.have)}, daqflow needs ${JSON.stringify(d.want)}`).join('; ');
+    super(
+      'STREAM_MISMATCH',
+      `stream ${stream} differs from what daqflow needs: ${listed}. Nothing was changed; \`daqflow stream check\` shows it, \`daqflow stream apply\` changes it`,
+      { stream, differences },
+    );
+  }
+}

@@ -9,7 +9,9 @@ import {
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { allActorsSubject } from './subjects.js';
-import { toStoreError } from './errors.js';
+import { StoreUnavailableError } from '../../events/errors.js';
+import { appliedEventStream, compareEventStream } from './compareEventStream.js';
+import { StreamMismatchError, toStoreError, type StreamDifference } from './errors.js';
 
 export interface EventStreamNames {
   /** JetStream stream name. */
@@ -27,11 +29,12 @@ export const defaultEventStream: EventStreamNames = {
 /** How long the server remembers a Nats-Msg-Id (idempotency key). */
 export const duplicateWindowMs = 2 * 60 * 1000;
 
-/** Server error code when a stream name is taken with another configuration. */
+/** Server error codes: a stream name taken (by a concurrent create), no such stream. */
 const streamNameInUse = 10058;
+const streamNotFound = 10059;
 
 /** The configuration of the event stream: keep everything, forever, on disk. */
-export const eventStreamConfig = (names: EventStreamNames): StreamConfig =>
+export const eventStreamConfig = (names: EventStreamNames, replicas = 1): StreamConfig =>
   ({
     name: names.stream,
     subjects: [allActorsSubject(names.subjectPrefix)],
@@ -44,30 +47,80 @@ export const eventStreamConfig = (names: EventStreamNames): StreamConfig =>
     max_msgs_per_subject: -1,
     max_msg_size: -1,
     max_consumers: -1,
-    num_replicas: 1,
+    num_replicas: replicas,
     duplicate_window: nanos(duplicateWindowMs),
     // Appends look up an actor's head with Direct Get, which needs this.
     allow_direct: true,
   }) as StreamConfig;
 
-/** Creates the event stream, or updates it to the expected configuration when it exists. */
+export interface EnsureEventStreamOptions {
+  /** Replicas of a stream created here (default 1); an existing stream keeps its own. */
+  readonly replicas?: number;
+  /** Hears the differences daqflow leaves alone (an operator's replicas, placement, limits). */
+  readonly onOperatorSettings?: (differences: readonly StreamDifference[]) => void;
+}
+
+const streamInfo = async (jsm: JetStreamManager, stream: string): Promise<StreamInfo | undefined> => {
+  try {
+    return await jsm.streams.info(stream);
+  } catch (e) {
+    if (e instanceof JetStreamApiError && e.code === streamNotFound) return undefined;
+    throw toStoreError(e, `reading stream ${stream}`);
+  }
+};
+
+/**
+ * Creates the event stream when it is missing. An existing one is never changed here: one that
+ * differs in what daqflow needs is refused with StreamMismatchError naming the differences;
+ * other differences are the operator's and are handed to `onOperatorSettings`.
+ */
 export const ensureEventStream = async (
   jsm: JetStreamManager,
   names: EventStreamNames = defaultEventStream,
+  options: EnsureEventStreamOptions = {},
 ): Promise<StreamInfo> => {
-  const config = eventStreamConfig(names);
-  try {
-    // Adding with an identical configuration succeeds on the server, so the common case is
-    // one request; only a differing configuration needs the update.
-    return await jsm.streams.add(config);
-  } catch (e) {
-    if (!(e instanceof JetStreamApiError && e.code === streamNameInUse)) {
-      throw toStoreError(e, `creating stream ${names.stream}`);
+  const want = eventStreamConfig(names, options.replicas);
+  let info = await streamInfo(jsm, names.stream);
+  if (!info) {
+    try {
+      return await jsm.streams.add(want);
+    } catch (e) {
+      // Another process created it meanwhile: check that one like any existing stream.
+      if (!(e instanceof JetStreamApiError && e.code === streamNameInUse)) throw toStoreError(e, `creating stream ${names.stream}`);
     }
+    info = await streamInfo(jsm, names.stream);
+    if (!info) throw new StoreUnavailableError(`stream ${names.stream} was reported taken but cannot be read`);
   }
+  const differences = compareEventStream(info.config, want);
+  const needed = differences.filter((d) => d.needed);
+  if (needed.length > 0) throw new StreamMismatchError(names.stream, needed);
+  if (differences.length > 0) options.onOperatorSettings?.(differences);
+  return info;
+};
+
+/** What `daqflow stream check` and `apply` see: the stream on the server, if any, and its differences. */
+export interface EventStreamState {
+  readonly info?: StreamInfo;
+  readonly differences: readonly StreamDifference[];
+}
+
+/** Compares the stream on the server with daqflow's configuration, changing nothing. */
+export const checkEventStream = async (jsm: JetStreamManager, names: EventStreamNames, replicas?: number): Promise<EventStreamState> => {
+  const info = await streamInfo(jsm, names.stream);
+  if (!info) return { differences: [] };
+  return { info, differences: compareEventStream(info.config, eventStreamConfig(names, replicas ?? info.config.num_replicas)) };
+};
+
+/**
+ * Creates the stream, or changes an existing one to what daqflow needs, keeping the operator's
+ * other settings; replicas change only when `replicas` is given.
+ */
+export const applyEventStream = async (jsm: JetStreamManager, names: EventStreamNames, replicas?: number): Promise<StreamInfo> => {
+  const info = await streamInfo(jsm, names.stream);
   try {
-    return await jsm.streams.update(names.stream, config);
+    if (!info) return await jsm.streams.add(eventStreamConfig(names, replicas));
+    return await jsm.streams.update(names.stream, appliedEventStream(info.config, eventStreamConfig(names), replicas));
   } catch (e) {
-    throw toStoreError(e, `updating stream ${names.stream}`);
+    throw toStoreError(e, `${info ? 'updating' : 'creating'} stream ${names.stream}`);
   }
 };

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, RetentionPolicy, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
@@ -20,7 +20,9 @@ import { appendHistory, testEventStoreContract } from '../../test/contracts/even
 import { demoEvent } from '../../test/harness/demoEvents.js';
 import { testStream } from '../../test/harness/testNames.js';
 import { connectNats } from './connection.js';
-import { duplicateWindowMs, ensureEventStream, type EventStreamNames } from './eventStream.js';
+import { applyEventStream, duplicateWindowMs, ensureEventStream, eventStreamConfig, type EventStreamNames } from './eventStream.js';
+import { StreamMismatchError } from './errors.js';
+import { appliedEventStream, compareEventStream } from './compareEventStream.js';
 import {
   createJetStreamEventStore,
   type JetStreamEventStore,
@@ -82,9 +84,8 @@ describe('JetStreamEventStore on nats-server', () => {
   });
 
   describe('ensureEventStream', () => {
-    it('can run twice, and brings a differing stream to the expected configuration', async () => {
+    it('creates a missing stream, can run twice, and reports the operator\'s limits without changing them', async () => {
       const own = testStream();
-      await a.jsm.streams.add({ name: own.stream, subjects: [`${own.subjectPrefix}.>`], allow_direct: false });
       const first = await ensureEventStream(a.jsm, own);
       const second = await ensureEventStream(a.jsm, own);
       for (const info of [first, second]) {
@@ -100,6 +101,51 @@ describe('JetStreamEventStore on nats-server', () => {
           max_age: 0,
         });
       }
+      // An operator sets limits of their own: daqflow uses the stream, says so, and keeps them.
+      await a.jsm.streams.update(own.stream, { ...first.config, max_msgs: 1_000_000, max_age: 90 * 86_400 * 1e9 });
+      const heard: unknown[] = [];
+      const third = await ensureEventStream(a.jsm, own, { onOperatorSettings: (d) => heard.push(...d) });
+      expect(third.config.max_msgs).toBe(1_000_000);
+      expect((await a.jsm.streams.info(own.stream)).config).toMatchObject({ max_msgs: 1_000_000, max_age: 90 * 86_400 * 1e9 });
+      expect(heard).toEqual([
+        { field: 'max_msgs', have: 1_000_000, want: -1, needed: false },
+        { field: 'max_age', have: 90 * 86_400 * 1e9, want: 0, needed: false },
+      ]);
+      await a.jsm.streams.delete(own.stream);
+    });
+
+    it("leaves an operator's replicas and placement (an R3 stream on a cluster) and a longer duplicate window alone", () => {
+      const want = eventStreamConfig(testStream());
+      const r3 = { ...want, num_replicas: 3, placement: { cluster: 'c1', tags: ['ssd'] }, duplicate_window: want.duplicate_window * 10 };
+      const differences = compareEventStream(r3, want);
+      expect(differences.map((d) => [d.field, d.needed])).toEqual([
+        ['duplicate_window', false],
+        ['num_replicas', false],
+        ['placement', false],
+      ]);
+      expect(compareEventStream({ ...want, retention: RetentionPolicy.Workqueue, duplicate_window: 1e9 }, want).filter((d) => d.needed).map((d) => d.field)).toEqual([
+        'retention',
+        'duplicate_window',
+      ]);
+      // apply keeps the operator's replicas unless replicas are asked for
+      expect(appliedEventStream(r3, want).num_replicas).toBe(3);
+      expect(appliedEventStream(r3, want, 5).num_replicas).toBe(5);
+    });
+
+    it('refuses a stream with other subjects or without direct get, naming the differences, and changes nothing', async () => {
+      const own = testStream();
+      await a.jsm.streams.add({ name: own.stream, subjects: [`${own.subjectPrefix}.other.>`], allow_direct: false });
+      const failure = await ensureEventStream(a.jsm, own).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(StreamMismatchError);
+      expect((failure as Error).message).toContain(`subjects is ["${own.subjectPrefix}.other.>"], daqflow needs ["${own.subjectPrefix}.>"]`);
+      expect((failure as Error).message).toContain('allow_direct is false, daqflow needs true');
+      expect((failure as Error).message).toContain('daqflow stream apply');
+      expect((await a.jsm.streams.info(own.stream)).config).toMatchObject({ subjects: [`${own.subjectPrefix}.other.>`], allow_direct: false });
+      // Applied deliberately, the needed settings change and nothing else does.
+      await a.jsm.streams.update(own.stream, { ...(await a.jsm.streams.info(own.stream)).config, max_msgs: 5_000 });
+      const applied = await applyEventStream(a.jsm, own);
+      expect(applied.config).toMatchObject({ subjects: [`${own.subjectPrefix}.>`], allow_direct: true, max_msgs: 5_000 });
+      await expect(ensureEventStream(a.jsm, own)).resolves.toBeDefined();
       await a.jsm.streams.delete(own.stream);
     });
   });

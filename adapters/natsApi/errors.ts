@@ -25,6 +25,10 @@ export const apiErrorTable: Readonly<Record<ErrorCode, { readonly status: ApiSta
   WRONG_STATE: { status: 409, retryable: false },
   VERSION_CONFLICT: { status: 409, retryable: true },
   DUPLICATE: { status: 409, retryable: false },
+  // Both arise where daqflow is a client of NATS (a login, a publish the server refused, a
+  // stream that differs), not in a handler; were one to reach a reply, the server is at fault.
+  PERMISSION_DENIED: { status: 500, retryable: false },
+  STREAM_MISMATCH: { status: 500, retryable: false },
   STORE_UNAVAILABLE: { status: 500, retryable: true },
   REPLAY_INCOMPATIBLE: { status: 500, retryable: false },
   INTERNAL: { status: 500, retryable: false },

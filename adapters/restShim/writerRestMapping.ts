@@ -14,7 +14,7 @@ export const REQUIRED_PARAMETERS = ['general/created', 'general/user', 'general/
  */
 export type WriterStatusWord = 'waiting' | 'writing' | 'finished' | 'killed' | 'error';
 
-export type ShimHttpStatus = 400 | 404 | 405 | 409 | 500;
+export type ShimHttpStatus = 400 | 401 | 404 | 405 | 409 | 500;
 
 /** A refused request, with the HTTP status it is answered with. */
 export class ShimError extends Error {

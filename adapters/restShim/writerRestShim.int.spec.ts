@@ -324,4 +324,16 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     expect((reply.body.error as { details: Record<string, unknown> }).details).toMatchObject({ retryable: true });
     expect((await call(shim, 'GET', '/status')).status).toBe(200);
   });
+
+  it('with a token, answers 401 to a request without it or with another, and serves one that carries it', async () => {
+    const token = 'a-token-for-the-detector-network';
+    const shim = await startWriterRestShim({ nc, subjectPrefix: `t_${uniqueToken()}`, port: 0, token });
+    shims.push(shim);
+    const status = (headers: Record<string, string>) => fetch(`${shim.url}/status`, { headers }).then(async (r) => ({ status: r.status, body: (await r.json()) as Record<string, unknown> }));
+    const without = await status({});
+    expect(without.status).toBe(401);
+    expect(without.body).toMatchObject({ state: 'error', error: { code: 'UNAUTHORIZED' } });
+    expect((await status({ authorization: 'Bearer not-the-token' })).status).toBe(401);
+    expect((await status({ authorization: `Bearer ${token}` })).status).toBe(200);
+  });
 });

@@ -9,6 +9,7 @@
  * are a few lines each, so a dependency would buy nothing.
  */
 import { randomUUID } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -39,6 +40,8 @@ export interface WriterRestShimOptions {
   /** Default 127.0.0.1, where sf_bsread_writer listened. */
   readonly host?: string;
   readonly logger?: Logger;
+  /** Bearer token every request must carry (`Authorization: Bearer <token>`); absent, none is asked. */
+  readonly token?: string;
   /** The bsread stream's counters when the shim runs beside it; shown under `statistics.stream`. */
   readonly streamCounters?: () => StreamCounters | undefined;
   /** Per NATS request. Default 5 s. */
@@ -48,6 +51,17 @@ export interface WriterRestShimOptions {
   /** How long `/stop` and `/kill` wait for the acquisition to end before answering. Default 10 s. */
   readonly endWaitMs?: number;
 }
+
+/** Compares in constant time, so that the answer's timing does not spell the token out. */
+const bearerMatches = (header: string | undefined, token: string): boolean => {
+  const given = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1];
+  if (given === undefined) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(token).digest();
+  return timingSafeEqual(a, b);
+};
+
+const isLoopback = (host: string): boolean => host === 'localhost' || host === '::1' || host.startsWith('127.');
 
 export interface WriterRestShim {
   /** e.g. `http://127.0.0.1:8888`. */
@@ -308,6 +322,9 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
     try {
       // Read every body, even one a route ignores, so that a keep-alive connection stays usable.
       const body = await readBody(req, maxBodyBytes);
+      if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
+        throw new ShimError(401, 'UNAUTHORIZED', 'this REST shim needs `Authorization: Bearer <token>` with its DAQFLOW_REST_TOKEN', {});
+      }
       // One trailing slash is forgiven (`/status/`); any other empty segment is no route.
       const [, name, param, ...rest] = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).split('/');
       const candidates = routes.filter((r) => r.name === name);
@@ -354,7 +371,10 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
   server.on('error', (e) => logger.error({ err: e }, 'REST shim server error'));
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, subjectPrefix: options.subjectPrefix ?? 'daqflow' }, 'sf_bsread_writer REST shim listening');
+  logger.info({ url, subjectPrefix: options.subjectPrefix ?? 'daqflow', token: options.token !== undefined }, 'sf_bsread_writer REST shim listening');
+  if (options.token === undefined && !isLoopback(host)) {
+    logger.warn({ url }, 'the REST shim listens beyond loopback without a token: anyone who reaches it can start and stop acquisitions (set DAQFLOW_REST_TOKEN)');
+  }
 
   let closing: Promise<void> | undefined;
   return {
