@@ -10,17 +10,21 @@
  * straight through, and the finish (trim, links, fsync, rename). It is written in a
  * temporary folder of its own and removed.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import type { BsreadChannelConfig, BsreadMessage, BsreadType } from '../bsread/bsreadMessage.js';
 import { BsreadValues } from '../bsread/bsreadValues.js';
 import { openSwissfelFile } from './swissfelWriter.js';
 
-const PULSES = 250;
+const PULSES = 150;
 /** Small chunks, so that a few hundred pulses fill several of them. */
-const CHUNK_ROWS = 100;
-const SCALARS = 64;
+const CHUNK_ROWS = 40;
+const SCALARS = 32;
+/** Pulses written between two looks at `stop`. */
+const PULSES_PER_TURN = 10;
 
 const channel = (name: string, type: BsreadType, shape: number[]): BsreadChannelConfig => ({
   name,
@@ -52,7 +56,7 @@ const channelsBefore: readonly BsreadChannelConfig[] = [
   channel('WARM:INT', 'int32', [1]),
   channel('WARM:STRING', 'string', [1]),
   channel('WARM:WAVE', 'float32', [256]),
-  channel('WARM:IMAGE', 'uint16', [256, 256]),
+  channel('WARM:IMAGE', 'uint16', [128, 128]),
 ];
 // A type change half-way, as a camera reconfigured during an acquisition.
 const channelsAfter: readonly BsreadChannelConfig[] = channelsBefore.map((c) => (c.name === 'WARM:INT' ? channel('WARM:INT', 'float64', [1]) : c));
@@ -66,20 +70,51 @@ const messageAt = (pulseId: number, channels: readonly BsreadChannelConfig[], im
   return { pulseId, globalTimestamp: stamp, hash: channels === channelsBefore ? 'before' : 'after', channels, values: BsreadValues.from(values), wireBytes: 0 };
 };
 
-/** Writes and removes one file in a temporary folder; resolves with the milliseconds it took. */
-export const warmUpSwissfelWriter = async (): Promise<number> => {
+const FOLDER_PREFIX = 'daqflow-writer-warm-up-';
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** Removes the warm-up folders of processes that no longer run. */
+const removeStaleFolders = async (): Promise<void> => {
+  for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+    const pid = Number(/^daqflow-writer-warm-up-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid === process.pid || isAlive(pid)) continue;
+    await rm(join(tmpdir(), name), { recursive: true, force: true }).catch(() => undefined);
+  }
+};
+
+/**
+ * Writes and removes one file in a temporary folder, unless `stop` says to give way first; resolves
+ * with the milliseconds it took and whether it wrote the whole file.
+ */
+export const warmUpSwissfelWriter = async (stop: () => boolean = () => false): Promise<{ ms: number; complete: boolean }> => {
   const started = performance.now();
-  const dir = await mkdtemp(join(tmpdir(), 'daqflow-writer-warm-up-'));
+  await removeStaleFolders();
+  const dir = await mkdtemp(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-${threadId}-`));
   try {
     const writer = await openSwissfelFile({ outputFile: 'warm-up.h5', dataRoot: dir, chunkRows: CHUNK_ROWS, releasePageCacheEveryBytes: 0 });
-    const image = new Uint8Array(256 * 256 * 2);
+    const image = new Uint8Array(128 * 128 * 2);
     for (let p = 1; p <= PULSES; p++) {
+      if (p % PULSES_PER_TURN === 0) {
+        await nextTurn();
+        if (stop()) {
+          await writer.abort();
+          return { ms: performance.now() - started, complete: false };
+        }
+      }
       if (p % 47 === 0) continue; // a gap: missing rows
       writer.writePulse(p, p % 41 === 0 ? null : messageAt(p, p < PULSES / 2 ? channelsBefore : channelsAfter, image));
     }
     await writer.finish();
+    return { ms: performance.now() - started, complete: true };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  return performance.now() - started;
 };

@@ -141,11 +141,11 @@ const pump = async (): Promise<void> => {
   busy = false;
 };
 // A thread started ahead of the first acquisition writes a throwaway file first
-// (swissfelWriterWarmUp.ts); an acquisition that comes meanwhile waits in `queue`. A failed
-// warm-up is no reason not to write real files: they report their own errors.
+// (swissfelWriterWarmUp.ts); an acquisition that comes meanwhile stops it within a few pulses.
+// A failed warm-up is no reason not to write real files: they report their own errors.
 if (data?.warmUp === true) {
   busy = true;
-  void warmUpSwissfelWriter()
+  void warmUpSwissfelWriter(() => queue.length > 0)
     .catch(() => undefined)
     .then(() => pump());
 }
