@@ -1,10 +1,13 @@
 // Records golden histories of an actor kind into test/fixtures/histories/<kind>/<name>.json.
-// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab, acquisition, report).
+// Run when a new scenario is worth keeping: `npx tsx test/tools/recordHistory.ts demo` (or schedule, grab, acquisition, report, notification).
 // Existing files are never overwritten: a recorded history is a promise to keep accepting it.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { grabRunActor } from '../../actors/grabRun/index.js';
+import { notificationActor } from '../../actors/notification/index.js';
+import { channelConfigSchema } from '../../adapters/notification/channelConfig.js';
+import { createNotificationEffects } from '../../adapters/notification/notificationEffects.js';
 import { reportJobActor } from '../../actors/reportJob/index.js';
 import { createDb } from '../../adapters/postgres/createDb.js';
 import { migrateToLatest } from '../../adapters/postgres/migrate.js';
@@ -317,7 +320,55 @@ const reportScenarios: Record<string, Scenario> = {
   }),
 };
 
+/** A notification scenario: a loopback webhook answering the scripted statuses, then 200. */
+const notification = (statuses: number[], maxAttempts: number): Scenario => async (store) => {
+  const { createServer } = await import('node:http');
+  const answers = [...statuses];
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(answers.shift() ?? 200).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/hook`;
+  try {
+    const runtime = new ActorRuntime({
+      store,
+      schemas: new EventSchemas(),
+      definitions: [defineActor(notificationActor)],
+      effects: { notification: createNotificationEffects({ channels: () => ({ chat: channelConfigSchema.parse({ type: 'mattermost', url }) }) }) },
+      newId,
+    });
+    await runtime.start();
+    const { id } = await runtime.create(
+      'notification',
+      'request',
+      {
+        rule: 'trouble',
+        channel: 'chat',
+        trigger: { kind: 'grab', id: 'golden-grab', state: 'failed', position: 12, time: '2026-12-06T06:00:00.000Z' },
+        message: { title: 'daqflow: grab golden-grab FAILED', fields: [{ name: 'error', value: 'REFUSED: 400' }], link: null, event: null },
+        maxAttempts,
+        initialDelayMs: 20,
+        maxDelayMs: 40,
+      },
+      { requestId: `golden-notification-${statuses.join('-')}-${maxAttempts}` },
+    );
+    await until(async () => (await runtime.get('notification', id)).final);
+    await runtime.stop();
+    return id;
+  } finally {
+    server.close();
+  }
+};
+
+const notificationScenarios: Record<string, Scenario> = {
+  sentAfterRetries: notification([500, 503], 5),
+  gaveUp: notification([500, 500, 500], 3),
+  refused: notification([404], 5),
+};
+
 const byKind: Record<string, { kind: string; scenarios: Record<string, Scenario> }> = {
+  notification: { kind: 'notification', scenarios: notificationScenarios },
   report: { kind: 'report', scenarios: reportScenarios },
   acquisition: { kind: 'acquisition', scenarios: acquisitionScenarios },
   demo: { kind: 'demo', scenarios: demoScenarios },
