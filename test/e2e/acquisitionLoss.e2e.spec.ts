@@ -79,12 +79,17 @@ const stream = async (): Promise<{ newest_pulse_id: number | null; reader_lost_p
   return reply.statistics.stream;
 };
 
-/** Starts an acquisition, until stopped, from a little after the newest pulse in the buffer. */
+/**
+ * Starts an acquisition, until stopped, at the next pulse. "Now" is resolved by daqflow itself: a
+ * pulse id read from the statistics first may be one of the stale pulses the sender queued before
+ * daqflow connected, long gone by the time the start arrives.
+ */
 const startAhead = async (outputFile: string, extra: Record<string, unknown> = {}): Promise<{ id: string; first: number }> => {
-  const newest = await waitFor('pulses in the buffer', async () => (await stream()).newest_pulse_id ?? undefined, 20_000);
-  const first = newest + 50;
-  const outcome = await apiRequest(nc, subject('start'), { outputFile, startPulseId: first, ...extra }, 10_000);
+  await waitFor('pulses in the buffer', async () => (await stream()).newest_pulse_id ?? undefined, 20_000);
+  const outcome = await apiRequest(nc, subject('start'), { outputFile, startNow: true, ...extra }, 10_000);
   if (outcome.kind !== 'ok') throw new Error(`acquisition start refused: ${JSON.stringify(outcome)}`);
+  const first = outcome.body['startPulseId'];
+  if (typeof first !== 'number') throw new Error(`no start pulse in ${JSON.stringify(outcome.body)}`);
   return { id: outcome.body['id'] as string, first };
 };
 
