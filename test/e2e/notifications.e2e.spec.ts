@@ -214,4 +214,26 @@ describe('notifications', () => {
     // The restart made no second notification of the same event.
     expect((await notifications()).filter((x) => (x.summary['about'] as { id: string }).id === demoFailed)).toHaveLength(1);
   }, 120_000);
+
+  it('kill -9 while a message is on its way: sent again after the restart with the same key, one notification', async () => {
+    const before = hooks.posts('/chat').length;
+    // The chat takes the post but answers only after daqflow is gone: the send is not on record.
+    hooks.delayNext('/chat', 60_000);
+    const demoFailed = await start('demo', { steps: 1, intervalMs: 10, failAtStep: 1 });
+    await waitFor('the post to reach the chat', async () => (hooks.posts('/chat').slice(before).some((p) => String((p.body as { text: string }).text).includes(demoFailed)) ? true : undefined), 30_000, 50);
+    const sending = (await notifications()).find((x) => (x.summary['about'] as { id: string }).id === demoFailed);
+    expect(sending?.state).toBe('sending');
+    up.kill('SIGKILL');
+    await up.exited;
+    up = await startDaqflowProcess({ env, args: ['up', '--config', configFile] });
+    await waitFor('the notification to be sent after the restart', async () => {
+      const n = (await notifications()).find((x) => x.id === sending!.id);
+      return n?.state === 'sent' ? n : undefined;
+    }, 30_000, 200);
+    const posts = hooks.posts('/chat').slice(before).filter((p) => String((p.body as { text: string }).text).includes(demoFailed));
+    // The repeat the docs allow: two posts, one key, one notification on record.
+    expect(posts).toHaveLength(2);
+    expect(new Set(posts.map((p) => p.headers['idempotency-key']))).toEqual(new Set([sending!.id]));
+    expect((await notifications()).filter((x) => (x.summary['about'] as { id: string }).id === demoFailed)).toHaveLength(1);
+  }, 120_000);
 });

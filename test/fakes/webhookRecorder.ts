@@ -16,6 +16,8 @@ export interface WebhookRecorder {
   posts(path?: string): RecordedPost[];
   /** Answers the next `n` POSTs to `path` with `status`; later ones with 200. */
   failNext(path: string, n: number, status?: number): void;
+  /** Holds the answer to the next POST to `path` for `ms` (it is recorded when it arrives). */
+  delayNext(path: string, ms: number): void;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export interface WebhookRecorder {
 export const startWebhookRecorder = async (): Promise<WebhookRecorder> => {
   const posts: RecordedPost[] = [];
   const faults = new Map<string, { n: number; status: number }>();
+  const delays = new Map<string, number>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,7 +41,11 @@ export const startWebhookRecorder = async (): Promise<WebhookRecorder> => {
         // not JSON: kept as text
       }
       posts.push({ path, headers: req.headers, body, status });
-      res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'scripted failure');
+      const delay = delays.get(path) ?? 0;
+      delays.delete(path);
+      setTimeout(() => {
+        if (!res.destroyed) res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'scripted failure');
+      }, delay);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -47,6 +54,11 @@ export const startWebhookRecorder = async (): Promise<WebhookRecorder> => {
     url: `http://127.0.0.1:${port}`,
     posts: (path) => posts.filter((p) => path === undefined || p.path === path),
     failNext: (path, n, status = 500) => faults.set(path, { n, status }),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    delayNext: (path, ms) => delays.set(path, ms),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 };
