@@ -31,9 +31,29 @@ export const configKeys = {
   restPort: 'DAQFLOW_REST_PORT',
   restHost: 'DAQFLOW_REST_HOST',
   shutdownTimeoutMs: 'DAQFLOW_SHUTDOWN_TIMEOUT_MS',
+  http: 'DAQFLOW_HTTP',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
+
+/** Where the HTTP server listens. */
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `none`, `host:port`, `[v6]:port` or `:port` (all interfaces); otherwise the reason it is
+ * not one, as a sentence.
+ */
+export const parseHttpAddress = (text: string): HttpAddress | 'none' | string => {
+  const value = text.trim();
+  if (value === 'none') return 'none';
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65_535) return `${text} is not host:port (e.g. 127.0.0.1:8080, :8080, [::1]:8080) or none`;
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+};
 
 /** Dot-separated tokens: what may stand before every daqflow subject. */
 export const subjectPrefixPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -76,6 +96,21 @@ const configSchema = z.strictObject({
    * servers and exits anyway (docs/operations.md).
    */
   shutdownTimeoutMs: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  /**
+   * Where `daqflow up` serves the status pages, `/metrics`, `/healthz` and `/readyz`: `host:port`
+   * (port 0 picks a free one), or `none`. Loopback by default: the pages have no authentication.
+   */
+  http: z
+    .string()
+    .transform((text, ctx): HttpAddress | 'none' => {
+      const parsed = parseHttpAddress(text);
+      if (typeof parsed === 'string' && parsed !== 'none') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .default({ host: '127.0.0.1', port: 8080 }),
 }).superRefine((config, ctx) => {
   // Refused at start-up, not at the first connection attempt.
   if (config.bsreadStream === undefined || config.bsreadReceiver !== 'zmtp') return;
