@@ -5,7 +5,7 @@ import { installProcessGuard } from '../app/processGuard.js';
 import { startDaqflow } from '../app/startDaqflow.js';
 import { isProcessAlive } from '../embedded/adoptOrphan.js';
 import { startEmbeddedServers } from '../embedded/embeddedServers.js';
-import { startHttpServer, type HttpServer } from '../http/startHttpServer.js';
+import type { HttpServer } from '../http/startHttpServer.js';
 import { startWriterRestShim, type WriterRestShim } from '../restShim/writerRestShim.js';
 import { cliContext, type GlobalOptions } from './context.js';
 
@@ -77,6 +77,8 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       });
     }
     if (config.http !== 'none') {
+      // Loaded here, not at the top: every other command would pay for fastify's start-up.
+      const { startHttpServer } = await import('../http/startHttpServer.js');
       http = await startHttpServer({
         daqflow: app,
         address: config.http,
