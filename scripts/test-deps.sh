@@ -7,7 +7,8 @@
 # - gcc and libzmq3-dev: the independent bsread sender (bench/bsreadLibzmqSender.c) is compiled
 #   by the specs that run it;
 # - python3-zmq and python3-h5py: its stream and the HDF5 files are read back with Debian's own
-#   Python modules.
+#   Python modules;
+# - chromium: the status pages are tested in a real browser, driven by playwright-core.
 # As root, missing packages are installed with apt-get; otherwise the command to run is printed
 # and the tests that need them fail saying what is missing.
 set -euo pipefail
@@ -23,6 +24,7 @@ have gcc || missing+=(gcc)
 [ -f /usr/include/zmq.h ] || missing+=(libzmq3-dev)
 [ -d /usr/lib/python3/dist-packages/zmq ] || missing+=(python3-zmq)
 [ -d /usr/lib/python3/dist-packages/h5py ] || missing+=(python3-h5py)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -53,6 +53,9 @@ import { createFireTarget } from './fireTarget.js';
 import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
 import { OutageLog, type OutageState } from './outageLog.js';
+import { createDaqflowMetrics, type DaqflowMetrics } from '../http/daqflowMetrics.js';
+import { meteredEventStore } from './meteredEventStore.js';
+import type { BatchReport } from '../../projections/projector.js';
 
 /** Service names and subject groups of each actor kind's request API. */
 export const actorServices = [
@@ -94,6 +97,10 @@ export interface Daqflow {
   readonly projector: Projector;
   /** The bsread stream (`DAQFLOW_BSREAD_STREAM`, else a simulated one) and its ring buffer. */
   readonly bsread: BsreadSource;
+  /** The Prometheus registry of this process and the hooks that feed it. */
+  readonly metrics: DaqflowMetrics;
+  /** Calls `listener` after each batch the projector committed; returns the unsubscribe. */
+  onProjected(listener: (report: BatchReport) => void): () => void;
   /** Whether NATS and PostgreSQL answer, as the outage logs last saw them. */
   health(): { readonly nats: OutageState; readonly postgres: OutageState };
   /**
@@ -175,6 +182,8 @@ export const startDaqflow = async (
   logger: PinoLogger,
 ): Promise<Daqflow> => {
   const steps = new Map<StopStep, () => Promise<unknown>>();
+  const metrics = createDaqflowMetrics();
+  const projectedListeners = new Set<(report: BatchReport) => void>();
   const postgresOutage = new OutageLog(
     logger,
     'PostgreSQL',
@@ -255,30 +264,31 @@ export const startDaqflow = async (
     const notifications = notificationSettings(config);
     // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
     let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));
+    const effects = {
+      demo: createDemoEffects(),
+      grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
+      schedule: createScheduleEffects({ fire: (...args) => fireTarget(...args) }),
+      report: createReportEffects({
+        db,
+        runners: reportRunners(config),
+        renderCommand: [process.execPath, daqflowBin, 'report', 'render-job'],
+        logger: logger.child({ component: 'report' }),
+      }),
+      notification: createNotificationEffects({
+        channels: () => notifications.channels,
+        logger: logger.child({ component: 'notification' }),
+      }),
+      acquisition: createAcquisitionEffects({
+        source: () => bsread,
+        dataRoot: config.dataRootDir,
+        logger: logger.child({ component: 'acquisition' }),
+      }),
+    };
     const runtime = new ActorRuntime({
-      store,
+      store: meteredEventStore(store, (event) => metrics.appended(event)),
       schemas,
       definitions: allActorDefinitions,
-      effects: {
-        demo: createDemoEffects(),
-        grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
-        schedule: createScheduleEffects({ fire: (...args) => fireTarget(...args) }),
-        report: createReportEffects({
-          db,
-          runners: reportRunners(config),
-          renderCommand: [process.execPath, daqflowBin, 'report', 'render-job'],
-          logger: logger.child({ component: 'report' }),
-        }),
-        notification: createNotificationEffects({
-          channels: () => notifications.channels,
-          logger: logger.child({ component: 'notification' }),
-        }),
-        acquisition: createAcquisitionEffects({
-          source: () => bsread,
-          dataRoot: config.dataRootDir,
-          logger: logger.child({ component: 'acquisition' }),
-        }),
-      },
+      effects: Object.fromEntries(Object.entries(effects).map(([kind, handlers]) => [kind, metrics.instrumentEffects(kind, handlers)])),
       logger: logger.child({ component: 'runtime' }),
       newId,
     });
@@ -292,7 +302,12 @@ export const startDaqflow = async (
       projections: allProjections,
       logger: logger.child({ component: 'projector' }),
       isTransient: isDatabaseUnavailable,
+      onBatch: (report) => {
+        metrics.projectorBatch(report);
+        for (const listener of projectedListeners) listener(report);
+      },
     });
+    metrics.bind({ db, store, projector, bsread });
     steps.set('projector', async () => {
       // What the runtime appended up to its stop goes into the tables now rather than at the
       // next start, unless the servers are away or it takes long.
@@ -346,6 +361,11 @@ export const startDaqflow = async (
       runtime,
       projector,
       bsread,
+      metrics,
+      onProjected: (listener) => {
+        projectedListeners.add(listener);
+        return () => projectedListeners.delete(listener);
+      },
       health: () => ({ nats: natsOutage.state(), postgres: postgresOutage.state() }),
       stop: (onStep) => (stopping ??= runSteps(onStep)),
     };

@@ -6,6 +6,7 @@ import { startDaqflow } from '../app/startDaqflow.js';
 import { isProcessAlive } from '../embedded/adoptOrphan.js';
 import { startEmbeddedServers } from '../embedded/embeddedServers.js';
 import { databaseUrlOf } from '../postgres/databaseUrl.js';
+import type { HttpServer } from '../http/startHttpServer.js';
 import { startWriterRestShim, type WriterRestShim } from '../restShim/writerRestShim.js';
 import { cliContext, type GlobalOptions } from './context.js';
 
@@ -56,6 +57,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
   let servers;
   let app;
   let shim: WriterRestShim | undefined;
+  let http: HttpServer | undefined;
   try {
     servers = await startEmbeddedServers(
       config.homeDir,
@@ -76,7 +78,19 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
         streamCounters: () => daqflow.bsread.counters(),
       });
     }
+    if (config.http !== 'none') {
+      // Loaded here, not at the top: every other command would pay for fastify's start-up.
+      const { startHttpServer } = await import('../http/startHttpServer.js');
+      http = await startHttpServer({
+        daqflow: app,
+        address: config.http,
+        dataRoot: config.dataRootDir,
+        logger: logger.child({ component: 'http' }),
+      });
+    }
   } catch (e) {
+    await http?.close();
+    await shim?.close();
     await app?.stop();
     await servers?.stop();
     rmSync(pidFile, { force: true });
@@ -89,6 +103,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       `  nats      ${servers.natsUrl} (stream ${config.stream}, subjects ${config.subjectPrefix}.>)\n` +
       `  postgres  ${shown(servers.databaseUrl)}\n` +
       `  home      ${config.homeDir}\n` +
+      (http ? `  http      ${http.url} (status pages, /metrics, /healthz, /readyz)\n` : '') +
       (shim ? `  rest      ${shim.url} (sf_bsread_writer's API, docs/rest-shim.md)\n` : '') +
       `Try \`npx daqflow demo\` in another terminal, \`npx daqflow status\` to see the actors. Ctrl-C stops.\n`,
   );
@@ -106,7 +121,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
       }
       stoppingSince = Date.now();
       logger.info({ signal, timeoutMs }, 'stopping');
-      let step = 'REST shim';
+      let step = 'HTTP server and REST shim';
       let settled = false;
       const finish = (code: number): void => {
         if (settled) return;
@@ -122,9 +137,12 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
         );
         void servers.stop(FORCED_SERVER_STOP_MS).finally(() => finish(1));
       }, timeoutMs);
-      // The shim first: its requests need the API that app.stop() takes down.
-      void (shim?.close() ?? Promise.resolve())
-        .catch((e: unknown) => logger.warn({ err: e }, 'error while stopping the REST shim'))
+      // The HTTP server and the shim first, with the request API: no new requests, and the
+      // shim's requests need the API that app.stop() takes down.
+      void Promise.all([
+        (http?.close() ?? Promise.resolve()).catch((e: unknown) => logger.warn({ err: e }, 'error while stopping the HTTP server')),
+        (shim?.close() ?? Promise.resolve()).catch((e: unknown) => logger.warn({ err: e }, 'error while stopping the REST shim')),
+      ])
         .then(() => app.stop((next) => (step = next)))
         .then(() => {
           step = 'embedded servers';

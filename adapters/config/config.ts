@@ -81,9 +81,29 @@ export const configKeys = {
   notifyWebhook: 'DAQFLOW_NOTIFY_WEBHOOK',
   notifyOn: 'DAQFLOW_NOTIFY_ON',
   notifyLinkBase: 'DAQFLOW_NOTIFY_LINK_BASE',
+  http: 'DAQFLOW_HTTP',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
+
+/** Where the HTTP server listens. */
+export interface HttpAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * `none`, `host:port`, `[v6]:port` or `:port` (all interfaces); otherwise the reason it is
+ * not one, as a sentence.
+ */
+export const parseHttpAddress = (text: string): HttpAddress | 'none' | string => {
+  const value = text.trim();
+  if (value === 'none') return 'none';
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s[\]]*)):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[3]) : NaN;
+  if (!match || port > 65_535) return `${text} is not host:port (e.g. 127.0.0.1:8080, :8080, [::1]:8080) or none`;
+  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
+};
 
 /** Dot-separated tokens: what may stand before every daqflow subject. */
 export const subjectPrefixPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -169,6 +189,21 @@ const configSchema = z.strictObject({
       rules: z.array(notificationRuleSchema).default([]),
     })
     .optional(),
+  /**
+   * Where `daqflow up` serves the status pages, `/metrics`, `/healthz` and `/readyz`: `host:port`
+   * (port 0 picks a free one), or `none`. Loopback by default: the pages have no authentication.
+   */
+  http: z
+    .string()
+    .transform((text, ctx): HttpAddress | 'none' => {
+      const parsed = parseHttpAddress(text);
+      if (typeof parsed === 'string' && parsed !== 'none') {
+        ctx.addIssue({ code: 'custom', message: parsed });
+        return z.NEVER;
+      }
+      return parsed;
+    })
+    .default({ host: '127.0.0.1', port: 8080 }),
 }).superRefine((config, ctx) => {
   for (const [index, rule] of (config.notify?.rules ?? []).entries()) {
     const named = rule.channel === 'default' && config.notifyWebhook !== undefined;

@@ -61,6 +61,17 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ env: { DAQFLOW_REST_PORT: '70000' } })).toThrow(/restPort/);
   });
 
+  it('serves HTTP on loopback port 8080 by default; DAQFLOW_HTTP takes host:port, :port, [v6]:port or none', () => {
+    expect(loadConfig({ env: {} }).http).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(loadConfig({ env: { DAQFLOW_HTTP: 'none' } }).http).toBe('none');
+    expect(loadConfig({ env: { DAQFLOW_HTTP: '0.0.0.0:9000' } }).http).toEqual({ host: '0.0.0.0', port: 9000 });
+    expect(loadConfig({ env: { DAQFLOW_HTTP: ':0' } }).http).toEqual({ host: '0.0.0.0', port: 0 });
+    expect(loadConfig({ env: { DAQFLOW_HTTP: '[::1]:8081' } }).http).toEqual({ host: '::1', port: 8081 });
+    for (const bad of ['8080', 'localhost', 'host:99999', 'a b:80']) {
+      expect(() => loadConfig({ env: { DAQFLOW_HTTP: bad } }), bad).toThrow(/http \(DAQFLOW_HTTP\): .* is not host:port/);
+    }
+  });
+
   it('refuses files that cannot be read or are not a mapping', () => {
     expect(() => loadConfig({ env: {}, file: join(dir, 'missing.yaml') })).toThrow(ValidationError);
     expect(() => loadConfig({ env: {}, file: file('c.yaml', '- a\n- b\n') })).toThrow(/mapping/);

@@ -105,13 +105,16 @@ export const killAllDaqflowProcesses = async (): Promise<void> => {
   await Promise.race([Promise.all(waits), new Promise((r) => setTimeout(r, 5_000))]);
 };
 
-/** process.env without any DAQFLOW_* variable, plus `env`. */
+/**
+ * process.env without any DAQFLOW_* variable, plus `env`. No HTTP server unless `env` asks for
+ * one (DAQFLOW_HTTP): spec files run in parallel, and the default port would make them collide.
+ */
 export const cleanEnv = (env: Readonly<Record<string, string>> = {}): NodeJS.ProcessEnv => {
   const out: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('DAQFLOW_')) out[key] = value;
   }
-  return { ...out, ...env };
+  return { ...out, DAQFLOW_HTTP: 'none', ...env };
 };
 
 const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines).join('\n');
