@@ -128,7 +128,9 @@ describe('writer acquisitions through daqflow up and daqflow simulate bsread', (
     expect(readdirSync(join(dataRoot, 'beam')).sort()).toEqual(['.cut.h5.draft', 'later.h5']);
     up.kill('SIGTERM');
     await up.exited;
-  });
+    // Two starts of daqflow up and a start pulse 15 s ahead: 22 s at load 9 on the 2-core VM,
+    // over the default 30 s at load 15.
+  }, 90_000);
 
   it('acquire start/stop from the CLI writes the pulses asked for; bad requests get a 400 or 409 naming the problem', async () => {
     const up = await startDaqflowProcess({ env });
