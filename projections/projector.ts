@@ -83,7 +83,7 @@ export const startProjector = (options: StartProjectorOptions): Projector => {
     store,
     projections,
     name = DEFAULT_PROJECTOR_NAME,
-    batchSize = 500,
+    batchSize = 2_000,
     onBatch,
     logger = consoleLogger,
     maxBackoffMs = 5_000,
@@ -117,6 +117,11 @@ export const startProjector = (options: StartProjectorOptions): Projector => {
 
   const processBatch = (batch: readonly RecordedEvent[]): Promise<BatchOutcome> =>
     db.transaction().execute(async (trx) => {
+      // The rows and the checkpoint commit together or not at all, so a commit lost in a
+      // PostgreSQL crash only moves the checkpoint back with its rows, and those events are
+      // projected again ('rewound' below). Not waiting for the WAL flush takes a disk sync off
+      // every batch, which under live traffic is most of a small batch's time.
+      await sql`set local synchronous_commit = off`.execute(trx);
       await lockProjections(trx);
       const current = await readCheckpoint(trx, name);
       // Someone moved the checkpoint back (a deliberate reset): what we were sent no longer
