@@ -36,6 +36,7 @@ import { apiPreparers, createPreparers } from './commandPreparers.js';
 import { createFireTarget } from './fireTarget.js';
 import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
+import { startProjectorThread } from './projectorThread.js';
 import { OutageLog, type OutageState } from './outageLog.js';
 
 /** Service names and subject groups of each actor kind's request API. */
@@ -250,13 +251,14 @@ export const startDaqflow = async (
     // from its events at the next start.
     steps.set('actor runtime', () => runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2))));
     fireTarget = createFireTarget(runtime, preparers);
-    const projector = startProjector({
-      db,
-      store,
-      projections: allProjections,
-      logger: logger.child({ component: 'projector' }),
-      isTransient: isDatabaseUnavailable,
-    });
+    const projectorLogger = logger.child({ component: 'projector' });
+    const projector =
+      config.projector === 'thread'
+        ? startProjectorThread(
+            { natsUrl: urls.natsUrl, databaseUrl: urls.databaseUrl, stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
+            projectorLogger,
+          )
+        : startProjector({ db, store, projections: allProjections, logger: projectorLogger, isTransient: isDatabaseUnavailable });
     steps.set('projector', async () => {
       // What the runtime appended up to its stop goes into the tables now rather than at the
       // next start, unless the servers are away or it takes long.

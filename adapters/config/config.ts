@@ -31,6 +31,7 @@ export const configKeys = {
   restPort: 'DAQFLOW_REST_PORT',
   restHost: 'DAQFLOW_REST_HOST',
   shutdownTimeoutMs: 'DAQFLOW_SHUTDOWN_TIMEOUT_MS',
+  projector: 'DAQFLOW_PROJECTOR',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
@@ -76,6 +77,11 @@ const configSchema = z.strictObject({
    * servers and exits anyway (docs/operations.md).
    */
   shutdownTimeoutMs: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  /**
+   * Where `daqflow up` runs the live projector: on a worker thread of its own, or on the event
+   * loop it shares with the runtime (docs/operations.md says how to choose).
+   */
+  projector: z.enum(['thread', 'inline']).default('thread'),
 }).superRefine((config, ctx) => {
   // Refused at start-up, not at the first connection attempt.
   if (config.bsreadStream === undefined || config.bsreadReceiver !== 'zmtp') return;
