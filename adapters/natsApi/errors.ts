@@ -25,6 +25,7 @@ export const apiErrorTable: Readonly<Record<ErrorCode, { readonly status: ApiSta
   WRONG_STATE: { status: 409, retryable: false },
   VERSION_CONFLICT: { status: 409, retryable: true },
   DUPLICATE: { status: 409, retryable: false },
+  PROJECTIONS_BEHIND: { status: 409, retryable: true },
   STORE_UNAVAILABLE: { status: 500, retryable: true },
   REPLAY_INCOMPATIBLE: { status: 500, retryable: false },
   INTERNAL: { status: 500, retryable: false },
