@@ -8,7 +8,7 @@ const ENTRY = new URL('./projectorWorker.entry.mjs', import.meta.url);
 const RESTART_MS = 1_000;
 
 /** How long a stop waits for the thread to finish its batch and close before it is terminated. */
-const STOP_MS = 5_000;
+const STOP_MS = 3_000;
 
 /**
  * The live projector on a worker thread of its own, with its own NATS connection and PostgreSQL
