@@ -10,9 +10,15 @@ export const DEFAULT_PROJECTOR_NAME = 'daqflow-projector';
 /**
  * Takes the transaction-scoped lock every writer of the live projection tables holds, so a
  * projector batch and a rebuild's swap never interleave. Released at commit or rollback.
+ * `asynchronousCommit` also sets `synchronous_commit = off` for the transaction, in the same
+ * round trip.
  */
-export const lockProjections = async (trx: Transaction<Database>): Promise<void> => {
-  await sql`select pg_advisory_xact_lock(hashtext('daqflow-projections'))`.execute(trx);
+export const lockProjections = async (trx: Transaction<Database>, options: { asynchronousCommit?: boolean } = {}): Promise<void> => {
+  if (options.asynchronousCommit) {
+    await sql`select set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtext('daqflow-projections'))`.execute(trx);
+  } else {
+    await sql`select pg_advisory_xact_lock(hashtext('daqflow-projections'))`.execute(trx);
+  }
 };
 
 /** The subset of a pino logger the projector uses. */
@@ -120,9 +126,8 @@ export const startProjector = (options: StartProjectorOptions): Projector => {
       // The rows and the checkpoint commit together or not at all, so a commit lost in a
       // PostgreSQL crash only moves the checkpoint back with its rows, and those events are
       // projected again ('rewound' below). Not waiting for the WAL flush takes a disk sync off
-      // every batch, which under live traffic is most of a small batch's time.
-      await sql`set local synchronous_commit = off`.execute(trx);
-      await lockProjections(trx);
+      // every batch.
+      await lockProjections(trx, { asynchronousCommit: true });
       const current = await readCheckpoint(trx, name);
       // Someone moved the checkpoint back (a deliberate reset): what we were sent no longer
       // follows it, so the subscription has to start again from there.
