@@ -310,6 +310,14 @@ export const startDaqflow = async (
   }
 };
 
+/**
+ * The configuration of a daqflow run for the time of one command (`demo`, `grab` without a
+ * running `daqflow up`): the projector inline unless configured, since loading its thread takes
+ * seconds that such a run spends waiting for its own projections.
+ */
+export const oneCommandConfig = (config: DaqflowConfig): DaqflowConfig =>
+  config.explicit.has('projector') ? config : { ...config, projector: 'inline' };
+
 /** How long a stop waits for the projector to catch up with the stream. */
 const FLUSH_MS = 2_000;
 
