@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { runAppendBench } from './appendBench.js';
 import { runMemoryBench } from './memoryBench.js';
 import { parseOptions, usage, type BenchOptions, type MeasurementName } from './options.js';
+import { runProjectorLagBench } from './projectorLagBench.js';
 import { runRebuildBench } from './rebuildBench.js';
 import { runRehydrateBench } from './rehydrateBench.js';
 import type { BenchRow, Log, Measured } from './result.js';
@@ -130,6 +131,7 @@ const run = async (options: BenchOptions, log: Log): Promise<number> => {
       memoryStore: options.memoryStore,
       grab: `${options.grabParameters}x${options.grabHours}h@${options.grabRateHz}Hz/${options.grabChunkSeconds}s`,
       grabRepeat: options.grabRepeat,
+      lag: `${options.lagRates.join(',')} ev/s, ${options.lagPlacements.join(',')}, ${options.lagSeconds} s`,
       repeat: options.repeat,
       only: options.only,
     };
@@ -159,6 +161,8 @@ const run = async (options: BenchOptions, log: Log): Promise<number> => {
         runRehydrateBench(servers, { events: options.rehydrateEvents, folds: options.folds, reads: options.reads }, log),
       memory: () =>
         runMemoryBench(servers, { actors: options.liveActors, store: options.memoryStore, concurrency: 64 }, log),
+      projectorLag: () =>
+        runProjectorLagBench(servers, { rates: options.lagRates, placements: options.lagPlacements, seconds: options.lagSeconds }, log),
       // Imported when run: the grab pulls in h5wasm, which tsx's loader makes slow and large to load.
       grab: async () =>
         (await import('./grabBench.js')).runGrabBench(

@@ -1,7 +1,12 @@
 import { parseArgs } from 'node:util';
 
-export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory', 'grab', 'acquisition'] as const;
+export const measurementNames = ['append', 'rebuild', 'rehydrate', 'memory', 'grab', 'acquisition', 'projectorLag'] as const;
 export type MeasurementName = (typeof measurementNames)[number];
+
+/** What runs without --only: projectorLag takes minutes of traffic per rate and is asked for by name. */
+export const defaultMeasurements: readonly MeasurementName[] = measurementNames.filter((n) => n !== 'projectorLag');
+
+const placements = ['shared', 'thread', 'own'] as const;
 
 export interface BenchOptions {
   /** Events of the aggregate append run (actors x events/actors). */
@@ -27,6 +32,12 @@ export interface BenchOptions {
   readonly grabRateHz: number;
   readonly grabChunkSeconds: number;
   readonly grabRepeat: number;
+  /** Job traffic rates of the projector lag rows, events per second. */
+  readonly lagRates: readonly number[];
+  /** Where the projector runs in the lag rows. */
+  readonly lagPlacements: readonly (typeof placements)[number][];
+  /** Measured window of each lag row. */
+  readonly lagSeconds: number;
   /** Runs per throughput/latency measurement (median reported), after one warm-up. */
   readonly repeat: number;
   readonly only: readonly MeasurementName[];
@@ -49,6 +60,7 @@ const numeric = {
   'grab-rate-hz': { default: 1, help: 'samples per second of every grabbed parameter' },
   'grab-chunk-seconds': { default: 21_600, help: 'chunk length of the grab run, seconds' },
   'grab-repeat': { default: 1, help: 'grab runs, each between its baselines (median reported)' },
+  'lag-seconds': { default: 60, help: 'measured window of each projector lag row, seconds' },
 } as const;
 
 type NumericName = keyof typeof numeric;
@@ -63,7 +75,9 @@ export const usage = (): string =>
       ([flag, { default: d, help }]) => `  --${flag.padEnd(19)} ${help} (default ${d}; env ${envName(flag)})`,
     ),
     `  --${'memory-store'.padEnd(19)} jetstream | memory: store the live actors are created through (default jetstream; env ${envName('memory-store')})`,
-    `  --${'only'.padEnd(19)} comma list of ${measurementNames.join(',')} (default all; env ${envName('only')})`,
+    `  --${'lag-rates'.padEnd(19)} comma list of job traffic rates of the projector lag rows, events/s (default 2000,5000; env ${envName('lag-rates')})`,
+    `  --${'lag-placements'.padEnd(19)} comma list of shared (projector beside the runtime), thread (on a worker thread, as daqflow up runs it), own (in its own process) (default shared,thread,own; env ${envName('lag-placements')})`,
+    `  --${'only'.padEnd(19)} comma list of ${measurementNames.join(',')} (default all but projectorLag; env ${envName('only')})`,
     `  --${'out'.padEnd(19)} folder of the JSON result (default bench/out; env ${envName('out')})`,
     `  --${'help'.padEnd(19)} this text`,
     '',
@@ -77,6 +91,8 @@ export const parseOptions = (argv: readonly string[]): BenchOptions | 'help' => 
     options: {
       ...Object.fromEntries(Object.keys(numeric).map((k) => [k, { type: 'string' as const }])),
       'memory-store': { type: 'string' },
+      'lag-rates': { type: 'string' },
+      'lag-placements': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -101,11 +117,17 @@ export const parseOptions = (argv: readonly string[]): BenchOptions | 'help' => 
     throw new Error(`--memory-store ${memoryStore}: expected jetstream or memory`);
   }
   const onlyText = raw('only');
-  const only = onlyText ? onlyText.split(',').map((s) => s.trim()).filter(Boolean) : [...measurementNames];
+  const only = onlyText ? onlyText.split(',').map((s) => s.trim()).filter(Boolean) : [...defaultMeasurements];
   for (const name of only) {
     if (!(measurementNames as readonly string[]).includes(name)) {
       throw new Error(`--only ${name}: expected some of ${measurementNames.join(',')}`);
     }
+  }
+  const lagRates = (raw('lag-rates') ?? '2000,5000').split(',').map((t) => Number(t.trim()));
+  if (lagRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--lag-rates ${raw('lag-rates')}: expected positive integers`);
+  const lagPlacements = (raw('lag-placements') ?? 'shared,thread,own').split(',').map((t) => t.trim());
+  for (const p of lagPlacements) {
+    if (!(placements as readonly string[]).includes(p)) throw new Error(`--lag-placements ${p}: expected some of ${placements.join(',')}`);
   }
   const events = num('events');
   const actors = num('actors');
@@ -126,6 +148,9 @@ export const parseOptions = (argv: readonly string[]): BenchOptions | 'help' => 
     grabRateHz: num('grab-rate-hz'),
     grabChunkSeconds: num('grab-chunk-seconds'),
     grabRepeat: num('grab-repeat'),
+    lagRates,
+    lagPlacements: lagPlacements as (typeof placements)[number][],
+    lagSeconds: num('lag-seconds'),
     repeat: num('repeat'),
     only: only as MeasurementName[],
     outDir: raw('out'),

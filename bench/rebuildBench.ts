@@ -178,7 +178,7 @@ const placeholders = (rows: number, columns: number): string => {
  * batch (synchronous_commit off, as the rebuild's shadow transactions), through pg directly,
  * into freshly migrated empty tables. Events per second; the schema setup is not timed.
  */
-const rawUpsertRate = async (servers: BenchServers, events: readonly RecordedEvent[], batchSize: number, run: number): Promise<number> => {
+export const rawUpsertRate = async (servers: BenchServers, events: readonly RecordedEvent[], batchSize: number, run: number): Promise<number> => {
   const schema = `bench_raw_${run}`;
   await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(servers.db);
   await sql`create schema ${sql.id(schema)}`.execute(servers.db);

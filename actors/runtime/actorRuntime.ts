@@ -35,6 +35,11 @@ export interface ActorView {
   readonly state: string;
   readonly final: boolean;
   readonly version: number;
+  /**
+   * Stream position of the event behind this view (0 for an actor with none): a client that
+   * waits for the projections to reach it reads its own write there.
+   */
+  readonly position: number;
   readonly summary: Record<string, unknown>;
   /** The definition's `details`: live views only (a first answer read back from an event has none). */
   readonly details?: Record<string, unknown>;
@@ -324,8 +329,9 @@ export class ActorRuntime {
           : origin.kind === 'internal'
             ? `${kind}.${id}.${origin.key}`
             : undefined;
+      let appended;
       try {
-        await this.store.append(envelope, idempotencyKey === undefined ? {} : { idempotencyKey });
+        appended = await this.store.append(envelope, idempotencyKey === undefined ? {} : { idempotencyKey });
       } catch (e) {
         if (isVersionConflictError(e) || isDuplicateEventError(e)) {
           // Someone else wrote first (another process, or this request before a crash):
@@ -344,6 +350,7 @@ export class ActorRuntime {
         ...hosted,
         snapshot: next,
         version: envelope.version,
+        position: appended.position,
         correlationId,
         commandIds: requestId !== undefined ? new Map([...hosted.commandIds, [requestId, envelope.version]]) : hosted.commandIds,
       };
@@ -402,6 +409,7 @@ export class ActorRuntime {
       state: event.state,
       final: event.final,
       version: event.version,
+      position: event.position,
       summary: event.summary,
       duplicate: true,
     };
@@ -423,6 +431,7 @@ export class ActorRuntime {
       state: hosted.version === 0 ? 'new' : stateOf(hosted.snapshot),
       final: isFinal(hosted.snapshot),
       version: hosted.version,
+      position: hosted.position,
       summary: definition.summary(hosted.snapshot as never),
       ...(definition.details && hosted.version > 0 ? { details: definition.details(hosted.snapshot as never) } : {}),
     };

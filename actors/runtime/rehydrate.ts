@@ -9,6 +9,8 @@ import { stateOf } from './stateOf.js';
 export interface Rehydrated {
   readonly snapshot: AnyMachineSnapshot;
   readonly version: number;
+  /** Stream position of the newest event folded (0 before the first). */
+  readonly position: number;
   readonly correlationId: string | undefined;
   /** Request ids already applied, with the version of the event each one produced. */
   readonly commandIds: ReadonlyMap<string, number>;
@@ -38,6 +40,7 @@ export const rehydrate = (
   const transitions = createPureTransitions(definition.machine, { id });
   let snapshot = from?.snapshot ?? transitions.initial()[0];
   let version = from?.version ?? 0;
+  let position = from?.position ?? 0;
   let correlationId = from?.correlationId;
   const commandIds = new Map(from?.commandIds);
   for (const event of events) {
@@ -65,10 +68,11 @@ export const rehydrate = (
       );
     }
     version = event.version;
+    position = event.position;
     correlationId ??= event.correlationId;
     if (event.commandId) commandIds.set(event.commandId, event.version);
   }
-  return { snapshot, version, correlationId, commandIds };
+  return { snapshot, version, position, correlationId, commandIds };
 };
 
 /** The actor as it was at `time`: the fold of its events up to and including that time. */

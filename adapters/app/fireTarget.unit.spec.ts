@@ -5,7 +5,7 @@ import { newId } from '../ids.js';
 import type { Preparers } from './commandPreparers.js';
 import { createFireTarget } from './fireTarget.js';
 
-const view = (id: string): ActorView => ({ kind: 'grab', id, state: 'fetching', final: false, version: 1, summary: {} });
+const view = (id: string): ActorView => ({ kind: 'grab', id, state: 'fetching', final: false, version: 1, position: 1, summary: {} });
 
 /** A runtime holding created actors by id, counting creates. */
 const fakeRuntime = () => {

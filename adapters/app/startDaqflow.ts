@@ -52,6 +52,7 @@ import { apiPreparers, createPreparers } from './commandPreparers.js';
 import { createFireTarget } from './fireTarget.js';
 import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
+import { startProjectorThread } from './projectorThread.js';
 import { OutageLog, type OutageState } from './outageLog.js';
 import { createDaqflowMetrics, type DaqflowMetrics } from '../http/daqflowMetrics.js';
 import { meteredEventStore } from './meteredEventStore.js';
@@ -296,17 +297,26 @@ export const startDaqflow = async (
     // from its events at the next start.
     steps.set('actor runtime', () => runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2))));
     fireTarget = createFireTarget(runtime, preparers);
-    const projector = startProjector({
-      db,
-      store,
-      projections: allProjections,
-      logger: logger.child({ component: 'projector' }),
-      isTransient: isDatabaseUnavailable,
-      onBatch: (report) => {
-        metrics.projectorBatch(report);
-        for (const listener of projectedListeners) listener(report);
-      },
-    });
+    const projectorLogger = logger.child({ component: 'projector' });
+    // The thread has its own connections and reports no batches to this process: the metrics and
+    // the status pages' live feed follow the projector only when it runs inline.
+    const projector =
+      config.projector === 'thread'
+        ? startProjectorThread(
+            { natsUrl: urls.natsUrl, databaseUrl: urls.databaseUrl, stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
+            projectorLogger,
+          )
+        : startProjector({
+            db,
+            store,
+            projections: allProjections,
+            logger: projectorLogger,
+            isTransient: isDatabaseUnavailable,
+            onBatch: (report) => {
+              metrics.projectorBatch(report);
+              for (const listener of projectedListeners) listener(report);
+            },
+          });
     metrics.bind({ db, store, projector, bsread });
     steps.set('projector', async () => {
       // What the runtime appended up to its stop goes into the tables now rather than at the
@@ -374,6 +384,14 @@ export const startDaqflow = async (
     throw e;
   }
 };
+
+/**
+ * The configuration of a daqflow run for the time of one command (`demo`, `grab` without a
+ * running `daqflow up`): the projector inline unless configured, since loading its thread takes
+ * seconds that such a run spends waiting for its own projections.
+ */
+export const oneCommandConfig = (config: DaqflowConfig): DaqflowConfig =>
+  config.explicit.has('projector') ? config : { ...config, projector: 'inline' };
 
 /** How long a stop waits for the projector to catch up with the stream. */
 const FLUSH_MS = 2_000;

@@ -1,7 +1,9 @@
 import type { Kysely } from 'kysely';
 import { listActors } from '../../projections/actorStatus.projection.js';
 import { actorHistory } from '../../projections/actorTransition.projection.js';
+import { awaitCheckpoint } from '../../projections/awaitCheckpoint.js';
 import type { Database } from '../../projections/database.js';
+import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
 import { queryStatistics } from '../../projections/grabStatistics.queries.js';
 import type { StatusQueries } from '../natsApi/queryService.js';
 import { orStoreUnavailable } from '../postgres/databaseUnavailable.js';
@@ -14,4 +16,5 @@ export const createStatusQueries = (db: Kysely<Database>): StatusQueries => ({
   list: (filter) => orStoreUnavailable(() => listActors(db, filter)),
   history: (id) => orStoreUnavailable(() => actorHistory(db, id)),
   stats: (filter) => orStoreUnavailable(() => queryStatistics(db, filter)),
+  caughtUp: (position, waitMs) => orStoreUnavailable(() => awaitCheckpoint(db, DEFAULT_PROJECTOR_NAME, position, waitMs)),
 });

@@ -1,6 +1,6 @@
 import { allProjections } from '../../projections/registry.js';
 import { connectNats } from '../jetstream/connection.js';
-import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
+import { oneCommandConfig, startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { cliContext, toolServers, type GlobalOptions, natsOf } from './context.js';
 import { brief, progressBar, table } from './format.js';
 import { followAcquisition, type AcquisitionView } from './acquire.js';
@@ -67,7 +67,7 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
       .catch(() => false);
     if (!running) {
       process.stderr.write('no daqflow answering: running one in this process for the demo\n');
-      inProcess = await startDaqflow(context.config, servers, context.logger);
+      inProcess = await startDaqflow(oneCommandConfig(context.config), servers, context.logger);
     }
     const steps = Number(options.steps);
     const intervalMs = Number(options.intervalMs);

@@ -5,7 +5,7 @@ import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { SeriesStatistics } from '../../actors/grabRun/parameterStatistics.js';
 import { ValidationError } from '../../events/errors.js';
-import { startDaqflow, type Daqflow } from '../app/startDaqflow.js';
+import { oneCommandConfig, startDaqflow, type Daqflow } from '../app/startDaqflow.js';
 import { connectNats } from '../jetstream/connection.js';
 import { cliContext, toolServers, withGlobalOptions, withToolNats, type CliContext, type GlobalOptions, natsOf } from './context.js';
 import { table } from './format.js';
@@ -115,7 +115,7 @@ export const withDaqflow = async <T>(
       .catch(() => false);
     if (!running) {
       process.stderr.write('no daqflow answering: running one in this process (start `npx daqflow up` to keep jobs running)\n');
-      inProcess = await startDaqflow(context.config, servers, context.logger);
+      inProcess = await startDaqflow(oneCommandConfig(context.config), servers, context.logger);
     }
     return await work(nc, inProcess !== undefined);
   } finally {

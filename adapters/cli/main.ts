@@ -68,6 +68,9 @@ that it stops its servers anyway and exits 1. A second Ctrl-C a moment later exi
 NATS or PostgreSQL going away does not stop it: jobs wait for what they need and resume when the
 server is back (docs/operations.md).
 
+The projector runs on the runtime's event loop (DAQFLOW_PROJECTOR=inline); thread gives it a worker
+thread of its own, which keeps up better under heavy job traffic (docs/operations.md).
+
 Examples:
   npx daqflow up
   DAQFLOW_NATS_URL=nats://nats1:4222 DAQFLOW_DATABASE_URL=postgres://daq@db/daqflow npx daqflow up`,
@@ -85,7 +88,7 @@ withGlobalOptions(
 withGlobalOptions(
   program
     .command('status')
-    .description('list actors from the status projection, most recently changed first')
+    .description('list actors from the status projection, most recently changed first, and how far the projections trail the stream')
     .option('--kind <kind>', 'only this kind of actor (e.g. demo)')
     .option('--state <state>', 'only actors in this state (e.g. waiting, completed)')
     .option('--limit <n>', 'at most this many rows (max 1000)', positiveInt, '50')

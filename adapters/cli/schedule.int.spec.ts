@@ -37,6 +37,7 @@ const queries: StatusQueries = {
   },
   history: async () => [],
   stats: async () => [],
+  caughtUp: async (position) => ({ reached: true, position }),
 };
 
 beforeAll(async () => {

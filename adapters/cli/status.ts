@@ -1,6 +1,12 @@
+import type { Kysely } from 'kysely';
 import { listActors } from '../../projections/actorStatus.projection.js';
+import type { Database } from '../../projections/database.js';
 import { createDb } from '../postgres/createDb.js';
 import { DaqflowError } from '../../events/errors.js';
+import { projectionLagText, readProjectionLag, type ProjectionLag } from '../app/projectionLag.js';
+import { eventSubjectPrefix } from '../app/startDaqflow.js';
+import { closeNats, connectNats } from '../jetstream/connection.js';
+import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { brief, lostPulsesText, red, table } from './format.js';
 import { scheduleTable } from './scheduleTable.js';
@@ -46,7 +52,29 @@ const summaryText = (kind: string, summary: Record<string, unknown>, tty = false
   return brief(summary);
 };
 
-/** `daqflow status`: the status rows of the projections, newest first, then the schedules. */
+/**
+ * How far the projections trail the stream, or why that cannot be told: the rows print either
+ * way, so a stream that cannot be read costs the line, not the command.
+ */
+const lagOf = async (
+  context: ReturnType<typeof cliContext>,
+  natsUrl: string,
+  db: Kysely<Database>,
+): Promise<ProjectionLag | { readonly error: string }> => {
+  try {
+    const nc = await connectNats(natsUrl, 'daqflow-cli');
+    try {
+      const store = createJetStreamEventStore({ nc, stream: context.config.stream, subjectPrefix: eventSubjectPrefix(context.config) });
+      return await readProjectionLag(db, store);
+    } finally {
+      await closeNats(nc);
+    }
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+};
+
+/** `daqflow status`: the status rows of the projections, newest first, then the schedules, then the projections' lag. */
 export const runStatus = async (options: StatusOptions): Promise<void> => {
   const context = cliContext(options, { logLevel: 'warn' });
   const servers = await toolServers(context);
@@ -61,12 +89,14 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
         throw e;
       },
     );
+    const lag = await lagOf(context, servers.natsUrl, db);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ items: rows }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ items: rows, projections: lag }, null, 2)}\n`);
       return;
     }
+    const lagLine = 'error' in lag ? `projections: lag unknown (${lag.error})` : projectionLagText(lag);
     if (rows.length === 0) {
-      process.stdout.write('no actors yet (start one: npx daqflow demo)\n');
+      process.stdout.write(`no actors yet (start one: npx daqflow demo)\n${lagLine}\n`);
       return;
     }
     process.stdout.write(
@@ -83,6 +113,7 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
       );
       if (schedules.length) process.stdout.write(`\nSCHEDULES\n${scheduleTable(schedules)}\n`);
     }
+    process.stdout.write(`\n${lagLine}\n`);
   } finally {
     await db.destroy();
     await servers.stop();

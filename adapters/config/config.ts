@@ -82,6 +82,7 @@ export const configKeys = {
   notifyOn: 'DAQFLOW_NOTIFY_ON',
   notifyLinkBase: 'DAQFLOW_NOTIFY_LINK_BASE',
   http: 'DAQFLOW_HTTP',
+  projector: 'DAQFLOW_PROJECTOR',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
@@ -204,6 +205,11 @@ const configSchema = z.strictObject({
       return parsed;
     })
     .default({ host: '127.0.0.1', port: 8080 }),
+  /**
+   * Where `daqflow up` runs the live projector: on a worker thread of its own, or on the event
+   * loop it shares with the runtime (docs/operations.md says how to choose).
+   */
+  projector: z.enum(['thread', 'inline']).default('inline'),
 }).superRefine((config, ctx) => {
   for (const [index, rule] of (config.notify?.rules ?? []).entries()) {
     const named = rule.channel === 'default' && config.notifyWebhook !== undefined;

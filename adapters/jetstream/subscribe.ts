@@ -135,8 +135,14 @@ class JetStreamSubscription implements EventSubscription {
         }
         const event = this.ctx.decode(m.data, m.seq);
         if (event) batch.push(event);
-        // pending 0: this was the newest message there is, so the batch is all there is now.
-        if (batch.length > 0 && (batch.length >= this.batchSize || m.info.pending === 0)) {
+        // A batch ends when it is full or when nothing more is at hand: the server had nothing
+        // after this message (pending 0) and nothing that came since waits in the client's queue.
+        // The queue matters under live traffic: the client pulls ahead as messages arrive, so
+        // most messages were the newest when delivered and carry pending 0 however many followed;
+        // cutting there made batches of whatever came during the previous one, and a reader
+        // that wrote one transaction per batch fell behind on the transactions alone.
+        const atHand = messages.getPending();
+        if (batch.length > 0 && (batch.length >= this.batchSize || (m.info.pending === 0 && atHand === 0))) {
           const out = batch;
           batch = [];
           yield out;

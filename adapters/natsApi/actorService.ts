@@ -66,10 +66,18 @@ const commandTargetSchema = z.object({ id: idSchema, requestId: optionalRequestI
 // requestId means nothing to a read, but clients that stamp every request must not be refused.
 const getSchema = z.strictObject({ id: idSchema, requestId: optionalRequestId });
 
-/** The reply of every actor endpoint: the summary's fields, then id, state, version and final. */
+/** The reply of every actor endpoint: the summary's fields, then id, state, version, final and position. */
 export const actorReply = (view: ActorView): JsonReply => ({
   // Core fields last so that a summary field can never shadow them.
-  body: { ...view.summary, ...view.details, id: view.id, state: view.state, version: view.version, final: view.final },
+  body: {
+    ...view.summary,
+    ...view.details,
+    id: view.id,
+    state: view.state,
+    version: view.version,
+    final: view.final,
+    position: view.position,
+  },
   // A retry gets the same body; the header says it was answered from the first request.
   ...(view.duplicate ? { headers: { 'Daqflow-Duplicate': 'true' } } : {}),
 });

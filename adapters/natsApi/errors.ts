@@ -29,6 +29,7 @@ export const apiErrorTable: Readonly<Record<ErrorCode, { readonly status: ApiSta
   // stream that differs), not in a handler; were one to reach a reply, the server is at fault.
   PERMISSION_DENIED: { status: 500, retryable: false },
   STREAM_MISMATCH: { status: 500, retryable: false },
+  PROJECTIONS_BEHIND: { status: 409, retryable: true },
   STORE_UNAVAILABLE: { status: 500, retryable: true },
   REPLAY_INCOMPATIBLE: { status: 500, retryable: false },
   INTERNAL: { status: 500, retryable: false },

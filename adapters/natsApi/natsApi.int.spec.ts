@@ -51,6 +51,7 @@ const fakeQueries = (store: InMemoryEventStore): StatusQueries => ({
   },
   // query.stats over real projections is queryStats.int.spec.ts's; here it only has to exist.
   stats: async () => [],
+  caughtUp: async (position) => ({ reached: true, position }),
 });
 
 interface Reply {

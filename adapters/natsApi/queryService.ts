@@ -37,6 +37,11 @@ export interface StatusQueries {
   history(id: string): Promise<readonly unknown[]>;
   /** Grab statistics rows (one per run and parameter) matching the filter, by window start; at most `limit`. */
   stats(filter: StatsFilter): Promise<readonly unknown[]>;
+  /**
+   * Waits up to `waitMs` until the projections hold every event up to stream `position`;
+   * `reached` says whether they did, `position` where they are.
+   */
+  caughtUp(position: number, waitMs: number): Promise<{ readonly reached: boolean; readonly position: number }>;
 }
 
 /** How to expose the read side as the `daqflow-query` service. */
@@ -61,20 +66,33 @@ export const DEFAULT_STATS_LIMIT = 100;
 /** The most rows one stats request may ask for (a reply must stay under NATS' 1 MiB payload). */
 export const MAX_STATS_LIMIT = 1_000;
 
+/** How long a query with `minPosition` waits for the projections by default. */
+export const DEFAULT_WAIT_MS = 5_000;
+/** The longest wait a query may ask for. */
+export const MAX_WAIT_MS = 30_000;
+
 const optionalRequestId = requestIdSchema.optional();
+// Read-your-writes: a client that got `position` in a command's reply asks for it here.
+const freshness = {
+  minPosition: z.number().int().min(0).optional(),
+  waitMs: z.number().int().min(0).max(MAX_WAIT_MS).default(DEFAULT_WAIT_MS),
+};
 const listSchema = z.strictObject({
+  ...freshness,
   kind: z.string().regex(tokenPattern, 'an actor kind is 1-128 of A-Z a-z 0-9 _ -').optional(),
   state: z.string().min(1).max(100).optional(),
   limit: z.number().int().min(1).max(MAX_LIST_LIMIT).default(DEFAULT_LIST_LIMIT),
   requestId: optionalRequestId,
 });
 const historySchema = z.strictObject({
+  ...freshness,
   id: actorIdSchema,
   requestId: optionalRequestId,
 });
 const isoTime = z.iso.datetime({ offset: true, error: 'an ISO 8601 time with a zone, e.g. 2026-11-22T10:00:00Z' });
 const statsSchema = z
   .strictObject({
+    ...freshness,
     parameter: z.string().min(1).max(500).optional(),
     from: isoTime.optional(),
     to: isoTime.optional(),
@@ -86,10 +104,27 @@ const statsSchema = z
     message: 'to must be after from',
   });
 
+/** Refuses with PROJECTIONS_BEHIND when the projections do not reach `minPosition` within `waitMs`. */
+const awaitFreshness = async (
+  queries: StatusQueries,
+  { minPosition, waitMs }: { minPosition?: number | undefined; waitMs: number },
+): Promise<void> => {
+  if (minPosition === undefined) return;
+  const { reached, position } = await queries.caughtUp(minPosition, waitMs);
+  if (!reached) {
+    throw new DaqflowError(
+      'PROJECTIONS_BEHIND',
+      `the projections hold the stream up to position ${position}, not yet ${minPosition}, after waiting ${waitMs} ms`,
+      { minPosition, position, waitMs },
+    );
+  }
+};
+
 /**
  * Adds the `daqflow-query` service: `<group>.list` `{kind?, state?, limit?}` → `{items}`,
  * `<group>.history` `{id}` → `{events}` (404 when the id has no events) and `<group>.stats`
- * `{parameter?, from?, to?, limit?}` → `{rows}`.
+ * `{parameter?, from?, to?, limit?}` → `{rows}`. Each also takes `minPosition` (and `waitMs`):
+ * it answers once the projections hold the stream up to that position.
  */
 export const addQueryService = async (nc: NatsConnection, options: QueryServiceOptions): Promise<RunningService> => {
   const { queries, logger } = options;
@@ -106,7 +141,8 @@ export const addQueryService = async (nc: NatsConnection, options: QueryServiceO
 
   group.addEndpoint('list', {
     handler: guard.handler(`${subjectGroup}.list`, async (body) => {
-      const { kind, state, limit } = validateBody(listSchema, body, 'query list');
+      const { kind, state, limit, ...wait } = validateBody(listSchema, body, 'query list');
+      await awaitFreshness(queries, wait);
       const filter: StatusFilter = {
         limit,
         ...(kind === undefined ? {} : { kind }),
@@ -115,23 +151,25 @@ export const addQueryService = async (nc: NatsConnection, options: QueryServiceO
       return { body: { items: await queries.list(filter) } };
     }),
     metadata: {
-      description: `actor status rows; body: {kind?, state?, limit? (1-${MAX_LIST_LIMIT}, default ${DEFAULT_LIST_LIMIT})}; replies {items}`,
+      description: `actor status rows; body: {kind?, state?, limit? (1-${MAX_LIST_LIMIT}, default ${DEFAULT_LIST_LIMIT}), minPosition?, waitMs?}; replies {items}`,
     },
   });
 
   group.addEndpoint('history', {
     handler: guard.handler(`${subjectGroup}.history`, async (body) => {
-      const { id } = validateBody(historySchema, body, 'query history');
+      const { id, ...wait } = validateBody(historySchema, body, 'query history');
+      await awaitFreshness(queries, wait);
       const events = await queries.history(id);
       if (events.length === 0) throw new DaqflowError('UNKNOWN_ACTOR', `no actor with id ${id}`, { id });
       return { body: { events } };
     }),
-    metadata: { description: 'transitions of one actor in version order; body: {id}; replies {events}' },
+    metadata: { description: 'transitions of one actor in version order; body: {id, minPosition?, waitMs?}; replies {events}' },
   });
 
   group.addEndpoint('stats', {
     handler: guard.handler(`${subjectGroup}.stats`, async (body) => {
-      const { parameter, from, to, limit } = validateBody(statsSchema, body, 'query stats');
+      const { parameter, from, to, limit, ...wait } = validateBody(statsSchema, body, 'query stats');
+      await awaitFreshness(queries, wait);
       const filter: StatsFilter = {
         limit,
         ...(parameter === undefined ? {} : { parameter }),
@@ -141,7 +179,7 @@ export const addQueryService = async (nc: NatsConnection, options: QueryServiceO
       return { body: { rows: await queries.stats(filter) } };
     }),
     metadata: {
-      description: `grab statistics rows (one per run and parameter) whose window overlaps [from, to), by window start; body: {parameter?, from?, to? (ISO 8601), limit? (1-${MAX_STATS_LIMIT}, default ${DEFAULT_STATS_LIMIT})}; replies {rows}`,
+      description: `grab statistics rows (one per run and parameter) whose window overlaps [from, to), by window start; body: {parameter?, from?, to? (ISO 8601), limit? (1-${MAX_STATS_LIMIT}, default ${DEFAULT_STATS_LIMIT}), minPosition?, waitMs?}; replies {rows}`,
     },
   });
 
