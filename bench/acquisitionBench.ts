@@ -548,12 +548,14 @@ const runRung = async (
     const main1 = mainThreadCpu();
     const mainMs = main1.user + main1.system - main0.user - main0.system;
     const view: ActorView = await rig.runtime.get('acquisition', created.id);
-    const summary = view.summary as { outputFile: string; error?: string; lostPulses?: { from: number; to: number } };
+    const summary = view.summary as { outputFile: string; error?: string; lostPulses?: { from: number; to: number; count?: number } };
     const after = source.counters();
     const received = after.receiver.received - before.receiver.received;
     // The step from the last pulse received of the previous sender to this one's first is not a loss.
     const seam = before.receiver.lastPulseId === undefined ? 0 : Math.max(0, firstPulse - before.receiver.lastPulseId - 1);
-    const lost = summary.lostPulses === undefined ? 0 : summary.lostPulses.to - summary.lostPulses.from + 1;
+    // A completed acquisition's loss can be several stretches: `count` says how many pulses in all;
+    // a failed one names one stretch.
+    const lost = summary.lostPulses === undefined ? 0 : (summary.lostPulses.count ?? summary.lostPulses.to - summary.lostPulses.from + 1);
     let file: FileRows | null = null;
     let fileBytes = 0;
     if (view.state === 'completed') {
