@@ -1,5 +1,5 @@
 /**
- * The writer-acquisition bench (issue 5): how fast a bsread stream can be written to HDF5 with
+ * The writer-acquisition bench: how fast a bsread stream can be written to HDF5 with
  * nothing dropped, and how close the HDF5 writer comes to the disk. `--only acquisition`;
  * sizes from `DAQFLOW_BENCH_ACQ_*` (see `acquisitionBenchOptions`).
  *
@@ -902,7 +902,7 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
       baseline: seed,
       ratio: best / seed,
       unit: 'Hz',
-      baselineLabel: `the seed's Python writer on this machine (issue 5): ${kind === 'image' ? 'images' : '200 scalars'} at ${seed} Hz`,
+      baselineLabel: `sf_bsread_writer (Python) on this machine: ${kind === 'image' ? 'images' : '200 scalars'} at ${seed} Hz`,
       target: `>= ${fmt(target)} Hz`,
       result: best >= target ? 'PASS' : 'MISS',
     });
@@ -933,7 +933,7 @@ export const runAcquisitionBench = async (servers: BenchServers, options: Acquis
       baseline: seed,
       ratio: present / seed,
       unit: 'Hz',
-      baselineLabel: `the seed's Python writer, as above`,
+      baselineLabel: `sf_bsread_writer (Python), as above`,
       target: '-',
       result: 'INFO',
     });

@@ -5,7 +5,7 @@ import { acquisitionMachine, type AcquireParams, type AcquisitionContext, type K
 
 const pulseId = z.number().int().min(0);
 
-/** What `acquisitions.get` answers besides the core fields (brief §3), as clients read it. */
+/** What `acquisitions.get` answers besides the core fields (docs/api.md), as clients read it. */
 export type AcquisitionSummary = {
   readonly outputFile: string | null;
   readonly startPulseId: number | null;

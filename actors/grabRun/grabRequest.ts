@@ -3,7 +3,7 @@ import { grabModes, retryPolicySchema } from './grabRun.events.js';
 import { grabWindowInputSchema } from './grabWindow.js';
 
 /**
- * The body of `daqflow.grabs.start` (brief §3), before it is resolved: the API (and a schedule
+ * The body of `daqflow.grabs.start` (docs/api.md), before it is resolved: the API (and a schedule
  * firing a grab) turns it into the `requested` event's data with `prepareGrabStart` (adapters),
  * which needs the clock, the configured time zone, the source and the data root.
  */
@@ -12,11 +12,11 @@ export const grabStartRequestSchema = z.strictObject({
   mode: z.enum(grabModes).default('parameters'),
   /** Parameter names (parameters mode; required there). */
   parameters: z.array(z.string().trim().min(1).max(256)).max(10_000).optional(),
-  /** Events mode: highest event code to look at, 0..255 (the seed's --maxEvt, default 0xFF). */
+  /** Events mode: highest event code to look at, 0..255 (EventDataGrabber.py's --maxEvt, default 0xFF). */
   maxEvt: z.number().int().min(0).max(255).optional(),
   /** Events mode: channel name of an event code; `{hex}` is its two-digit upper-case hex code. */
   eventChannel: z.string().min(1).max(256).includes('{hex}', { message: 'must contain {hex}' }).optional(),
-  /** Events mode: stop after the first event code with any firing in the window (the seed's -o). */
+  /** Events mode: stop after the first event code with any firing in the window (EventDataGrabber.py's -o). */
   firstOnly: z.boolean().default(false),
   /** End of the window: `YYYY-MM-DD hh:mm:ss` in the facility's zone, ISO 8601, or `now` (default: last midnight). */
   stopAt: z.string().min(1).max(64).optional(),

@@ -4,7 +4,7 @@ import { grabRunEventSchemas } from './grabRun.events.js';
 import { assembleParams, fetchParams, grabRunMachine, type GrabRunContext } from './grabRun.machine.js';
 
 /**
- * The summary stored with every event: brief §3's `{id, state, outputFile, progress, error?}`
+ * The summary stored with every event: the `{id, state, outputFile, progress, error?}` of docs/api.md
  * plus the window and a parameter count. The list itself is in `details` (live replies only):
  * repeated in each of thousands of chunk events it would cost more than the chunks' own data.
  */

@@ -55,7 +55,7 @@ export const grabRunEventSchemas = {
       /** Name of the data-logger source the run reads (for messages; the runtime picks the source). */
       source: z.string(),
       retry: retryPolicySchema,
-      /** Events mode: stop after the first event channel that has any firing (the seed's `-o`). */
+      /** Events mode: stop after the first event channel that has any firing (EventDataGrabber.py's `-o`). */
       firstOnly: z.boolean(),
       /** The schedule that fired this run, when one did. */
       scheduleId: z.string().nullable(),
@@ -73,7 +73,7 @@ export const grabRunEventSchemas = {
       /** Bytes of the chunk's work file. */
       bytes: z.number().int().min(0),
       units: z.string().nullable(),
-      /** Events mode: the channel does not exist in the source (skipped, like the seed). */
+      /** Events mode: the channel does not exist in the source (skipped, as EventDataGrabber.py does). */
       missing: z.boolean(),
       /** The chunk's own statistics (the run's come with `fileWritten`). */
       statistics: parameterStatisticsSchema,

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { ValidationError } from '../../events/errors.js';
 
 /**
- * The window of a grab, with the seed's semantics (ParamDataGrabber.py): it ends at `stopAt`
+ * The window of a grab, with the semantics of GMPS-AI's ParamDataGrabber.py (docs/grabs.md): it ends at `stopAt`
  * (default: the last midnight before the reference time, in the facility's time zone) and
  * reaches back `days + hours + minutes + seconds` (all zero: one second). `startAt` instead of
- * a duration gives the start directly. Times without an offset (`2026-11-21 00:00:00`, the seed's
+ * a duration gives the start directly. Times without an offset (`2026-11-21 00:00:00`, that script's
  * form) are in the time zone; ISO 8601 times with `Z` or an offset are taken as they are.
  *
  * Pure: the reference time and the zone are arguments (the API passes the clock and the
@@ -108,7 +108,7 @@ export const resolveGrabWindow = (
     const w = request.window ?? {};
     const days = w.days ?? 0;
     const seconds = (days % 1) * 86_400 + (w.hours ?? 0) * 3_600 + (w.minutes ?? 0) * 60 + (w.seconds ?? 0);
-    // Whole days are calendar days in the zone, as the seed's timedelta on local times: nightly
+    // Whole days are calendar days in the zone, as that script's timedelta on local times: nightly
     // windows that stop at local midnight then tile across a DST change (a 23 or 25 hour day)
     // instead of leaving an hour out or grabbing one twice.
     const local = new TZDate(stop.getTime(), options.timeZone);

@@ -12,7 +12,7 @@ const refusal = (run: () => unknown): string => {
   throw new Error('not refused');
 };
 
-describe('grab window (the seed ParamDataGrabber semantics)', () => {
+describe('grab window (the semantics of ParamDataGrabber.py)', () => {
   const reference = new Date('2026-11-22T05:30:00Z');
 
   it('ends at the last midnight of the zone by default and reaches back the sum of the lengths', () => {

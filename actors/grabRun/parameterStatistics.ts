@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Streaming statistics of one parameter of a grab run (brief §3, "Statistics database").
+ * Streaming statistics of one parameter of a grab run (docs/grabs.md "Statistics", docs/formats.md).
  *
  * Rules, decided here and relied on by the grab-run actor and the statistics projection:
  *

@@ -1,5 +1,5 @@
 /**
- * The report configuration: a YAML file modelled on the seed report service's `report_conf.yaml`
+ * The report configuration: a YAML file modelled on European XFEL's report service's `report_conf.yaml`
  * (a `global` section, then per instrument and detector what to plot over which dates), in
  * daqflow's camelCase. Every object is strict: a typo'd key is refused with its path, its line in
  * the YAML and the key it probably meant, because a silently ignored key is a report that quietly
@@ -160,7 +160,7 @@ export const detectorSchema = z.strictObject({
   range: dateRangeSchema.optional(),
   plot: plotOverrideSchema.optional(),
   /**
-   * The job's own program and arguments instead of daqflow's trend plots (as the seed runs a
+   * The job's own program and arguments instead of daqflow's trend plots (as the report service runs a
    * notebook per detector). It runs in the job's folder with DAQFLOW_REPORT_JOB (its input, with
    * the statistics) and DAQFLOW_REPORT_OUT (where its files go) set.
    */
@@ -458,7 +458,7 @@ export interface InstrumentSelection {
 
 /**
  * The configuration cut down to the instruments (or `instrument.detector`s) asked for. No filter,
- * an empty one or `all` (the seed's default) keeps everything. An unknown name is refused with
+ * an empty one or `all` (the report service's default) keeps everything. An unknown name is refused with
  * the known ones listed.
  */
 export const selectInstruments = (

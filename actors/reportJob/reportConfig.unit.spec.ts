@@ -14,7 +14,7 @@ import {
 } from './reportConfig.js';
 
 /** The example of the final report: every section used. */
-const exampleYaml = `# Detector characterisation, as the seed's report_conf.yaml
+const exampleYaml = `# Detector characterisation, as European XFEL's report_conf.yaml
 global:
   title: Detector characterisation
   outFolder: reports/dc

@@ -13,7 +13,7 @@ import {
 } from './reportJob.machine.js';
 
 /**
- * The summary stored with every event: brief §3's `{id, state, jobs[], artifacts[], error?}` less
+ * The summary stored with every event: the `{id, state, jobs[], artifacts[], error?}` of docs/api.md less
  * the artifact list, which is in `details` (live replies only): a report's plots run to hundreds
  * of files, and the summary is repeated in every poll's event. Each job is a small row.
  */

@@ -2,14 +2,14 @@ import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
 import { plotFormats, plotStatistics, reportRunners } from './reportConfig.js';
 
-/** As in the seed: `sim` keeps everything in the work folder, `local` writes the out folder, `prod` also pushes to git. */
+/** As in European XFEL's report service: `sim` keeps everything in the work folder, `local` writes the out folder, `prod` also pushes to git. */
 export const reportModes = ['sim', 'local', 'prod'] as const;
 export type ReportMode = (typeof reportModes)[number];
 
 /**
  * A job's state in the report: `pending` until the runner has it, `queued` while it waits there
  * (Slurm PENDING, or the local runner's concurrency limit), then `running`, then one of the
- * final four (see research/workflows.md §2.6 for how Slurm's states map onto them).
+ * final four (docs/formats.md says how Slurm's states map onto them).
  */
 export const jobStates = ['pending', 'queued', 'running', 'completed', 'failed', 'timed_out', 'cancelled'] as const;
 export type JobState = (typeof jobStates)[number];

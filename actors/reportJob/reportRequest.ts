@@ -30,10 +30,10 @@ import {
 } from './reportConfig.js';
 import { reportModes, type ReportJobSpec, type ReportMode, type ReportRequested } from './reportJob.events.js';
 
-/** The body of `daqflow.reports.start` (brief §3), `requestId` aside. */
+/** The body of `daqflow.reports.start` (docs/api.md), `requestId` aside. */
 export const reportStartRequestSchema = z
   .strictObject({
-    /** A whole configuration instead of the configured file (the seed's --overwrite-conf). */
+    /** A whole configuration instead of the configured file (the report service's --overwrite-conf). */
     config: z.record(z.string(), z.unknown()).optional(),
     /** A configuration file on the daqflow host instead of the configured one. */
     configPath: z.string().trim().min(1).max(4_096).optional(),

@@ -121,7 +121,7 @@ describe('resolving a report request', () => {
     });
   });
 
-  it('has a start body schema with the brief\'s fields', () => {
+  it('has a start body schema with the fields of docs/api.md', () => {
     expect(reportStartRequestSchema.safeParse({ mode: 'local', instruments: ['SPB'], runner: 'slurm' }).success).toBe(true);
     expect(reportStartRequestSchema.safeParse({ mode: 'local', config: {}, configPath: '/x.yaml' }).success).toBe(false);
     expect(reportStartRequestSchema.safeParse({ mode: 'test' }).success).toBe(false);

@@ -1,5 +1,5 @@
 /**
- * Re-publication of the received stream on a ZeroMQ PUB port, as the seed's buffer service offers
+ * Re-publication of the received stream on a ZeroMQ PUB port, as PSI's std_daq buffer service offers
  * its input again: other consumers (a live viewer, a second writer) subscribe to daqflow instead of
  * to the camera server. The parts go out as they came. A subscriber that cannot keep up loses
  * messages (PUB drops at its high-water mark), and so does this queue when the socket is busy for

@@ -1,5 +1,5 @@
 /**
- * Turns a `daqflow.acquisitions.start` body (brief §3) into the `requested` event's data: the
+ * Turns a `daqflow.acquisitions.start` body (docs/api.md) into the `requested` event's data: the
  * output file made absolute and checked inside the data root, "start now" resolved to the next
  * pulse of the stream, and a start pulse the ring buffer can no longer serve refused here, with
  * the pulses it still holds, before any actor exists.

@@ -1,5 +1,5 @@
 /**
- * The bsread wire format (research/bsread.md §1): pure functions from a ZeroMQ multipart message
+ * The bsread wire format (docs/formats.md): pure functions from a ZeroMQ multipart message
  * to a `BsreadMessage` and back. No sockets here.
  *
  * Decoding, part by part:

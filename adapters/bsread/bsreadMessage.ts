@@ -1,6 +1,6 @@
 /**
  * A bsread message (one pulse) after decoding: what the receiver hands to the ring buffer and the
- * ring buffer to the writer acquisitions. The wire format is in ../shared/research/bsread.md §1.
+ * ring buffer to the writer acquisitions. The wire format is in docs/formats.md.
  */
 import type { BsreadValues } from './bsreadValues.js';
 

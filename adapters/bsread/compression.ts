@@ -1,5 +1,5 @@
 /**
- * The two compressions of bsread values and data headers (research/bsread.md §1.6):
+ * The two compressions of bsread values and data headers (docs/formats.md):
  *
  * - `bitshuffle_lz4`: the HDF5 bitshuffle filter's chunk format. 8-byte big-endian uncompressed
  *   length (0 means an empty value), 4-byte big-endian block size in bytes, then for each block of

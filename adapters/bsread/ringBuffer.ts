@@ -1,6 +1,6 @@
 /**
  * The bsread ring buffer: the recent pulses of one stream, in pulse-id order, so that a writer
- * asked to start at pulse N still gets it (issue 5, item 2). The receiver `push`es every decoded
+ * asked to start at pulse N still gets it (docs/acquisitions.md). The receiver `push`es every decoded
  * message; any number of readers `read` from a pulse id on, each at its own pace.
  *
  * Order. The buffer holds messages in strictly increasing pulse-id order, so that every reader

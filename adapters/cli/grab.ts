@@ -349,7 +349,7 @@ MLParamData_<created>_<start>_to_<stop>.h5 in the draft folder, and moves it to 
 only when complete. Each finished chunk is an event: a run interrupted at any point resumes at
 the first unfinished chunk. Source errors are retried with backoff (5 attempts by default).
 
-Examples (the seed's nightly grabs):
+Examples (the nightly grabs of GMPS-AI's scripts):
   npx daqflow grab params --param-file ParamList.txt --days 1 --outdir tape
   npx daqflow grab params SIM:SINE SIM:RAMP --hours 2 --stopat "2026-11-21 12:00:00"
   npx daqflow grab events --max-evt 0xFF --days 1 --outdir tape
@@ -361,7 +361,7 @@ Examples (the seed's nightly grabs):
     windowOptions(
       grab
         .command('params')
-        .description("grab parameters' time series (the seed's ParamDataGrabber)")
+        .description("grab parameters' time series (as ParamDataGrabber.py)")
         .argument('[parameters...]', 'parameter names (PV names for the Archiver Appliance)')
         .option('-f, --param-file <file>', 'file with one parameter name a line; # starts a comment'),
     ),
@@ -371,7 +371,7 @@ Examples (the seed's nightly grabs):
     windowOptions(
       grab
         .command('events')
-        .description("grab the times timing events fired (the seed's EventDataGrabber)")
+        .description("grab the times timing events fired (as EventDataGrabber.py)")
         .option('--max-evt, --maxEvt <code>', 'highest event code to look at, decimal or hex (default 0xFF)', eventCode)
         .option('--event-channel <pattern>', 'channel name of an event code; {hex} is its two-digit hex code (default EVENT:{hex})')
         .option('-o, --first-only', 'stop after the first event code that fired in the window'),

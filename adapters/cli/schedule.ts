@@ -214,7 +214,7 @@ The payload is the body the target's start command takes. A grab's window is cou
 the fire time, so a fire caught up after a restart grabs the window it would have grabbed on time.
 
 Examples:
-  # the seed's nightly grab: daily at 01:00 over the last 24 h
+  # a nightly grab: daily at 01:00 over the last 24 h
   npx daqflow schedule add nightly-grab --cron '0 1 * * *' --time-zone Europe/Zurich \\
       --target grab.start --payload '{"parameters":["SARFE10-PBPG050:PHOTON-ENERGY"],"window":{"days":1}}'
   # a demo job every five minutes; missed ones are not made up

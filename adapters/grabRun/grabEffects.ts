@@ -100,7 +100,7 @@ export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers =
         if (context.signal.aborted) return undefined;
         if (!isDataLoggerError(e)) throw e;
         if (mode === 'events' && e.reason === 'UNKNOWN_PARAMETER') {
-          // An event code without a channel: skipped, as the seed does, recorded as an empty chunk.
+          // An event code without a channel: skipped, as EventDataGrabber.py does, recorded as an empty chunk.
           await chunk.discard();
           const none = new StatisticsAccumulator({ mode: 'none' });
           const empty = await openChunkWriter(dir, index);

@@ -94,9 +94,9 @@ export const parameterDatasetPaths = (parameter: string): { time: string; value:
   return { time: `${group}/${grabDatasets.time.name}`, value: `${group}/${grabDatasets.value.name}` };
 };
 
-/** Prefix of every grab-run parameter file, as in the seed's ParamDataGrabber.py. */
+/** Prefix of every grab-run parameter file, as in GMPS-AI's ParamDataGrabber.py. */
 export const GRAB_FILE_PREFIX = 'MLParamData';
-/** Prefix of an events-mode grab file (the times timing events fired), as in the seed. */
+/** Prefix of an events-mode grab file (the times timing events fired), as in EventDataGrabber.py. */
 export const GRAB_EVENTS_FILE_PREFIX = 'MLEventData';
 export const grabFilePrefixes = [GRAB_FILE_PREFIX, GRAB_EVENTS_FILE_PREFIX] as const;
 export type GrabFilePrefix = (typeof grabFilePrefixes)[number];
@@ -146,7 +146,7 @@ export interface GrabWindow {
  * `MLParamData_1710471600_20240314T000000Z_to_20240315T000000Z.h5`. An events grab passes the
  * prefix `MLEventData`.
  *
- * This differs from the seed's `MLParamData_<unixtime>_From_<node>_<YYYY-MM-DD+HH:MM:SS>_to_<…>.h5`:
+ * This differs from ParamDataGrabber.py's `MLParamData_<unixtime>_From_<node>_<YYYY-MM-DD+HH:MM:SS>_to_<…>.h5`:
  * there is no node (one file holds every parameter of the run) and no ':' (not allowed on some
  * file systems and awkward in shells). {@link parseGrabFileName} reads the bounds back.
  */

@@ -1,6 +1,6 @@
 /**
  * The layout of a writer acquisition's HDF5 file: the "SwissFEL bsread" layout of
- * sf_bsread_writer (../shared/research/bsread.md §2.1), with pulse ids of missing rows kept.
+ * sf_bsread_writer (docs/formats.md), with pulse ids of missing rows kept.
  * Pure (no I/O), shared by the writer and the tools and tests that read these files.
  *
  * ```

@@ -1,5 +1,5 @@
 /**
- * Publishes a report folder to a git repository (the seed's prod mode pushes its plots to the
+ * Publishes a report folder to a git repository (the report service's prod mode pushes its plots to the
  * repository its documentation site is built from): the folder replaces one sub-folder of a
  * branch, in one commit, pushed as a fast-forward.
  *

@@ -1,5 +1,5 @@
 /**
- * Turns a `daqflow.reports.start` body (brief §3) into the `requested` event's data: the
+ * Turns a `daqflow.reports.start` body (docs/api.md) into the `requested` event's data: the
  * configuration read (`configPath`) or taken (`config`), validated with the bad key's path and line,
  * the override merged, the instruments chosen (an unknown one named), dates resolved against the
  * reference time, and the out folder checked inside the data root with symlinks followed. A refused

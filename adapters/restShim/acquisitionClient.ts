@@ -1,5 +1,5 @@
 /**
- * The shim's only way into daqflow: the `<prefix>.acquisitions.*` request API (brief §3), so
+ * The shim's only way into daqflow: the `<prefix>.acquisitions.*` request API (docs/api.md), so
  * that the shim can just as well run in a process of its own.
  */
 import { randomUUID } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
  * How sf_bsread_writer's REST vocabulary (status words, `/parameters` keys, `/statistics` fields)
- * maps onto daqflow's acquisition contract (brief §3). Pure: no I/O, so that the mapping can be
+ * maps onto daqflow's acquisition contract (docs/api.md). Pure: no I/O, so that the mapping can be
  * checked without servers.
  */
 import type { AcquisitionView } from '../../actors/acquisition/index.js';

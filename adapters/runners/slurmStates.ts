@@ -1,6 +1,6 @@
 /**
- * Slurm job states (squeue `%T`, sacct `State`) to daqflow job states, as proposed in the
- * research notes (workflows.md 2.6). Pure: the caller reads the exit marker and cancel note.
+ * Slurm job states (squeue `%T`, sacct `State`) to daqflow job states, as docs/formats.md
+ * tabulates them. Pure: the caller reads the exit marker and cancel note.
  */
 import { cancelledStatus, describeExit, type CancelNote } from './exitMarker.js';
 import type { JobFailure, JobStatus } from './jobRunner.js';

@@ -13,7 +13,7 @@ import { apiRequest, readWholeStream, useE2eEnvironments, waitFor, type DaqflowE
 /*
  * Acceptance of writer acquisitions through `daqflow up` (a child process) reading the stream of
  * `daqflow simulate bsread` (another child process): a SIGKILL while one acquisition writes and
- * another waits for its start pulse, then a restart (issue 5, item 5), and bad requests.
+ * another waits for its start pulse, then a restart, and bad requests.
  */
 
 const SCALARS = 4;

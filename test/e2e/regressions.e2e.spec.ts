@@ -26,7 +26,7 @@ afterAll(async () => {
 
 describe('regressions found by the e2e specs', () => {
   // README "Idempotent requests": a retry returns the first answer, even from another process.
-  // brief §2: "a client may send a request id; a retry returns the first answer".
+  // docs/api.md, "Idempotency": a retry with the same request id returns the first answer.
   it('a retried start returns the first answer even after the actor moved on (and after a restart)', async () => {
     const { token, prefix, env } = await e2e.create();
     const up = await startDaqflowProcess({ env });
