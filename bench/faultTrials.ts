@@ -10,7 +10,7 @@
  *
  * Prints a table per trial kind with the time each took; exit code 0 unless a trial failed.
  */
-import { rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { parseArgs } from 'node:util';
 import { eventSubjectPrefix } from '../adapters/app/startDaqflow.js';
@@ -21,9 +21,8 @@ import { readCheckpoint } from '../projections/checkpoints.js';
 import { DEFAULT_PROJECTOR_NAME } from '../projections/projector.js';
 import { killAllDaqflowProcesses, runCli, startDaqflowProcess } from '../test/harness/daqflowProcess.js';
 import { startOwnPostgres } from '../test/harness/ownPostgres.js';
-import { childrenOf, killProcessesMentioning, processesMentioning } from '../test/harness/processTable.js';
+import { childrenOf, isAlive, killProcessesMentioning, processesMentioning } from '../test/harness/processTable.js';
 import { uniqueToken } from '../test/harness/testNames.js';
-import { mkdtempSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -163,15 +162,6 @@ const ctrlCTrial = async (trial: number, external: boolean): Promise<Row> => {
     killProcessesMentioning(dir);
     await postgres?.destroy();
     rmSync(dir, { recursive: true, force: true });
-  }
-};
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 };
 

@@ -33,6 +33,7 @@ import { startNotifier } from '../notification/startNotifier.js';
 import { createReportEffects } from '../reportJob/reportEffects.js';
 import { daqflowBin, reportRunners } from '../reportJob/reportRunners.js';
 import { newId } from '../ids.js';
+import { withTimeout } from '../withTimeout.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
 import { watchConnection } from '../jetstream/watchConnection.js';
 import { ensureEventStream } from '../jetstream/eventStream.js';
@@ -396,16 +397,9 @@ export const oneCommandConfig = (config: DaqflowConfig): DaqflowConfig =>
 /** How long a stop waits for the projector to catch up with the stream. */
 const FLUSH_MS = 2_000;
 
-const flushProjector = async (projector: Projector, store: EventStore, ms: number): Promise<void> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      (async () => projector.caughtUp(await store.lastPosition()))(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`not caught up within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
+const flushProjector = async (projector: Projector, store: EventStore, ms: number): Promise<void> =>
+  withTimeout(
+    (async () => projector.caughtUp(await store.lastPosition()))(),
+    ms,
+    'catching up with the stream',
+  );

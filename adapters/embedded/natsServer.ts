@@ -48,7 +48,8 @@ export const findNatsServerBinary = (): string => {
   );
 };
 
-const waitForPort = async (port: number, child: ChildProcess, timeoutMs: number): Promise<void> => {
+/** Waits until something accepts connections on 127.0.0.1:`port`; fails when `child` exits first or after `timeoutMs`. */
+export const waitForPort = async (port: number, child: ChildProcess, timeoutMs: number): Promise<void> => {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) {

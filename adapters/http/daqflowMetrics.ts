@@ -6,6 +6,7 @@ import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
 import type { BatchReport, Projector } from '../../projections/projector.js';
 import type { BsreadSource } from '../acquisition/bsreadSource.js';
+import { withTimeout } from '../withTimeout.js';
 
 /** What the collectors read at scrape time; bound once the parts exist. */
 export interface MetricSources {
@@ -33,19 +34,6 @@ export interface DaqflowMetrics {
 // Collectors that query PostgreSQL must not hold a scrape for long while it is away.
 const QUERY_TIMEOUT_MS = 1_000;
 
-const withTimeout = async <T>(work: Promise<T>, ms: number): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 /** A counter that mirrors a cumulative count kept elsewhere: it rises by what that count rose since the last scrape. */
 const mirrored = (registry: Registry, name: string, help: string, labelNames: string[] = []) => {

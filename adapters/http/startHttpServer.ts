@@ -15,6 +15,7 @@ import type { HttpAddress } from '../config/config.js';
 import { jobFacets, listJobs, reportSites, statisticsParameters } from './jobQueries.js';
 import { LiveFeed } from './liveFeed.js';
 import { escapeHtml, pageShell } from './pageShell.js';
+import { withTimeout } from '../withTimeout.js';
 
 /** `/readyz` is unready while the projector is more than this many events behind the stream. */
 export const READY_MAX_LAG_EVENTS = 1_000;
@@ -61,19 +62,6 @@ const parse = <T>(schema: z.ZodType<T>, value: unknown): T => {
   return parsed.data;
 };
 
-const withTimeout = async <T>(work: Promise<T>, ms: number): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 /** A file a job names, with its /files/ link when it lies inside the data root. */
 interface FileLink {

@@ -1,7 +1,7 @@
 import { AuthorizationError, UserAuthenticationExpiredError } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import type { DaqflowError} from '../../events/errors.js';
-import { StoreUnavailableError } from '../../events/errors.js';
+import { StoreUnavailableError, type DaqflowError } from '../../events/errors.js';
+import { withTimeout } from '../withTimeout.js';
 import { natsSettingNames, NatsSettingError } from './errors.js';
 import { natsLogin, serverList, type NatsLogin, type NatsSettings } from './natsSettings.js';
 
@@ -127,19 +127,11 @@ export const connectNats = async (
  */
 export const closeNats = async (nc: NatsConnection, timeoutMs = 2_000): Promise<void> => {
   if (nc.isClosed()) return;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const drained = nc.isDraining() ? nc.closed().then(() => undefined) : nc.drain();
-    await Promise.race([
-      drained,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`drain took longer than ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await withTimeout(nc.isDraining() ? nc.closed().then(() => undefined) : nc.drain(), timeoutMs, 'drain');
   } catch {
     // Disconnected or slow: nothing more can be flushed; stop reconnecting.
   } finally {
-    clearTimeout(timer);
     if (!nc.isClosed()) await nc.close().catch(() => undefined);
   }
 };

@@ -8,10 +8,11 @@ import {
   apiRequest,
   foldStatus,
   mapConcurrent,
+  projectedStatus,
   readWholeStream,
-  sortStatus,
   streamLastPosition,
   useE2eEnvironments,
+  versionProblems,
   waitFor,
   waitForProjector,
   type ApiOutcome,
@@ -89,17 +90,6 @@ const commandIdCounts = (events: readonly RecordedEvent[]): Map<string, Recorded
 const duplicatesOf = (byCommand: Map<string, RecordedEvent[]>): string[] =>
   [...byCommand].filter(([, events]) => events.length > 1).map(([id, events]) => `${id} at ${events.map((e) => e.position).join(',')}`);
 
-/** Each actor's versions are exactly 1..n, each once: no transition lost or doubled. */
-const versionProblems = (events: readonly RecordedEvent[]): string[] => {
-  const byActor = new Map<string, number[]>();
-  for (const e of events) byActor.set(e.actorId, [...(byActor.get(e.actorId) ?? []), e.version]);
-  const problems: string[] = [];
-  for (const [id, versions] of byActor) {
-    const sorted = [...versions].sort((a, b) => a - b);
-    if (sorted.some((v, i) => v !== i + 1)) problems.push(`${id}: versions ${sorted.join(',')}`);
-  }
-  return problems;
-};
 
 describe('daqflow up killed with SIGKILL in the middle of a stream of commands', () => {
   it('keeps every acknowledged transition exactly once, recovers deadlines and effects, and the projections converge', async () => {
@@ -248,8 +238,7 @@ describe('daqflow up killed with SIGKILL in the middle of a stream of commands',
     const events = await readWholeStream(natsUrl, stream, prefix);
     expect(events.length, 'no events after the projector caught up').toBe(last);
     expect(versionProblems(events)).toEqual([]);
-    const statusRows = await database.db.selectFrom('actor_status').select(['kind', 'id', 'state', 'version', 'final', 'summary']).execute();
-    expect(sortStatus(statusRows.map((r) => ({ ...r, version: Number(r.version) })))).toEqual(foldStatus(events));
+    expect(await projectedStatus(database.db)).toEqual(foldStatus(events));
     const transitions = await database.db
       .selectFrom('actor_transition')
       .select(['position', 'kind', 'id', 'version', 'type', 'state', 'command_id'])

@@ -3,11 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import type { Kysely } from 'kysely';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { eventSubjectPrefix } from '../../adapters/app/startDaqflow.js';
 import { createJetStreamEventStore, type JetStreamEventStore } from '../../adapters/jetstream/index.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { readCheckpoint } from '../../projections/checkpoints.js';
+import type { Database } from '../../projections/database.js';
 import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
 import { killAllDaqflowProcesses } from '../harness/daqflowProcess.js';
 import { createTestDatabase, type TestDatabase } from '../harness/testDatabase.js';
@@ -95,6 +97,27 @@ export const foldStatus = (events: readonly RecordedEvent[]): FoldedStatus[] => 
     })),
   );
 };
+
+/** Each actor's versions are exactly 1..n, each once: no transition lost or doubled. */
+export const versionProblems = (events: readonly RecordedEvent[]): string[] => {
+  const byActor = new Map<string, number[]>();
+  for (const e of events) byActor.set(e.actorId, [...(byActor.get(e.actorId) ?? []), e.version]);
+  const problems: string[] = [];
+  for (const [id, versions] of byActor) {
+    const sorted = [...versions].sort((a, b) => a - b);
+    if (sorted.some((v, i) => v !== i + 1)) problems.push(`${id}: versions ${sorted.join(',')}`);
+  }
+  return problems;
+};
+
+/** actor_status as the projector wrote it, in the shape and order of foldStatus. */
+export const projectedStatus = async (db: Kysely<Database>): Promise<FoldedStatus[]> =>
+  sortStatus(
+    (await db.selectFrom('actor_status').select(['kind', 'id', 'state', 'version', 'final', 'summary']).execute()).map((r) => ({
+      ...r,
+      version: Number(r.version),
+    })),
+  );
 
 export const sortStatus = <T extends { kind: string; id: string }>(rows: T[]): T[] =>
   rows.sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind < b.kind ? -1 : 1));

@@ -1,7 +1,8 @@
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { killAllDaqflowProcesses, runCli, showResult, startDaqflowProcess } from '../harness/daqflowProcess.js';
+import { killProcessesMentioning, processesMentioning, type ProcessEntry } from '../harness/processTable.js';
 import { tempHome, waitFor } from './e2eHelpers.js';
 
 /*
@@ -13,31 +14,7 @@ import { tempHome, waitFor } from './e2eHelpers.js';
 const home = tempHome('embedded');
 const env = { DAQFLOW_HOME: home, DAQFLOW_LOG_LEVEL: 'warn' };
 
-interface Proc {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly cmdline: string;
-}
-
-/** Every process whose command line mentions `text` (Linux /proc). */
-const processesMentioning = (text: string): Proc[] => {
-  const found: Proc[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
-      if (!cmdline.includes(text)) continue;
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      found.push({ pid: Number(entry), ppid, cmdline });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return found;
-};
-
-const servers = (): { nats: Proc[]; postgres: Proc[] } => {
+const servers = (): { nats: ProcessEntry[]; postgres: ProcessEntry[] } => {
   const all = processesMentioning(home);
   return {
     nats: all.filter((p) => p.cmdline.includes('nats-server')),
@@ -48,13 +25,7 @@ const servers = (): { nats: Proc[]; postgres: Proc[] } => {
 afterAll(async () => {
   await killAllDaqflowProcesses();
   // Whatever a failed run left behind under the temp home goes too.
-  for (const p of processesMentioning(home)) {
-    try {
-      process.kill(p.pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
+  killProcessesMentioning(home);
   rmSync(home, { recursive: true, force: true });
 });
 

@@ -15,10 +15,11 @@ import type { RecordedEvent } from '../../events/envelope.js';
 import {
   apiRequest,
   foldStatus,
+  projectedStatus,
   readWholeStream,
-  sortStatus,
   streamLastPosition,
   useE2eEnvironments,
+  versionProblems,
   waitFor,
   waitForProjector,
   type DaqflowEnvironment,
@@ -197,17 +198,6 @@ const simulatedStream = async (): Promise<(pulseId: number) => ExpectedPulse | u
   return (p) => mirror.expected(p);
 };
 
-/** Each actor's versions are exactly 1..n, each once. */
-const versionProblems = (events: readonly RecordedEvent[]): string[] => {
-  const byActor = new Map<string, number[]>();
-  for (const e of events) byActor.set(e.actorId, [...(byActor.get(e.actorId) ?? []), e.version]);
-  const problems: string[] = [];
-  for (const [id, versions] of byActor) {
-    const sorted = [...versions].sort((a, b) => a - b);
-    if (sorted.some((v, i) => v !== i + 1)) problems.push(`${id}: versions ${sorted.join(',')}`);
-  }
-  return problems;
-};
 
 /** The `msg` of every JSON log line (pino writes one object per line on stderr). */
 const logMessages = (stderr: string): string[] =>
@@ -409,8 +399,7 @@ describe('daqflow up while its nats-server stops and comes back', () => {
     await waitForProjector(environment.database, last, 20_000);
     const final = await readWholeStream(natsUrl, environment.stream, environment.prefix);
     expect(final.length).toBe(last);
-    const statusRows = await environment.database.db.selectFrom('actor_status').select(['kind', 'id', 'state', 'version', 'final', 'summary']).execute();
-    expect(sortStatus(statusRows.map((r) => ({ ...r, version: Number(r.version) })))).toEqual(foldStatus(final));
+    expect(await projectedStatus(environment.database.db)).toEqual(foldStatus(final));
     const transitions = await environment.database.db
       .selectFrom('actor_transition')
       .select(['position', 'kind', 'id', 'version', 'type', 'state'])

@@ -16,7 +16,7 @@ import { appendDemoHistories } from '../harness/demoEvents.js';
 import { killAllDaqflowProcesses, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { startOwnPostgres, type OwnPostgres } from '../harness/ownPostgres.js';
 import { uniqueToken } from '../harness/testNames.js';
-import { apiRequest, foldStatus, readWholeStream, sortStatus, tempHome, waitFor } from '../e2e/e2eHelpers.js';
+import { apiRequest, foldStatus, projectedStatus, readWholeStream, tempHome, waitFor } from '../e2e/e2eHelpers.js';
 
 /*
  * PostgreSQL holds only projections: its going away must cost no job and no event. A server of
@@ -49,10 +49,9 @@ afterAll(async () => {
 const statusAgainstStream = async (url: string, events: readonly RecordedEvent[]) => {
   const db = createDb(url, { max: 1 });
   try {
-    const rows = await db.selectFrom('actor_status').select(['kind', 'id', 'state', 'version', 'final', 'summary']).execute();
     const transitions = await db.selectFrom('actor_transition').select(['position']).orderBy('position').execute();
     return {
-      status: sortStatus(rows.map((r) => ({ ...r, version: Number(r.version) }))),
+      status: await projectedStatus(db),
       expected: foldStatus(events),
       transitions: transitions.map((t) => Number(t.position)),
       checkpoint: await readCheckpoint(db, DEFAULT_PROJECTOR_NAME),
@@ -196,8 +195,7 @@ describe('PostgreSQL stopped and started', () => {
       await cut;
       expect(restarts).toEqual([2]);
       expect(result.position).toBe(events[events.length - 1]?.position);
-      const rows = await db.selectFrom('actor_status').select(['kind', 'id', 'state', 'version', 'final', 'summary']).execute();
-      expect(sortStatus(rows.map((r) => ({ ...r, version: Number(r.version) })))).toEqual(foldStatus(events));
+      expect(await projectedStatus(db)).toEqual(foldStatus(events));
       const transitions = await db.selectFrom('actor_transition').select(['position']).orderBy('position').execute();
       expect(transitions.map((t) => Number(t.position))).toEqual(events.map((e) => e.position));
       expect(await readCheckpoint(db, DEFAULT_PROJECTOR_NAME)).toBe(result.position);

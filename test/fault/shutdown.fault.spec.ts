@@ -3,7 +3,7 @@ import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { killAllDaqflowProcesses, runCli, showResult, startDaqflowProcess, type DaqflowProcess, type Exit } from '../harness/daqflowProcess.js';
 import { createTestDatabase, type TestDatabase } from '../harness/testDatabase.js';
 import { uniqueToken } from '../harness/testNames.js';
-import { childrenOf, killProcessesMentioning, processesMentioning } from '../harness/processTable.js';
+import { childrenOf, isAlive, killProcessesMentioning, processesMentioning } from '../harness/processTable.js';
 import { tempHome } from '../e2e/e2eHelpers.js';
 
 /*
@@ -100,12 +100,3 @@ describe('daqflow up stops when asked', () => {
     expect(childrenOf(daqflow.child.pid as number)).toEqual([]);
   }, 120_000);
 });
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};

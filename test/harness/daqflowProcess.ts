@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { childrenOf } from './processTable.js';
+import { childrenOf, processGroupMembers } from './processTable.js';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: the CLI runs from here, as `npx daqflow` would. */
@@ -42,22 +41,6 @@ export interface StartOptions {
 /** Children whose process group may still have members: group id → child. Each child leads its own group. */
 const live = new Map<number, ChildProcess>();
 
-/** Pids of the processes whose process group is `pgid` (Linux /proc). */
-export const processGroupMembers = (pgid: number): number[] => {
-  const members: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) members.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return members;
-};
 
 const killGroup = (pid: number): void => {
   // The servers `daqflow up` starts lead process groups of their own (so that a terminal's

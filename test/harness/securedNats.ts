@@ -1,10 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import { encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
 import { createAccount, createOperator, createUser } from '@nats-io/nkeys';
-import { findNatsServerBinary } from '../../adapters/embedded/natsServer.js';
+import { findNatsServerBinary, waitForPort } from '../../adapters/embedded/natsServer.js';
 import { freePort } from '../../adapters/embedded/freePort.js';
 
 /** A CA, a server certificate for 127.0.0.1 and a client certificate it signed, and a client certificate of another CA. */
@@ -57,21 +56,11 @@ export interface ConfiguredNatsServer {
 }
 
 const listening = async (port: number, child: ChildProcess, logFile: string): Promise<void> => {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`nats-server exited with ${child.exitCode}:\n${readFileSync(logFile, 'utf8')}`);
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = netConnect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitForPort(port, child, 15_000);
+  } catch (e) {
+    throw new Error(`${(e as Error).message}:\n${readFileSync(logFile, 'utf8')}`, { cause: e });
   }
-  throw new Error(`nats-server did not listen on ${port}:\n${readFileSync(logFile, 'utf8')}`);
 };
 
 /** Starts nats-server -js on 127.0.0.1 with the configuration `config` (written to `dir`) and `env`. */
