@@ -54,6 +54,25 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
   const guard = installProcessGuard(logger);
   const pidFile = join(config.homeDir, 'daqflow.pid');
   claimPidFile(pidFile);
+  // Listening from the start: a signal that came between "ready" and its handler (a loaded
+  // machine can preempt the process right after the write) would otherwise end it with the
+  // default action, skipping the ordered stop. One that comes during start-up is kept and
+  // acted on as soon as everything is up.
+  let pendingSignal: string | undefined;
+  let pendingAt = 0;
+  let onSignal = (signal: string): void => {
+    if (pendingSignal === undefined) {
+      pendingSignal = signal;
+      pendingAt = Date.now();
+      logger.info({ signal }, 'stop asked during start-up: stopping once started (again to exit at once)');
+    } else if (Date.now() - pendingAt > 1_500) {
+      // A start-up that hangs (an install, a server that never answers) must stay interruptible.
+      logger.warn({ signal }, 'second signal during start-up: exiting at once');
+      process.exit(1);
+    }
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   let servers;
   let app;
   let shim: WriterRestShim | undefined;
@@ -155,8 +174,8 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
           finish(0);
         });
     };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    onSignal = stop;
+    if (pendingSignal !== undefined) stop(pendingSignal);
   });
   process.stdout.write(`daqflow up: ${exitCode === 0 ? 'stopped' : 'stopped by force'}\n`);
   process.exit(exitCode);
