@@ -135,14 +135,11 @@ class JetStreamSubscription implements EventSubscription {
         }
         const event = this.ctx.decode(m.data, m.seq);
         if (event) batch.push(event);
-        // A batch ends when it is full or when nothing more is at hand: the server had nothing
-        // after this message (pending 0) and nothing that came since waits in the client's queue.
-        // The queue matters under live traffic: the client pulls ahead as messages arrive, so
-        // most messages were the newest when delivered and carry pending 0 however many followed;
-        // cutting there made batches of whatever came during the previous one, and a reader
-        // that wrote one transaction per batch fell behind on the transactions alone.
-        const atHand = messages.getPending();
-        if (batch.length > 0 && (batch.length >= this.batchSize || (m.info.pending === 0 && atHand === 0))) {
+        // A batch ends when it is full or when the server had nothing after this message. The
+        // client's queue is not consulted: its count (getPending) also counts status callbacks
+        // already run, so it can say a message waits when none does, and a batch held for it
+        // would wait for the next event to arrive (seen as projections stuck short of the end).
+        if (batch.length > 0 && (batch.length >= this.batchSize || m.info.pending === 0)) {
           const out = batch;
           batch = [];
           yield out;
