@@ -14,6 +14,7 @@ import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
 import { killAllDaqflowProcesses } from '../harness/daqflowProcess.js';
 import { createTestDatabase, type TestDatabase } from '../harness/testDatabase.js';
 import { uniqueToken } from '../harness/testNames.js';
+import { waitFor } from '../harness/waitFor.js';
 
 /** What one request to the daqflow NATS API came back with. */
 export type ApiOutcome =
@@ -122,21 +123,7 @@ export const projectedStatus = async (db: Kysely<Database>): Promise<FoldedStatu
 export const sortStatus = <T extends { kind: string; id: string }>(rows: T[]): T[] =>
   rows.sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind < b.kind ? -1 : 1));
 
-/** Polls `check` until it returns a value other than undefined; fails with `what` after `timeoutMs`. */
-export const waitFor = async <T>(
-  what: string | (() => string),
-  check: () => Promise<T | undefined>,
-  timeoutMs: number,
-  intervalMs = 100,
-): Promise<T> => {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-};
+export { waitFor };
 
 /** Waits until the live projector's checkpoint in `database` is at `position`. */
 export const waitForProjector = (database: TestDatabase, position: number, timeoutMs: number): Promise<true> =>

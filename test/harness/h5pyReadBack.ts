@@ -5,6 +5,8 @@
  * h5py, /usr/bin/python3 is tried. A machine with neither fails the test saying so.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -59,3 +61,24 @@ export const h5pyRows = (path: string): Promise<Record<string, { pulseIds: numbe
     `f = h5py.File(sys.argv[1], 'r')
 print(json.dumps({k: {'pulseIds': [int(x) for x in f['data'][k]['pulse_id'][()]], 'present': [int(x) for x in f['data'][k]['is_data_present'][()]]} for k in f['data']}))`,
   );
+
+/** One group or dataset as h5py sees it (test/harness/h5pyDescribe.py). */
+export interface H5pyObject {
+  readonly kind: 'group' | 'dataset';
+  readonly attrs: Record<string, unknown>;
+  /** Groups: their link names, in h5py's order. */
+  readonly keys?: string[];
+  /** Datasets: numpy `dtype.str` (`<i8`, `|u1`, `|O`, `|S7`…), shape, and string type if any. */
+  readonly dtype?: string;
+  readonly shape?: number[];
+  readonly string?: { readonly encoding: string; readonly length: number | null } | null;
+  /** Numeric datasets: their little-endian bytes in C order, as hex. */
+  readonly le_hex?: string;
+  /** String datasets: the text (a list for arrays); whether a scalar read back as `bytes`. */
+  readonly text?: string | string[];
+  readonly isBytes?: boolean;
+}
+
+/** Every link of a file (by path, `/` for the root) as h5py reads it. */
+export const h5pyDescribe = (path: string): Promise<Record<string, H5pyObject>> =>
+  h5py(path, readFileSync(join(import.meta.dirname, 'h5pyDescribe.py'), 'utf8'));
