@@ -198,7 +198,9 @@ describe('ActorRuntime with the demo actor', () => {
           }
           await settle();
         }
-        await settle();
+        // Compared once every event the runtime has applied is in the stream and no more come.
+        const id = last.id;
+        await until(async () => (await runtime.get('demo', id)).version === (await store.readStream('demo', id)).length);
         const live = runtime.peek('demo', last.id);
         const events = await store.readStream('demo', last.id);
         const rebuilt = rehydrate(defineActor(demoActor), last.id, events);
@@ -241,7 +243,8 @@ describe('ActorRuntime with the demo actor', () => {
     await runtime.execute('demo', id, 'cancel', { reason: 'operator' });
     await until(() => abortedWith !== undefined);
     expect(String(abortedWith)).toMatch(/is cancelled/);
-    await new Promise((r) => setTimeout(r, 20));
+    // The effect has returned; stopping waits until the runtime is done with what it returned.
+    await runtime.stop();
     expect((await store.readStream('demo', id)).map((e) => e.type)).toEqual(['started', 'tickDue', 'cancelled']);
   });
 

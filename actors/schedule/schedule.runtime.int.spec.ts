@@ -73,7 +73,8 @@ describe('schedules on the runtime', () => {
     await until(() => targetCreated);
     await first.stop(10);
     release();
-    await new Promise((r) => setTimeout(r, 20));
+    // Stopping again waits for the released effect to finish.
+    await first.stop();
     expect(typesOf(await store.readStream('schedule', schedule.id))).toEqual(['created', 'fireDue']);
     expect(await demoIds(store)).toHaveLength(1);
 

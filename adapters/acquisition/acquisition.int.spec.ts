@@ -449,9 +449,8 @@ describe('an acquisition across a restart of its process', () => {
     const root = join(scratch, 'restart-writing');
     const first = await makeRig(sim.address, { dataRoot: root });
     const created = await first.start({ outputFile: 'cut.h5', startNow: true });
-    const deadline = Date.now() + 10_000;
-    while ((await first.runtime.get('acquisition', created.id)).state !== 'writing' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 300));
+    // Cut while rows are being written, whatever the machine's load.
+    await first.written(created.id, 20, 10_000);
     await first.runtime.stop(100);
     await first.source.close();
     const second = await makeRig(sim.address, { dataRoot: root });

@@ -136,7 +136,8 @@ describe('the ZMTP reader against libzmq', () => {
     expectParts(await pull.receive(), sampleMessage(1));
     first.close();
     await waitUntil('the disconnect', () => !pull.counters().connected);
-    await new Promise((resolve) => setTimeout(resolve, 200)); // ~10 refused retries
+    const lost = pull.counters().disconnects;
+    await waitUntil('a few refused retries', () => pull.counters().disconnects >= lost + 5);
     const second = new zmq.Push({ linger: 0 });
     await second.bind(address);
     closers.push(() => second.close());

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plotBasePath } from '../report/reportPaths.js';
+import { waitForProjector } from '../../test/e2e/e2eHelpers.js';
 import { checkPng, checkReportSite, checkSvg, filesUnder, insertFixtureStatistics } from '../../test/harness/reportChecks.js';
 import { startInProcessDaqflow, type InProcessDaqflow, type ReportView, type StatusRow } from '../../test/harness/reportDaqflow.js';
 import { useTestDatabase } from '../../test/harness/testDatabase.js';
@@ -141,7 +142,8 @@ describe('report jobs on the local runner, over fixture statistics', () => {
     }
     // Nothing on record: no event, no status row, no folder.
     expect(await daqflow.streamPosition()).toBe(positionBefore);
-    await new Promise((r) => setTimeout(r, 500));
+    // The projection has folded every event there is: its rows are those of this position.
+    await waitForProjector(database, positionBefore, 10_000);
     expect(await daqflow.statusRows()).toEqual(rowsBefore);
     expect(existsSync(join(scratch, 'outside'))).toBe(false);
     expect(existsSync(elsewhere)).toBe(false);

@@ -200,7 +200,8 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     const before = Date.now() / 1000;
     const started = await call(shim, 'PUT', '/start_now');
     expect(started).toMatchObject({ status: 200, body: { state: 'ok', status: 'writing' } });
-    await new Promise((r) => setTimeout(r, 300));
+    // More than 10 rows before the stop, whatever the machine's load.
+    await statisticsShow(shim, (s) => typeof s.first_pulse_id === 'number' && (s.pulses_written as number) > 11);
     expect((await call(shim, 'PUT', '/stop_now')).status).toBe(200);
     await statusBecomes(shim, 'finished');
     const stats = await statistics(shim);
@@ -217,7 +218,7 @@ describe("sf_bsread_writer's REST API in front of daqflow", () => {
     expect(next.status).toBe(200);
     expect(next.body.acquisition_id).not.toBe(started.body.acquisition_id);
     expect((await call(shim, 'GET', '/parameters')).body.parameters).toMatchObject({ output_file: 'now/b.h5', 'general/user': 'p11057' });
-    await new Promise((r) => setTimeout(r, 200));
+    await statisticsShow(shim, (s) => s.acquisition_id === next.body.acquisition_id && (s.pulses_written as number) > 0);
     // /stop answers once the file is complete, so the next start can follow at once.
     expect(await call(shim, 'GET', '/stop')).toMatchObject({
       status: 200,
