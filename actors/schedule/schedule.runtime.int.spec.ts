@@ -3,7 +3,7 @@ import { newId } from '../../adapters/ids.js';
 import { fireRequestId } from '../../adapters/schedule/scheduleEffects.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { InMemoryEventStore } from '../../events/inMemoryEventStore.js';
-import { clockFrom, createScheduleRuntime, scheduledDemo, type AroundFire } from '../../test/harness/scheduleRuntime.js';
+import { createScheduleRuntime, heldClock, scheduledDemo, type AroundFire } from '../../test/harness/scheduleRuntime.js';
 import type { ActorRuntime } from '../runtime/actorRuntime.js';
 
 const runtimes: ActorRuntime[] = [];
@@ -44,9 +44,11 @@ const create = (runtime: ActorRuntime, overrides: Record<string, unknown> = {}) 
 describe('schedules on the runtime', () => {
   it('fires on time and creates its target once, with a request id of schedule and fire time', async () => {
     const store = new InMemoryEventStore();
-    const runtime = await startRuntime(store, clockFrom('2025-06-01T00:59:59.800Z'));
+    const time = heldClock('2025-06-01T00:59:59.800Z');
+    const runtime = await startRuntime(store, time.clock);
     const schedule = await create(runtime);
     expect(schedule.summary.nextFireAt).toBe('2025-06-01T01:00:00.000Z');
+    time.run();
     await until(async () => (await runtime.get('schedule', schedule.id)).summary.fires === 1);
     const ids = await demoIds(store);
     expect(ids).toEqual([newId(`demo:${fireRequestId(schedule.id, '2025-06-01T01:00:00.000Z')}`)]);
@@ -59,7 +61,8 @@ describe('schedules on the runtime', () => {
 
   it('does not create a second target when the process dies between the fire and its outcome', async () => {
     const store = new InMemoryEventStore();
-    const clock = clockFrom('2025-06-01T00:59:59.800Z');
+    const time = heldClock('2025-06-01T00:59:59.800Z');
+    const clock = time.clock;
     let release = (): void => undefined;
     const held = new Promise<void>((r) => (release = r));
     let targetCreated = false;
@@ -70,6 +73,8 @@ describe('schedules on the runtime', () => {
       return view;
     });
     const schedule = await create(first);
+    expect(schedule.summary.nextFireAt).toBe('2025-06-01T01:00:00.000Z');
+    time.run();
     await until(() => targetCreated);
     await first.stop(10);
     release();
@@ -129,8 +134,10 @@ describe('schedules on the runtime', () => {
 
   it('records a refused target as fireFailed and stays active', async () => {
     const store = new InMemoryEventStore();
-    const runtime = await startRuntime(store, clockFrom('2025-06-01T00:59:59.800Z'));
+    const time = heldClock('2025-06-01T00:59:59.800Z');
+    const runtime = await startRuntime(store, time.clock);
     const schedule = await create(runtime, { target: { kind: 'demo', command: 'start', payload: { steps: -1 } } });
+    time.run();
     await until(async () => (await runtime.get('schedule', schedule.id)).summary.failures === 1);
     const view = await runtime.get('schedule', schedule.id);
     expect(view.state).toBe('active');

@@ -43,6 +43,22 @@ export const createScheduleRuntime = (
   return runtime;
 };
 
+/**
+ * A clock that stands at `start` until `run()`, then runs at real speed from `start`: a test
+ * creates its schedule before the fire time however long that takes on a loaded machine, then
+ * lets the time come.
+ */
+export const heldClock = (start: string): { readonly clock: () => Date; run(): void } => {
+  const at = Date.parse(start);
+  let offset: number | undefined;
+  return {
+    clock: () => new Date(offset === undefined ? at : Date.now() + offset),
+    run: () => {
+      offset ??= at - Date.now();
+    },
+  };
+};
+
 /** A clock that runs at real speed from `start`. */
 export const clockFrom = (start: string): (() => Date) => {
   const offset = Date.parse(start) - Date.now();
