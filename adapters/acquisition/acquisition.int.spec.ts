@@ -13,6 +13,7 @@ import { createAcquisitionRuntime } from '../../test/harness/acquisitionRuntime.
 import { h5pyRows } from '../../test/harness/h5pyReadBack.js';
 import { checkFileAgainstSimulator, expectedRows, readRowsOfChannels } from '../../test/harness/swissfelReadBack.js';
 import { testStream } from '../../test/harness/testNames.js';
+import { waitFor } from '../../test/harness/waitFor.js';
 import { encodeDataHeader, encodeMessage } from '../bsread/bsreadCodec.js';
 import { defaultSimulatedChannels, expectedTimestamp, startBsreadSimulator, type BsreadSimulator, type BsreadSimulatorOptions } from '../bsread/bsreadSimulator.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../jetstream/index.js';
@@ -271,12 +272,10 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     });
     const created = await rig.start({ outputFile: 'hung.h5', startNow: true });
     // The first pulse is written right after the file opens ('writing'); the reader then hangs.
-    const deadline = Date.now() + 10_000;
-    let view = await rig.runtime.get('acquisition', created.id);
-    while (view.state !== 'writing' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-      view = await rig.runtime.get('acquisition', created.id);
-    }
+    const view = await waitFor('the acquisition to be writing', async () => {
+      const now = await rig.runtime.get('acquisition', created.id);
+      return now.state === 'writing' ? now : undefined;
+    }, 10_000, 20);
     await bufferReaches(rig.source, (view.summary['firstPulseId'] as number) + 40);
     await rig.runtime.execute('acquisition', created.id, 'kill', {});
     const done = await rig.settle(created.id, 5_000);
