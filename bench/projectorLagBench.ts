@@ -126,6 +126,9 @@ const stopChild = (child: ChildProcess): Promise<LagRun['batches']> =>
     child.kill('SIGTERM');
   });
 
+/** The largest of many numbers (a spread into Math.max overflows the stack past ~100,000). */
+const largest = (values: readonly number[]): number => values.reduce((a, b) => (b > a ? b : a), -Infinity);
+
 const runOnce = async (
   servers: BenchServers,
   rate: number,
@@ -203,43 +206,56 @@ const runOnce = async (
     await db.destroy();
     await deleteStream(servers.jsm, names);
   };
-  // A projector on a thread or in a process takes seconds to load: the traffic starts once a
-  // first event has gone through it.
-  const first = await runtime.create('demo', 'start', { steps: 1, intervalMs: 0, label: 'lag bench: projector ready' });
-  const readyBy = performance.now() + 60_000;
-  while ((polls.at(-1)?.checkpoint ?? 0) < first.position) {
-    if (performance.now() > readyBy) {
-      await release();
-      throw new Error('the projector did not start within 60 s');
+  let windowStart = 0;
+  let windowEnd = 0;
+  let firstIndex = 0;
+  let lastIndex = 0;
+  let loadAverage = 0;
+  let caughtUp = false;
+  let childBatches: LagRun['batches'] | undefined;
+  // A run that fails part-way must not leave its projector writing into the next run's tables.
+  try {
+    // A projector on a thread or in a process takes seconds to load: the traffic starts once a
+    // first event has gone through it.
+    const first = await runtime.create('demo', 'start', { steps: 1, intervalMs: 0, label: 'lag bench: projector ready' });
+    const readyBy = performance.now() + 60_000;
+    while ((polls.at(-1)?.checkpoint ?? 0) < first.position) {
+      if (performance.now() > readyBy) {
+        await release();
+        throw new Error('the projector did not start within 60 s');
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
     }
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await Promise.all(
+      Array.from({ length: jobs }, () => runtime.create('demo', 'start', { steps, intervalMs: INTERVAL_MS, label: 'lag bench' })),
+    );
+    await new Promise((r) => setTimeout(r, WARM_UP_MS));
+    windowStart = performance.now();
+    firstIndex = appended.length;
+    await new Promise((r) => setTimeout(r, seconds * 1000));
+    windowEnd = performance.now();
+    lastIndex = appended.length;
+    loadAverage = os.loadavg()[0]!;
+    await runtime.stop(1_000);
+    // Everything of the window must be projected before the figures can be read.
+    const lastOfWindow = largest(appended.slice(firstIndex, lastIndex).map((a) => a.position));
+    const caughtUpBy = performance.now() + CATCH_UP_MS;
+    while ((polls.at(-1)?.checkpoint ?? 0) < lastOfWindow && performance.now() < caughtUpBy) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    caughtUp = (polls.at(-1)?.checkpoint ?? 0) >= lastOfWindow;
+    polling = false;
+    await poller;
+    childBatches = child ? await stopChild(child) : undefined;
+    await projector?.stop();
+    await store.close();
+    await closeNats(nc);
+    await db.destroy();
+    await deleteStream(servers.jsm, names);
+  } catch (e) {
+    await release().catch(() => undefined);
+    throw e;
   }
-  await Promise.all(
-    Array.from({ length: jobs }, () => runtime.create('demo', 'start', { steps, intervalMs: INTERVAL_MS, label: 'lag bench' })),
-  );
-  await new Promise((r) => setTimeout(r, WARM_UP_MS));
-  const windowStart = performance.now();
-  const firstIndex = appended.length;
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const windowEnd = performance.now();
-  const lastIndex = appended.length;
-  const loadAverage = os.loadavg()[0]!;
-  await runtime.stop(1_000);
-  // Everything of the window must be projected before the figures can be read.
-  const lastOfWindow = Math.max(...appended.slice(firstIndex, lastIndex).map((a) => a.position));
-  const caughtUpBy = performance.now() + CATCH_UP_MS;
-  while ((polls.at(-1)?.checkpoint ?? 0) < lastOfWindow && performance.now() < caughtUpBy) {
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
-  const caughtUp = (polls.at(-1)?.checkpoint ?? 0) >= lastOfWindow;
-  polling = false;
-  await poller;
-  const childBatches = child ? await stopChild(child) : undefined;
-  await projector?.stop();
-  await store.close();
-  await closeNats(nc);
-  await db.destroy();
-  await deleteStream(servers.jsm, names);
 
   // The first poll whose checkpoint covers a position (checkpoints only grow); never for one the
   // projector had not reached when the bench stopped waiting.
@@ -268,10 +284,10 @@ const runOnce = async (
     events: inWindow.length,
     p50: quantile(lags, 0.5),
     p99: quantile(lags, 0.99),
-    max: Math.max(...lags),
+    max: largest(lags),
     firstFifthBehind: median(behind.slice(0, fifth)),
     lastFifthBehind: median(behind.slice(-fifth)),
-    maxBehind: Math.max(0, ...behind),
+    maxBehind: Math.max(0, largest(behind)),
     batches: childBatches ?? batches,
     loadAverage,
   };

@@ -373,6 +373,29 @@ describe('writer acquisitions over real ZeroMQ, read back row by row', () => {
     expect(existsSync(join(rig.dataRoot, 'orphan.h5'))).toBe(false);
   });
 
+  it('pulses the stream never delivered at the start and at the end are missing rows: the file still spans start..stop', async () => {
+    const push = new zmq.Push({ sendHighWaterMark: 1_000 });
+    await push.bind('tcp://127.0.0.1:*');
+    cleanups.push(async () => push.close());
+    const rig = await makeRig(push.lastEndpoint!);
+    const header = encodeDataHeader([{ name: 'G:A' }]);
+    const send = (p: number): Promise<void> =>
+      push.send(encodeMessage({ header, pulseId: p, globalTimestamp: expectedTimestamp(p), values: [new Uint8Array(Float64Array.of(p).buffer)] }));
+    // The process has been receiving the stream (pulse 90) before the acquisition's start.
+    await send(90);
+    await bufferReaches(rig.source, 90);
+    const created = await rig.start({ outputFile: 'gaps.h5', startPulseId: 100, stopPulseId: 119 });
+    // The source's first pulses and its last ones before the stop never come (a sender that
+    // dropped them); a pulse past the stop ends the acquisition.
+    for (const p of [105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 121]) await send(p);
+    const done = await rig.settle(created.id);
+    expect(done.state).toBe('completed');
+    expect(done.summary).toMatchObject({ firstPulseId: 100, lastPulseId: 119, pulsesWritten: 11, missingPulses: 9 });
+    const rows = (await h5pyRows(join(rig.dataRoot, 'gaps.h5')))['G:A']!;
+    expect(rows.pulseIds).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
+    expect(rows.present).toEqual(Array.from({ length: 20 }, (_, i) => (i >= 5 && i <= 15 ? 1 : 0)));
+  });
+
   it('skips and counts malformed messages; the acquisition around them completes', async () => {
     const push = new zmq.Push({ sendHighWaterMark: 1_000 });
     await push.bind('tcp://127.0.0.1:*');

@@ -392,8 +392,9 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
           // Known before the open, which can take a while: a stop arriving meanwhile is judged against it.
           firstRow = wanted;
           writer = await openWriter(wanted);
-          // Overtaken before its first pulse: the file still starts at its first pulse, the lost ones missing.
-          if (lost !== undefined && wanted < message.pulseId) writeRow(wanted, null);
+          // The file starts at its first pulse whatever came first: pulses the stream never
+          // delivered, or lost from the buffer before this reader had them, are missing rows.
+          if (wanted < message.pulseId) writeRow(wanted, null);
         }
         if (stopAt !== null && message.pulseId > stopAt) {
           if (lastWritten === null || stopAt > lastWritten) writeRow(stopAt, null);

@@ -1,7 +1,7 @@
 """Reads a writer acquisition's HDF5 file of bench/bsreadLibzmqSender.c's stream with h5py and
 checks every row of every channel against the sender's formulas (see that file's header). Prints
 one JSON line: the counts, the first rows of each kind of problem, and the stretches of pulses
-absent from the file (is_data_present 0, or no row at all).
+absent from the file (is_data_present 0, or no row at all): the first 20, and how many rows in all.
 
     python3 checkLibzmqSenderFile.py FILE FIRST_PULSE LAST_PULSE
 """
@@ -84,6 +84,7 @@ with h5py.File(path, 'r') as f:
                 if data.dtype != np.uint16 or list(pixels[:4]) != words or not np.array_equal(pixels[4:], pattern[4:]):
                     bad.append(r)
             problem('value', name, np.array(bad, dtype=np.int64))
+    report['absentRows'] = int(absent_any.sum())
     report['absentRanges'] = ranges(np.flatnonzero(absent_any))[:20]
 
 report['problems'] = {k: v for k, v in report['problems'].items() if v['count'] > 0}
