@@ -3,14 +3,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createNkeyUser } from '../harness/nkeyUser.js';
 import { killAllDaqflowProcesses, repoRoot, runCli, showResult, startDaqflowProcess } from '../harness/daqflowProcess.js';
-import {
-  makeCertificates,
-  makeOperatorMode,
-  startConfiguredNatsServer,
-  type ConfiguredNatsServer,
-  type OperatorMode,
-  type TestCertificates,
-} from '../harness/securedNats.js';
+import { makeOperatorMode, startConfiguredNatsServer, type ConfiguredNatsServer, type OperatorMode } from '../harness/securedNats.js';
+import { makeCertificates, type TestCertificates } from '../harness/testCertificates.js';
 import { useE2eEnvironments, type DaqflowEnvironment } from './e2eHelpers.js';
 
 /*
