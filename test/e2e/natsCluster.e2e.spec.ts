@@ -11,7 +11,8 @@ import { useE2eEnvironments, waitFor, type DaqflowEnvironment } from './e2eHelpe
 /*
  * daqflow on a three-node JetStream cluster, given every node's URL: an R3 stream the operator
  * made stays R3 under `daqflow up`, which runs jobs on it, also after the node leading the
- * stream is killed; DAQFLOW_STREAM_REPLICAS=3 makes `daqflow up` create an R3 stream.
+ * stream is killed; DAQFLOW_STREAM_REPLICAS=3 makes `daqflow up` create an R3 stream, and
+ * `daqflow stream apply` move an R1 stream to three.
  */
 
 const e2e = useE2eEnvironments('nats-cluster');
@@ -107,4 +108,14 @@ describe('daqflow on a three-node NATS cluster', () => {
     up.kill('SIGTERM');
     expect((await up.exited).code, up.stderr()).toBe(0);
   }, 120_000);
+
+  it('daqflow stream apply moves a stream to three replicas only when DAQFLOW_STREAM_REPLICAS asks for it', async () => {
+    const environment = await onCluster();
+    const created = await runCli(['stream', 'apply'], environment.clusterEnv);
+    expect(created.stdout, showResult(['stream', 'apply'], created)).toMatch(/created \(1 replica\(s\)/);
+    const replicated = await runCli(['stream', 'apply'], { ...environment.clusterEnv, DAQFLOW_STREAM_REPLICAS: '3' });
+    expect(replicated.code, showResult(['stream', 'apply'], replicated)).toBe(0);
+    expect(replicated.stdout, showResult(['stream', 'apply'], replicated)).toMatch(/^ {2}operator {2}num_replicas +1 → 3$/m);
+    expect((await replicasOf(environment.stream)).configured).toBe(3);
+  }, 60_000);
 });
