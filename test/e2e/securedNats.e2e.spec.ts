@@ -118,16 +118,30 @@ describe.concurrent('each way of logging in runs every kind of job', () => {
       login: () => ({ DAQFLOW_NATS_CREDS: jwt.creds }),
     },
     {
-      name: 'token with a client certificate the server verifies',
+      name: 'token with a client certificate the server verifies, the projector on its own thread and connection',
       server: () => mutualTls,
-      login: () => ({ DAQFLOW_NATS_TOKEN: TOKEN, DAQFLOW_NATS_TLSCA: certs.ca, DAQFLOW_NATS_TLSCERT: certs.clientCert, DAQFLOW_NATS_TLSKEY: certs.clientKey }),
+      login: () => ({
+        DAQFLOW_NATS_TOKEN: TOKEN,
+        DAQFLOW_NATS_TLSCA: certs.ca,
+        DAQFLOW_NATS_TLSCERT: certs.clientCert,
+        DAQFLOW_NATS_TLSKEY: certs.clientKey,
+        DAQFLOW_PROJECTOR: 'thread',
+      }),
     },
   ];
-  it.each(ways)('$name', async ({ server, login }) => {
-    const env = on(await e2e.create(), server(), login());
-    await withUp(env, () => expectDemoCompleted(env));
-    expect(permissionViolations(server())).toEqual([]);
-  }, 150_000);
+  // A loop rather than it.each: its $name would cut the titles short.
+  for (const { name, server, login } of ways) {
+    it(name, async () => {
+      const env = on(await e2e.create(), server(), login());
+      await withUp(env, async () => {
+        await expectDemoCompleted(env);
+        // Read from the projections: the projector, on whichever thread, logged in too.
+        const status = await runCli(['status', '--kind', 'report'], env);
+        expect(status.stdout, showResult(['status'], status)).toMatch(/completed/);
+      });
+      expect(permissionViolations(server())).toEqual([]);
+    }, 150_000);
+  }
 });
 
 describe.concurrent('a wrong setting fails at start with one line naming it', () => {
@@ -184,35 +198,40 @@ describe.concurrent('the example permissions', () => {
       // A time-out would take the whole minute; the refusal comes back at once.
       runCli(['request', subject, JSON.stringify(body), '--timeout-ms', '60000'], on(environment, accounts, login), 90_000);
 
-    for (const [subject, body] of [
-      ['daqflow.acquisitions.kill', { id: 'any' }],
-      ['daqflow.grabs.start', { parameters: ['SIM:SINE'] }],
-      ['daqflow.events.demo.forged', {}],
-    ] as const) {
-      const started = Date.now();
-      const refused = await request(viewer(), subject, body);
-      expect(refused.code, showResult(['request', subject], refused)).not.toBe(0);
-      expect(refused.stderr.trim()).toBe(`daqflow: permission denied for ${subject}: the user viewer may not publish there`);
-      expect(Date.now() - started).toBeLessThan(30_000);
-    }
-    const viewerReads = await request(viewer(), 'daqflow.query.list', { limit: 5 });
-    expect(viewerReads.code, showResult(['request', 'daqflow.query.list'], viewerReads)).toBe(0);
-    const viewerStream = await runCli(['history', 'none-such'], on(environment, accounts, viewer()));
-    expect(viewerStream.stderr).toMatch(/^daqflow: permission denied for \$JS\.API\.\S+: the user of this connection may not publish there$/m);
-
-    // The operator runs every kind of job through the API and schedules one.
-    await expectDemoCompleted(on(environment, accounts, operator()));
-    const schedule = await runCli(
-      ['schedule', 'add', 'nightly-demo', '--cron', '0 1 * * *', '--target', 'demo.start', '--payload', '{"steps":1}'],
-      on(environment, accounts, operator()),
-    );
-    expect(schedule.code, showResult(['schedule', 'add'], schedule)).toBe(0);
-    for (const subject of ['daqflow.events.demo.forged', '$JS.API.STREAM.DELETE.DAQFLOW_EVENTS', '$JS.API.STREAM.PURGE.DAQFLOW_EVENTS']) {
-      const refused = await request(operator(), subject, {});
-      expect(refused.stderr.trim(), showResult(['request', subject], refused)).toBe(`daqflow: permission denied for ${subject}: the user operator may not publish there`);
-    }
-    const history = await runCli(['history', 'none-such'], on(environment, accounts, operator()));
-    expect(history.stderr, showResult(['history'], history)).toMatch(/no actor with id none-such/);
+    // The viewer's commands and the operator's work, side by side: each CLI command is a process of its own.
+    const viewerChecks = async (): Promise<void> => {
+      for (const [subject, body] of [
+        ['daqflow.acquisitions.kill', { id: 'any' }],
+        ['daqflow.grabs.start', { parameters: ['SIM:SINE'] }],
+        ['daqflow.events.demo.forged', {}],
+      ] as const) {
+        const started = Date.now();
+        const refused = await request(viewer(), subject, body);
+        expect(refused.code, showResult(['request', subject], refused)).not.toBe(0);
+        expect(refused.stderr.trim()).toBe(`daqflow: permission denied for ${subject}: the user viewer may not publish there`);
+        expect(Date.now() - started).toBeLessThan(30_000);
+      }
+      const viewerReads = await request(viewer(), 'daqflow.query.list', { limit: 5 });
+      expect(viewerReads.code, showResult(['request', 'daqflow.query.list'], viewerReads)).toBe(0);
+      const viewerStream = await runCli(['history', 'none-such'], on(environment, accounts, viewer()));
+      expect(viewerStream.stderr).toMatch(/^daqflow: permission denied for \$JS\.API\.\S+: the user of this connection may not publish there$/m);
+    };
+    const operatorWork = async (): Promise<void> => {
+      // The operator runs every kind of job through the API and schedules one.
+      await expectDemoCompleted(on(environment, accounts, operator()));
+      const schedule = await runCli(
+        ['schedule', 'add', 'nightly-demo', '--cron', '0 1 * * *', '--target', 'demo.start', '--payload', '{"steps":1}'],
+        on(environment, accounts, operator()),
+      );
+      expect(schedule.code, showResult(['schedule', 'add'], schedule)).toBe(0);
+      for (const subject of ['daqflow.events.demo.forged', '$JS.API.STREAM.DELETE.DAQFLOW_EVENTS', '$JS.API.STREAM.PURGE.DAQFLOW_EVENTS']) {
+        const refused = await request(operator(), subject, {});
+        expect(refused.stderr.trim(), showResult(['request', subject], refused)).toBe(`daqflow: permission denied for ${subject}: the user operator may not publish there`);
+      }
+      const history = await runCli(['history', 'none-such'], on(environment, accounts, operator()));
+      expect(history.stderr, showResult(['history'], history)).toMatch(/no actor with id none-such/);
+    };
+    await Promise.all([viewerChecks(), operatorWork()]);
 
     up.kill('SIGTERM');
     expect((await up.exited).code, up.stderr()).toBe(0);
