@@ -156,7 +156,7 @@ const runOnce = async (
   const child = placement === 'own' ? await startChild(servers, names, log) : undefined;
   const projector: Projector | undefined =
     placement === 'thread'
-      ? startProjectorThread({ natsUrl: servers.nats.url, databaseUrl: servers.dbUrl, ...names }, {
+      ? startProjectorThread({ nats: { servers: servers.nats.url }, databaseUrl: servers.dbUrl, ...names }, {
           info: () => undefined,
           warn: (obj, msg) => log(`  projector thread: ${msg} ${JSON.stringify(obj)}`),
           error: (obj, msg) => log(`  projector thread: ${msg} ${JSON.stringify(obj)}`),

@@ -1,8 +1,10 @@
 /** What the projector thread is told and tells back (adapters/app/projectorThread.ts). */
 
-/** What the thread needs to open its own connections. */
+import type { NatsSettings } from '../jetstream/natsSettings.js';
+
+/** What the thread needs to open its own connections: the main thread's login and TLS too. */
 export interface ProjectorThreadData {
-  readonly natsUrl: string;
+  readonly nats: NatsSettings;
   readonly databaseUrl: string;
   readonly stream: string;
   readonly subjectPrefix: string;

@@ -27,7 +27,7 @@ const logger: ProjectorLogger = { debug: logAt('debug'), info: logAt('info'), wa
 
 const schemas = new EventSchemas();
 for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
-const nc = await connectNats(data.natsUrl, 'daqflow-projector');
+const nc = await connectNats(data.nats, 'daqflow-projector');
 const store = createJetStreamEventStore({
   nc,
   stream: data.stream,

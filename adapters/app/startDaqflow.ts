@@ -304,7 +304,7 @@ export const startDaqflow = async (
     const projector =
       config.projector === 'thread'
         ? startProjectorThread(
-            { natsUrl: urls.natsUrl, databaseUrl: urls.databaseUrl, stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
+            { nats: natsSettingsOf(config, urls.natsUrl), databaseUrl: urls.databaseUrl, stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
             projectorLogger,
           )
         : startProjector({

@@ -1,6 +1,7 @@
 import { AuthorizationError, UserAuthenticationExpiredError } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { StoreUnavailableError, type DaqflowError } from '../../events/errors.js';
+import { errorChain, refusedClientMessage, untrustedServerCode } from '../tlsRefusal.js';
 import { withTimeout } from '../withTimeout.js';
 import { natsSettingNames, NatsSettingError } from './errors.js';
 import { natsLogin, serverList, type NatsLogin, type NatsSettings } from './natsSettings.js';
@@ -17,19 +18,6 @@ const users = new WeakMap<NatsConnection, string>();
 
 /** The user a connection logged in as, for messages. */
 export const natsUserOf = (nc: NatsConnection): string => users.get(nc) ?? '(no login)';
-
-/** Node's codes for a server certificate the client does not trust. */
-const untrustedServer = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER|ERR_TLS_CERT_ALTNAME/;
-/** OpenSSL's words when the server refuses the client's certificate, or wanted one. */
-const refusedClient = /alert (bad certificate|unknown ca|certificate required|certificate unknown|handshake failure)|certificate required/i;
-
-const causes = (e: unknown): Array<{ code?: unknown; message: string }> => {
-  const out: Array<{ code?: unknown; message: string }> = [];
-  for (let at = e, depth = 0; at !== undefined && at !== null && depth < 5; at = (at as { cause?: unknown }).cause, depth++) {
-    out.push({ code: (at as { code?: unknown }).code, message: at instanceof Error ? at.message : String(at) });
-  }
-  return out;
-};
 
 /** The refusal of a setting that a failed connection means, or undefined when it is not one. */
 const settingRefusal = (e: unknown, where: string, login: NatsLogin, settings: NatsSettings): DaqflowError | undefined => {
@@ -49,8 +37,8 @@ const settingRefusal = (e: unknown, where: string, login: NatsLogin, settings: N
       { cause: e },
     );
   }
-  const chain = causes(e);
-  const untrusted = chain.find((c) => typeof c.code === 'string' && untrustedServer.test(c.code));
+  const chain = errorChain(e);
+  const untrusted = chain.find((c) => typeof c.code === 'string' && untrustedServerCode.test(c.code));
   if (untrusted) {
     return new NatsSettingError(
       'tlsCa',
@@ -58,7 +46,7 @@ const settingRefusal = (e: unknown, where: string, login: NatsLogin, settings: N
       { cause: e },
     );
   }
-  const refused = chain.find((c) => refusedClient.test(c.message));
+  const refused = chain.find((c) => refusedClientMessage.test(c.message));
   if (refused) {
     return new NatsSettingError(
       'tlsCert',

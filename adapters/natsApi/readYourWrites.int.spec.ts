@@ -61,7 +61,7 @@ beforeAll(async () => {
   for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
   store = createJetStreamEventStore({ nc, ...names, schemas });
   runtime = createDemoRuntime(store);
-  projector = startProjectorThread({ natsUrl, databaseUrl: t.url, ...names }, { info: () => undefined, warn: () => undefined, error: () => undefined });
+  projector = startProjectorThread({ nats: { servers: natsUrl }, databaseUrl: t.url, ...names }, { info: () => undefined, warn: () => undefined, error: () => undefined });
   api = await startApi(nc, {
     runtime,
     queries: createStatusQueries(t.db),

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { Database } from '../../projections/database.js';
+import { databaseRefusal } from './databaseRefusal.js';
 
 export interface CreateDbOptions {
   /** Pool size (default 10). */
@@ -33,10 +34,32 @@ const types: pg.CustomTypesConfig = {
       : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
 };
 
-/** A Kysely handle over its own pg pool; int8 columns come back as numbers. */
+/**
+ * pg leaves the socket of a client that failed while logging in open (a password the client
+ * could not give, mid-SCRAM) until the server's authentication_timeout, a minute by default,
+ * and the pool never ends such a client: the process could not exit. Ended here.
+ */
+class EndedOnFailureClient extends pg.Client {
+  override connect(): Promise<pg.Client>;
+  override connect(callback: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): void;
+  override connect(callback?: ((err: Error) => void) | ((err: null, c: pg.Client) => void)): Promise<pg.Client> | void {
+    if (!callback) return super.connect();
+    const done = callback as (err: Error | null, c?: pg.Client) => void;
+    super.connect((err: Error | null) => {
+      if (err) void this.end().catch(() => undefined);
+      done(err, this);
+    });
+  }
+}
+
+/**
+ * A Kysely handle over its own pg pool; int8 columns come back as numbers. A connection the
+ * server or the client refuses for a setting fails with DatabaseSettingError naming it.
+ */
 export const createDb = (url: string, options: CreateDbOptions = {}): Kysely<Database> => {
   const pool = new pg.Pool({
     connectionString: url,
+    Client: EndedOnFailureClient,
     max: options.max ?? 10,
     types,
     // Without a bound a query waits forever for a server that is not coming back.
@@ -50,5 +73,13 @@ export const createDb = (url: string, options: CreateDbOptions = {}): Kysely<Dat
   pool.on('connect', (client) => {
     client.on('error', onError);
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // A refused password or certificate fails with the setting to mend, not pg's bare words.
+  const connect = async (): Promise<pg.PoolClient> => {
+    try {
+      return await pool.connect();
+    } catch (e) {
+      throw databaseRefusal(e, url) ?? e;
+    }
+  };
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: { connect, end: () => pool.end() } }) });
 };

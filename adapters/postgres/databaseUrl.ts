@@ -11,6 +11,12 @@ export interface DatabaseSettings {
   readonly databasePasswordFile?: string;
 }
 
+const fileParameters = [
+  ['sslrootcert', 'DAQFLOW_DATABASE_SSLROOTCERT'],
+  ['sslcert', 'DAQFLOW_DATABASE_SSLCERT'],
+  ['sslkey', 'DAQFLOW_DATABASE_SSLKEY'],
+] as const;
+
 /**
  * The connection URL with the separate settings folded in as the parameters libpq and the pg
  * client read from it (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`) and the password read
@@ -36,6 +42,16 @@ export const databaseUrlOf = (settings: DatabaseSettings): string | undefined =>
     sslkey: settings.databaseSslKey,
   };
   for (const [name, value] of Object.entries(parameters)) if (value !== undefined) url.searchParams.set(name, value);
+  // The pg client reads these files only when it connects, and its error names no setting.
+  for (const [name, setting] of fileParameters) {
+    const file = url.searchParams.get(name);
+    if (file === null) continue;
+    try {
+      readFileSync(file);
+    } catch (e) {
+      throw new ValidationError(`cannot read ${file} (${setting}, or ${name} in DAQFLOW_DATABASE_URL): ${(e as Error).message}`);
+    }
+  }
   if (settings.databasePasswordFile !== undefined) {
     let password: string;
     try {

@@ -1,3 +1,4 @@
+import { DatabaseSettingError } from './databaseRefusal.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,6 +52,8 @@ export const migrateToLatest = async <DB>(
     const failed = resultSet.results?.find((r) => r.status === 'Error')?.migrationName;
     const where = schema === undefined ? '' : ` (schema ${schema})`;
     const cause = resultSet.error;
+    // A refused login or certificate (createDb) says all there is to say, naming the setting.
+    if (failed === undefined && cause instanceof DatabaseSettingError) throw cause;
     const reason = cause instanceof Error ? cause.message : String(cause);
     throw new Error(
       failed === undefined
