@@ -8,13 +8,10 @@
  * Builds dist/ first when it is missing or older than a source. Prints a Markdown table.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ensureBuild, repositoryRoot as root } from './ensureBuild.js';
 import { fmt, median } from './stats.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const runsFlag = process.argv.indexOf('--runs');
 const runs = runsFlag >= 0 ? Number(process.argv[runsFlag + 1]) : 5;
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs takes a whole number of runs, 1 or more');
@@ -37,22 +34,7 @@ const variants: readonly Variant[] = [
   { name: 'floor: `node -e 0`', args: ['-e', '0'], env: {} },
 ];
 
-/** As bin/daqflow.js decides: the build's stamp exists and no source is newer. */
-const buildCurrent = (): boolean => {
-  const stamp = join(root, 'dist', '.build-stamp');
-  if (!existsSync(stamp)) return false;
-  const builtAt = statSync(stamp).mtimeMs;
-  return ['events', 'actors', 'projections', 'adapters', 'migrations'].every((folder) =>
-    readdirSync(join(root, folder), { recursive: true, withFileTypes: true }).every(
-      (entry) => !entry.isFile() || statSync(join(entry.parentPath, entry.name)).mtimeMs <= builtAt,
-    ),
-  );
-};
-if (!buildCurrent()) {
-  process.stderr.write('bench:start: building dist/ first\n');
-  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: 'inherit' });
-  if (build.status !== 0) process.exit(build.status ?? 1);
-}
+ensureBuild((line) => process.stderr.write(`bench:start: ${line}\n`));
 
 const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
 for (let run = 0; run < runs; run++) {

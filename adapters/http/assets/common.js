@@ -67,11 +67,12 @@ const showLive = (text) => {
  * Listens to the live feed: `onActors(rows)` for each set of actors whose status changed;
  * `onReconnect()` after the connection came back (changes may have been missed meanwhile).
  */
-export const listenToFeed = ({ onActors, onReconnect }) => {
+export const listenToFeed = ({ onActors, onReconnect, onHello }) => {
   const source = new EventSource('/api/feed');
   let connectedBefore = false;
-  source.addEventListener('hello', () => {
+  source.addEventListener('hello', (event) => {
     showLive('live');
+    if (!connectedBefore) onHello?.(JSON.parse(event.data));
     if (connectedBefore) onReconnect?.();
     connectedBefore = true;
   });

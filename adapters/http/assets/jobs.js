@@ -58,13 +58,23 @@ const showCount = () => {
   more.hidden = shown >= total;
 };
 
+// The first page of the unfiltered list, sent with the page by the server (absent when it could
+// not read the projections): the first screen needs no request of its own.
+const initialElement = document.getElementById('initial-data');
+let initialPage = initialElement ? JSON.parse(initialElement.textContent) : undefined;
+// The stream position that page was read at: the feed sends only what changed after its own.
+const initialPosition = initialPage?.position;
+
 let loading = 0;
 async function load(append = false) {
   const ticket = ++loading;
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(append ? shown : 0) });
   for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  const unfiltered = !filters.kind && !filters.state && !filters.q;
   try {
-    const page = await getJson(`/api/jobs?${params}`);
+    const sent = !append && unfiltered ? initialPage : undefined;
+    initialPage = undefined;
+    const page = sent ?? (await getJson(`/api/jobs?${params}`));
     if (ticket !== loading) return;
     if (!append) tbody.replaceChildren();
     tbody.append(...page.rows.map(rowOf));
@@ -141,4 +151,11 @@ textInput.addEventListener('input', () => {
 
 void loadFacets();
 void load();
-listenToFeed({ onActors: apply, onReconnect: () => void load() });
+listenToFeed({
+  onActors: apply,
+  onReconnect: () => void load(),
+  // Changes between the page's reading and the feed's start would be in neither: read again.
+  onHello: ({ position }) => {
+    if (initialPosition !== undefined && position > initialPosition) void load();
+  },
+});
