@@ -1,6 +1,6 @@
 // The job list: every job of every kind, newest first, filtered on the server, kept up to date
 // from the live feed without reloading.
-import { el, formatTime, getJson, gist, jobLink, listenToFeed, stateBadge } from './common.js';
+import { el, formatNumber, formatTime, getJson, gist, jobLink, listenToFeed, stateBadge } from './common.js';
 
 const PAGE = 200;
 const main = document.getElementById('main');
@@ -54,7 +54,7 @@ const rowOf = (row) =>
   );
 
 const showCount = () => {
-  count.textContent = `${total.toLocaleString()} job${total === 1 ? '' : 's'}${shown < total ? `, the newest ${shown.toLocaleString()} shown` : ''}`;
+  count.textContent = `${formatNumber(total)} job${total === 1 ? '' : 's'}${shown < total ? `, the newest ${formatNumber(shown)} shown` : ''}`;
   more.hidden = shown >= total;
 };
 
