@@ -65,6 +65,21 @@ let initialPage = initialElement ? JSON.parse(initialElement.textContent) : unde
 // The stream position that page was read at: the feed sends only what changed after its own.
 const initialPosition = initialPage?.position;
 
+// What a screen shows goes in first, the rest of the page once that is painted: the first
+// screen then waits for the layout of these rows, not of all 200.
+const FIRST_SCREEN_ROWS = 40;
+/** Resolves after the next frame is drawn, or after 100 ms in a tab that draws none (hidden). */
+const nextPaint = () =>
+  new Promise((resolve) => {
+    const fallback = setTimeout(resolve, 100);
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        clearTimeout(fallback);
+        resolve();
+      }, 0),
+    );
+  });
+
 let loading = 0;
 async function load(append = false) {
   const ticket = ++loading;
@@ -77,10 +92,20 @@ async function load(append = false) {
     const page = sent ?? (await getJson(`/api/jobs?${params}`));
     if (ticket !== loading) return;
     if (!append) tbody.replaceChildren();
-    tbody.append(...page.rows.map(rowOf));
+    const rows = page.rows;
+    tbody.append(...rows.slice(0, FIRST_SCREEN_ROWS).map(rowOf));
     total = page.total;
-    shown = tbody.rows.length;
+    shown = tbody.rows.length + Math.max(0, rows.length - FIRST_SCREEN_ROWS);
     showCount();
+    if (rows.length > FIRST_SCREEN_ROWS) {
+      await nextPaint();
+      if (ticket !== loading) return;
+      // A row the live feed brought in meanwhile is there already.
+      const listed = new Set([...tbody.rows].map((tr) => tr.dataset.id));
+      tbody.append(...rows.slice(FIRST_SCREEN_ROWS).filter((row) => !listed.has(row.id)).map(rowOf));
+      shown = tbody.rows.length;
+      showCount();
+    }
   } catch (e) {
     count.textContent = `The jobs could not be loaded: ${e.message}`;
   }
