@@ -31,7 +31,7 @@ const noImpure = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '.daqflow/**', 'coverage/**', 'bin/**', 'adapters/**/*.entry.mjs', 'bench/out/**', 'eslint.config.js'] },
+  { ignores: ['node_modules/**', '.daqflow/**', 'coverage/**', 'bin/**', 'dist/**', 'scripts/*.mjs', 'adapters/**/*.entry.mjs', 'bench/out/**', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

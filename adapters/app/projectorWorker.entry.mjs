@@ -1,5 +1,13 @@
-// Entry of the projector thread: the worker runs from source, as the CLI does (bin/daqflow.js).
-import { register } from 'tsx/esm/api';
+// Entry of the projector thread. In the build (npm run build) the compiled worker sits beside
+// this file and runs with plain node; in the sources it runs through tsx's loader, as the CLI
+// does (bin/daqflow.js).
+import { existsSync } from 'node:fs';
 
-register();
-await import('./projectorWorker.ts');
+const built = new URL('./projectorWorker.js', import.meta.url);
+if (existsSync(built)) {
+  await import(built.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./projectorWorker.ts');
+}

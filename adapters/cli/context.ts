@@ -26,6 +26,8 @@ export interface GlobalOptions {
   readonly stream?: string;
   readonly subjectPrefix?: string;
   readonly logLevel?: string;
+  /** false from `--no-install` (commander's default for it is true: only false is passed on). */
+  readonly install?: boolean;
 }
 
 export interface CliContext {
@@ -71,6 +73,7 @@ export const cliContext = (options: GlobalOptions, defaults: { logLevel?: string
     stream: options.stream,
     subjectPrefix: options.subjectPrefix,
     logLevel: options.logLevel,
+    install: options.install === false ? false : undefined,
   };
   const config = loadConfig({ file: options.config, flags });
   // Tools print their answer on stdout; they log only warnings unless a level was set somewhere.
@@ -85,7 +88,7 @@ export const cliContext = (options: GlobalOptions, defaults: { logLevel?: string
 export const toolServers = (context: CliContext): Promise<EmbeddedServers> =>
   startEmbeddedServers(
     context.config.homeDir,
-    { natsUrl: context.config.natsUrl, databaseUrl: databaseUrlOf(context.config) },
+    { natsUrl: context.config.natsUrl, databaseUrl: databaseUrlOf(context.config), install: context.config.install },
     context.logger,
     'borrow',
   );

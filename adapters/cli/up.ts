@@ -80,7 +80,7 @@ export const runUp = async (options: GlobalOptions): Promise<void> => {
   try {
     servers = await startEmbeddedServers(
       config.homeDir,
-      { natsUrl: config.natsUrl, databaseUrl: databaseUrlOf(config) },
+      { natsUrl: config.natsUrl, databaseUrl: databaseUrlOf(config), install: config.install },
       logger,
       'own',
     );

@@ -83,6 +83,7 @@ export const configKeys = {
   notifyLinkBase: 'DAQFLOW_NOTIFY_LINK_BASE',
   http: 'DAQFLOW_HTTP',
   projector: 'DAQFLOW_PROJECTOR',
+  install: 'DAQFLOW_INSTALL',
 } as const;
 
 export type ConfigKey = keyof typeof configKeys;
@@ -210,6 +211,12 @@ const configSchema = z.strictObject({
    * loop it shares with the runtime (docs/operations.md says how to choose).
    */
   projector: z.enum(['thread', 'inline']).default('inline'),
+  /**
+   * Whether the embedded default may install the Debian package it needs (nats-server) when it
+   * is missing; false (`daqflow up --no-install`) refuses with an error instead. A service
+   * manager's unit sets it false: a service should not change the machine's packages.
+   */
+  install: booleanSetting.default(true),
 }).superRefine((config, ctx) => {
   for (const [index, rule] of (config.notify?.rules ?? []).entries()) {
     const named = rule.channel === 'default' && config.notifyWebhook !== undefined;

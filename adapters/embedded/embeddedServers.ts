@@ -40,7 +40,7 @@ const ensureDatabase = async (adminUrl: string, name: string): Promise<string> =
  */
 export const startEmbeddedServers = async (
   home: string,
-  configured: { natsUrl?: string; databaseUrl?: string },
+  configured: { natsUrl?: string; databaseUrl?: string; install?: boolean },
   logger: Logger,
   /**
    * own: servers found running are taken over and stopped at the end (`daqflow up` after a
@@ -63,7 +63,7 @@ export const startEmbeddedServers = async (
           stops.push((graceMs) => stopPid(orphan.pid, 'SIGTERM', 'nats-server', graceMs));
         }
       } else {
-        ensureNatsServerBinary(logger);
+        ensureNatsServerBinary(logger, { install: configured.install ?? true });
         const nats = await startNatsServer({ storeDir: join(home, 'nats'), logFile: join(home, 'nats-server.log') });
         writeFileSync(pidFile, `${nats.process.pid}\n${nats.port}\n`);
         natsUrl = nats.url;

@@ -12,17 +12,24 @@ const navigation: ReadonlyArray<{ readonly href: string; readonly label: string;
   { href: '/metrics', label: 'Metrics' },
 ];
 
+/** JSON inside a <script> element: nothing in it can close the element or open a comment. */
+const scriptJson = (value: unknown): string =>
+  JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+
 /**
  * The frame of every status page: a skip link, the navigation and a main region that the page's
  * script fills from the JSON API. Without scripts the page says so rather than stay empty.
+ * `initial` is what the page's first API call would answer, sent along so that the first screen
+ * needs no second round trip (the page reads it from #initial-data).
  */
-export const pageShell = (page: PageName, title: string, data: Record<string, unknown> = {}): string => `<!doctype html>
+export const pageShell = (page: PageName, title: string, data: Record<string, unknown> = {}, initial?: unknown): string => `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · daqflow</title>
 <link rel="stylesheet" href="/assets/style.css">
+<link rel="modulepreload" href="/assets/common.js">
 ${page === 'statistics' ? '<link rel="stylesheet" href="/assets/uPlot.min.css">\n<script src="/assets/uPlot.iife.min.js"></script>\n' : ''}<script type="module" src="/assets/${page}.js"></script>
 </head>
 <body data-page="${page}"${Object.entries(data)
@@ -44,6 +51,6 @@ ${navigation
 <h1>${escapeHtml(title)}</h1>
 <noscript><p>These pages need JavaScript to load their data; the same data is at <a href="/api/jobs">/api/jobs</a>.</p></noscript>
 </main>
-</body>
+${initial === undefined ? '' : `<script type="application/json" id="initial-data">${scriptJson(initial)}</script>\n`}</body>
 </html>
 `;

@@ -19,6 +19,8 @@ import { withTimeout } from '../withTimeout.js';
 
 /** `/readyz` is unready while the projector is more than this many events behind the stream. */
 export const READY_MAX_LAG_EVENTS = 1_000;
+/** Rows of the job list sent with the page itself; the page asks for as many (jobs.js). */
+const FIRST_PAGE_ROWS = 200;
 /** How long a readiness check waits for PostgreSQL or NATS to answer. */
 const READY_PROBE_MS = 1_000;
 
@@ -147,7 +149,16 @@ export const startHttpServer = async (options: HttpServerOptions): Promise<HttpS
 
   const html = (body: string) => (_request: unknown, reply: { type(t: string): { send(b: string): unknown } }) =>
     reply.type('text/html; charset=utf-8').send(body);
-  app.get('/', html(pageShell('jobs', 'Jobs')));
+  // The list's first page rides along with the page: the first screen then waits for one request
+  // instead of three in a row (page, scripts, API). Without PostgreSQL the page loads the usual way
+  // and says what went wrong.
+  app.get('/', async (_request, reply) => {
+    const first = await withTimeout(listJobs(db, { limit: FIRST_PAGE_ROWS }), READY_PROBE_MS).then(
+      (page) => ({ ...page, position: daqflow.projector.position() }),
+      () => undefined,
+    );
+    return reply.type('text/html; charset=utf-8').send(pageShell('jobs', 'Jobs', {}, first));
+  });
   app.get('/statistics', html(pageShell('statistics', 'Statistics')));
   app.get('/reports', html(pageShell('reports', 'Report sites')));
   app.get<{ Params: { id: string } }>('/jobs/:id', (request, reply) =>

@@ -36,6 +36,10 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** What to wait for instead of `daqflow up: ready`, on stdout or stderr (for commands other than `up`). */
   readonly ready?: RegExp;
+  /** The CLI script to run (default bin/daqflow.js of the repository), e.g. a build's bin/daqflow.js. */
+  readonly cli?: string;
+  /** Options for node itself, before the script (e.g. `--import`). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Children whose process group may still have members: group id → child. Each child leads its own group. */
@@ -102,8 +106,8 @@ export const cleanEnv = (env: Readonly<Record<string, string>> = {}): NodeJS.Pro
 
 const tail = (text: string, lines = 30): string => text.split('\n').slice(-lines).join('\n');
 
-const spawnCli = (args: readonly string[], env: Readonly<Record<string, string>> | undefined) => {
-  const child = spawn(process.execPath, [cli, ...args], {
+const spawnCli = (args: readonly string[], env: Readonly<Record<string, string>> | undefined, script = cli, nodeArgs: readonly string[] = []) => {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...args], {
     cwd: repoRoot,
     env: cleanEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -147,7 +151,7 @@ const spawnCli = (args: readonly string[], env: Readonly<Record<string, string>>
 export const startDaqflowProcess = async (options: StartOptions = {}): Promise<DaqflowProcess> => {
   const args = options.args ?? ['up'];
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const { child, exited, stdout, stderr } = spawnCli(args, options.env);
+  const { child, exited, stdout, stderr } = spawnCli(args, options.env, options.cli, options.nodeArgs);
   const handle: DaqflowProcess = {
     child,
     stdout,
@@ -200,13 +204,15 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs one CLI command to its end (killed after `timeoutMs`, default 60 s). */
+/** Runs one CLI command to its end (killed after `timeoutMs`, default 60 s); `script` and `nodeArgs` as in StartOptions. */
 export const runCli = async (
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
   timeoutMs = DEFAULT_TIMEOUT_MS,
+  script: string = cli,
+  nodeArgs: readonly string[] = [],
 ): Promise<CliResult> => {
-  const { child, exited, stdout, stderr } = spawnCli(args, env);
+  const { child, exited, stdout, stderr } = spawnCli(args, env, script, nodeArgs);
   const timer = setTimeout(() => {
     if (child.pid !== undefined) killGroup(child.pid);
   }, timeoutMs);

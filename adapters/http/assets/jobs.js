@@ -1,6 +1,6 @@
 // The job list: every job of every kind, newest first, filtered on the server, kept up to date
 // from the live feed without reloading.
-import { el, formatTime, getJson, gist, jobLink, listenToFeed, stateBadge } from './common.js';
+import { el, formatNumber, formatTime, getJson, gist, jobLink, listenToFeed, stateBadge } from './common.js';
 
 const PAGE = 200;
 const main = document.getElementById('main');
@@ -54,23 +54,58 @@ const rowOf = (row) =>
   );
 
 const showCount = () => {
-  count.textContent = `${total.toLocaleString()} job${total === 1 ? '' : 's'}${shown < total ? `, the newest ${shown.toLocaleString()} shown` : ''}`;
+  count.textContent = `${formatNumber(total)} job${total === 1 ? '' : 's'}${shown < total ? `, the newest ${formatNumber(shown)} shown` : ''}`;
   more.hidden = shown >= total;
 };
+
+// The first page of the unfiltered list, sent with the page by the server (absent when it could
+// not read the projections): the first screen needs no request of its own.
+const initialElement = document.getElementById('initial-data');
+let initialPage = initialElement ? JSON.parse(initialElement.textContent) : undefined;
+// The stream position that page was read at: the feed sends only what changed after its own.
+const initialPosition = initialPage?.position;
+
+// What a screen shows goes in first, the rest of the page once that is painted: the first
+// screen then waits for the layout of these rows, not of all 200.
+const FIRST_SCREEN_ROWS = 40;
+/** Resolves after the next frame is drawn, or after 100 ms in a tab that draws none (hidden). */
+const nextPaint = () =>
+  new Promise((resolve) => {
+    const fallback = setTimeout(resolve, 100);
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        clearTimeout(fallback);
+        resolve();
+      }, 0),
+    );
+  });
 
 let loading = 0;
 async function load(append = false) {
   const ticket = ++loading;
   const params = new URLSearchParams({ limit: String(PAGE), offset: String(append ? shown : 0) });
   for (const [key, value] of Object.entries(filters)) if (value) params.set(key, value);
+  const unfiltered = !filters.kind && !filters.state && !filters.q;
   try {
-    const page = await getJson(`/api/jobs?${params}`);
+    const sent = !append && unfiltered ? initialPage : undefined;
+    initialPage = undefined;
+    const page = sent ?? (await getJson(`/api/jobs?${params}`));
     if (ticket !== loading) return;
     if (!append) tbody.replaceChildren();
-    tbody.append(...page.rows.map(rowOf));
+    const rows = page.rows;
+    tbody.append(...rows.slice(0, FIRST_SCREEN_ROWS).map(rowOf));
     total = page.total;
-    shown = tbody.rows.length;
+    shown = tbody.rows.length + Math.max(0, rows.length - FIRST_SCREEN_ROWS);
     showCount();
+    if (rows.length > FIRST_SCREEN_ROWS) {
+      await nextPaint();
+      if (ticket !== loading) return;
+      // A row the live feed brought in meanwhile is there already.
+      const listed = new Set([...tbody.rows].map((tr) => tr.dataset.id));
+      tbody.append(...rows.slice(FIRST_SCREEN_ROWS).filter((row) => !listed.has(row.id)).map(rowOf));
+      shown = tbody.rows.length;
+      showCount();
+    }
   } catch (e) {
     count.textContent = `The jobs could not be loaded: ${e.message}`;
   }
@@ -141,4 +176,11 @@ textInput.addEventListener('input', () => {
 
 void loadFacets();
 void load();
-listenToFeed({ onActors: apply, onReconnect: () => void load() });
+listenToFeed({
+  onActors: apply,
+  onReconnect: () => void load(),
+  // Changes between the page's reading and the feed's start would be in neither: read again.
+  onHello: ({ position }) => {
+    if (initialPosition !== undefined && position > initialPosition) void load();
+  },
+});
