@@ -13,7 +13,7 @@ import {
   WrongStateError,
   isDaqflowError,
 } from '../../events/errors.js';
-import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
+import { createDemoEffects } from '../../adapters/jobs/demo/demoEffects.js';
 import { ActorRuntime, type ActorRuntimeOptions } from './actorRuntime.js';
 import { defineActor, type EffectHandlers } from './actorDefinition.js';
 import { rehydrate } from './rehydrate.js';

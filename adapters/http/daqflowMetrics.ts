@@ -5,7 +5,7 @@ import type { EventEnvelope } from '../../events/envelope.js';
 import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
 import type { BatchReport, Projector } from '../../projections/projector.js';
-import type { BsreadSource } from '../acquisition/bsreadSource.js';
+import type { BsreadSource } from '../bsread/bsreadSource.js';
 import { withTimeout } from '../withTimeout.js';
 
 /** What the collectors read at scrape time; bound once the parts exist. */

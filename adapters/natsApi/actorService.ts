@@ -1,7 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import services, { type Service } from '@nats-io/services';
 import { z } from 'zod';
-import { allActorDefinitions } from '../../actors/registry.js';
 import type { ActorDefinition, AnyCommandSpec } from '../../actors/runtime/actorDefinition.js';
 import type { ActorRuntime, ActorView, CommandMeta } from '../../actors/runtime/actorRuntime.js';
 import type { Logger } from '../../actors/runtime/logger.js';
@@ -29,8 +28,8 @@ export interface ActorServiceOptions {
   /** Semantic version the service reports (the package version). */
   readonly version: string;
   readonly logger: Logger;
-  /** The kind's definition, for its command list; looked up in the registry when absent. */
-  readonly definition?: ActorDefinition;
+  /** The kind's definition, for its command list. */
+  readonly definition: ActorDefinition;
   /** Largest request body accepted (default 256 KiB). */
   readonly maxBodyBytes?: number;
   /** Commands whose request body is resolved before the runtime sees it (see {@link CommandPreparer}). */
@@ -93,9 +92,7 @@ const inputSchemaText = (spec: Pick<AnyCommandSpec, 'schema'>): string | undefin
   }
 };
 
-const definitionOf = (kind: string, given: ActorDefinition | undefined): ActorDefinition => {
-  const definition = given ?? allActorDefinitions.find((d) => d.kind === kind);
-  if (!definition) throw new DaqflowError('UNKNOWN_ACTOR_KIND', `no actor kind ${kind}`, { kind });
+const definitionOf = (kind: string, definition: ActorDefinition): ActorDefinition => {
   if (definition.kind !== kind) {
     throw new DaqflowError('INTERNAL', `definition of ${definition.kind} given for kind ${kind}`, { kind });
   }

@@ -3,7 +3,7 @@
  * maps onto daqflow's acquisition contract (docs/api.md). Pure: no I/O, so that the mapping can be
  * checked without servers.
  */
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 
 /** The keys sf_bsread_writer refuses a `POST /parameters` without (`writer.py` REQUIRED_PARAMETERS). */
 export const REQUIRED_PARAMETERS = ['general/created', 'general/user', 'general/process', 'general/instrument'] as const;
