@@ -142,7 +142,9 @@ export const startDaqflow = async (
   logger: PinoLogger,
 ): Promise<Daqflow> => {
   const steps = new Map<StopStep, () => Promise<unknown>>();
-  const metrics = createDaqflowMetrics();
+  const metrics = createDaqflowMetrics({
+    kinds: Object.fromEntries(jobModules.flatMap((m) => (m.metrics ? [[m.storedKind, m.metrics]] : []))),
+  });
   const projectedListeners = new Set<(report: BatchReport) => void>();
   const postgresOutage = new OutageLog(
     logger,

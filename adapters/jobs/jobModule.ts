@@ -9,6 +9,7 @@ import type { Projection } from '../../projections/projection.js';
 import type { BsreadSource } from '../bsread/bsreadSource.js';
 import type { DaqflowConfig } from '../config/config.js';
 import type { DataLoggerSource } from '../dataLogger/dataLoggerSource.js';
+import type { KindMetricsFactory } from '../http/daqflowMetrics.js';
 import type { CommandPreparer } from '../natsApi/actorService.js';
 import type { ContextualPreparer, Preparers } from './preparers.js';
 
@@ -86,6 +87,8 @@ export interface JobModule {
   readonly projections?: readonly Projection[];
   /** Adds the kind's CLI commands. */
   registerCli?(program: Command): Promise<void>;
+  /** The kind's own Prometheus metrics (`/metrics`), fed by the events of its kind this process appends. */
+  readonly metrics?: KindMetricsFactory;
   /** One line of a status row's summary; the summary's first fields otherwise. */
   statusText?(summary: Record<string, unknown>, tty: boolean): string;
   /** A section `daqflow status` prints after the rows when the kind is listed. */

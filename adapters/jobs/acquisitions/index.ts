@@ -1,6 +1,7 @@
 import { acquisitionActor } from '../../../actors/acquisitions/index.js';
 import { defineActor } from '../../../actors/runtime/actorDefinition.js';
 import type { JobModule } from '../jobModule.js';
+import { acquisitionMetrics } from './acquisitionMetrics.js';
 import { acquisitionStatusText } from './acquisitionStatusText.js';
 
 /** Writer acquisitions: pulses N..M of the bsread stream from the ring buffer to one HDF5 file. */
@@ -27,6 +28,7 @@ export const acquisitionsModule: JobModule = {
       },
     };
   },
+  metrics: acquisitionMetrics,
   registerCli: async (program) => (await import('./acquireCli.js')).registerAcquireCommands(program),
   statusText: acquisitionStatusText,
 };

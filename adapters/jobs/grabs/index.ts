@@ -2,6 +2,7 @@ import { grabRunActor } from '../../../actors/grabs/index.js';
 import { defineActor } from '../../../actors/runtime/actorDefinition.js';
 import { grabStatisticsProjection } from '../../../projections/grabStatistics.projection.js';
 import type { JobModule } from '../jobModule.js';
+import { grabMetrics } from './grabMetrics.js';
 import { grabStatusText } from './grabStatusText.js';
 
 /** Grab runs: a time window of parameter data from the data logger to HDF5, with per-parameter statistics. */
@@ -47,6 +48,7 @@ export const grabsModule: JobModule = {
     return [{ name: 'grab work folders', stopWith: 'effects', stop: () => sweeping }];
   },
   projections: [grabStatisticsProjection],
+  metrics: grabMetrics,
   registerCli: async (program) => {
     const [{ registerGrabCommands }, { registerStatsCommands }] = await Promise.all([
       import('./grabCli.js'),

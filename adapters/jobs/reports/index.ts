@@ -1,6 +1,7 @@
 import { reportJobActor } from '../../../actors/reports/index.js';
 import { defineActor } from '../../../actors/runtime/actorDefinition.js';
 import type { JobModule } from '../jobModule.js';
+import { reportMetrics } from './reportMetrics.js';
 
 /** Report jobs: plots of the statistics database, run on a local runner or Slurm, an HTML report, published. */
 export const reportsModule: JobModule = {
@@ -42,5 +43,6 @@ export const reportsModule: JobModule = {
       },
     };
   },
+  metrics: reportMetrics,
   registerCli: async (program) => (await import('./reportCli.js')).registerReportCommands(program),
 };
