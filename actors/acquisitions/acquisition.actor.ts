@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition, type EffectRequest } from '../runtime/actorDefinition.js';
 import { acquisitionEventSchemas } from './acquisition.events.js';
-import { acquisitionMachine, type AcquireParams, type AcquisitionContext, type KillParams, type LostPulsesSummary } from './acquisition.machine.js';
+import { acquisitionMachine, acquisitionEffectActions, type AcquireParams, type AcquisitionContext, type KillParams, type LostPulsesSummary } from './acquisition.machine.js';
 
 const pulseId = z.number().int().min(0);
 
@@ -56,9 +56,10 @@ const summaryOf = (c: AcquisitionContext): AcquisitionSummary => ({
  * The writer-acquisition actor (effects in adapters/jobs/acquisitions/acquisitionEffects.ts). Its creating command takes the request resolved by the adapters (the output
  * file made absolute and checked inside the data root, `startNow` as a null start pulse).
  */
-export const acquisitionActor: ActorDefinition<typeof acquisitionMachine> = {
+export const acquisitionActor: ActorDefinition<typeof acquisitionMachine, typeof acquisitionEffectActions> = {
   kind: 'acquisition',
   machine: acquisitionMachine,
+  effects: acquisitionEffectActions,
   eventSchemas: acquisitionEventSchemas,
   commands: {
     start: command({

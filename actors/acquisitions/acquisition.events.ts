@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
+import { effectFailedSchema } from '../runtime/effectFailed.js';
 
 const pulseId = z.number().int().min(0);
 
@@ -81,7 +82,7 @@ export const acquisitionEventSchemas = {
       lostPulses: z.object({ from: pulseId, to: pulseId }).nullable(),
     }),
   },
-  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+  effectFailed: { version: 1, schema: effectFailedSchema },
 } as const satisfies Record<string, EventSchema>;
 
 type DataOf<K extends keyof typeof acquisitionEventSchemas> = z.infer<(typeof acquisitionEventSchemas)[K]['schema']>;

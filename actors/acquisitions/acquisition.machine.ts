@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import type { Deadline } from '../runtime/actorDefinition.js';
+import { effect, type Deadline } from '../runtime/actorDefinition.js';
 import type { AcquisitionEvent, AcquisitionProgress, AcquisitionRequested, LostPulseRecord } from './acquisition.events.js';
 
 /** What the `acquire` effect is asked to do: write pulses start..stop from the buffer to the file. */
@@ -86,6 +86,13 @@ const killParams = ({ event }: { event: AcquisitionEvent }): KillParams => ({
   reason: event.type === 'killRequested' ? event.data.reason : '',
 });
 
+/** The effects this machine requests, with their params; `adapters/jobs/acquisitions/acquisitionEffects.ts` implements them. */
+export const acquisitionEffectActions = {
+  acquire: effect<AcquireParams>(),
+  setStop: effect<SetStopParams>(),
+  kill: effect<KillParams>(),
+};
+
 /**
  * A writer acquisition: pulses start..stop (inclusive) of the bsread stream, taken from the ring
  * buffer by the long-running `acquire` effect and written to one HDF5 file. The effect reports
@@ -102,9 +109,7 @@ export const acquisitionMachine = setup({
   },
   actions: {
     // Implemented by the adapters; the machine only names them.
-    acquire: (_, _params: AcquireParams) => undefined,
-    setStop: (_, _params: SetStopParams) => undefined,
-    kill: (_, _params: KillParams) => undefined,
+    ...acquisitionEffectActions,
     recordProgress: assign(({ context, event }) =>
       event.type === 'progress' ? { progress: progressOf(event.data), lostPulses: lostAfter(context, event.data) } : {},
     ),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition, type EffectRequest } from '../runtime/actorDefinition.js';
 import { grabRunEventSchemas } from './grabRun.events.js';
-import { assembleParams, fetchParams, grabRunMachine, type GrabRunContext } from './grabRun.machine.js';
+import { assembleParams, fetchParams, grabRunMachine, grabRunEffectActions, type GrabRunContext } from './grabRun.machine.js';
 
 /**
  * The summary stored with every event: the `{id, state, outputFile, progress, error?}` of docs/api.md
@@ -34,9 +34,10 @@ const summaryOf = (c: GrabRunContext): Record<string, unknown> => ({
  * defaults) by `prepareGrabStart` in the adapters, because resolving needs the clock, the zone,
  * the source and the file system; the stored `requested` event is therefore self-contained.
  */
-export const grabRunActor: ActorDefinition<typeof grabRunMachine> = {
+export const grabRunActor: ActorDefinition<typeof grabRunMachine, typeof grabRunEffectActions> = {
   kind: 'grab',
   machine: grabRunMachine,
+  effects: grabRunEffectActions,
   eventSchemas: grabRunEventSchemas,
   commands: {
     start: command({

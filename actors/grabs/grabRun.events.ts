@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
+import { effectFailedSchema } from '../runtime/effectFailed.js';
 
 /** `parameters`: the listed parameters' time series; `events`: the times timing events fired. */
 export const grabModes = ['parameters', 'events'] as const;
@@ -113,7 +114,7 @@ export const grabRunEventSchemas = {
   },
   cancelled: { version: 1, schema: z.object({ reason: z.string() }) },
   /** An effect threw (a bug or the file system, not the source): the run fails. */
-  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+  effectFailed: { version: 1, schema: effectFailedSchema },
 } as const satisfies Record<string, EventSchema>;
 
 type DataOf<K extends keyof typeof grabRunEventSchemas> = z.infer<(typeof grabRunEventSchemas)[K]['schema']>;

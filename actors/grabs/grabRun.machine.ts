@@ -1,5 +1,5 @@
 import { and, assign, setup } from 'xstate';
-import type { Deadline } from '../runtime/actorDefinition.js';
+import { effect, type Deadline } from '../runtime/actorDefinition.js';
 import type { AssembleParams, DiscardParams, FetchChunkParams } from './grabRun.effects.js';
 import type { GrabMode, GrabRunEvent, RetryPolicy } from './grabRun.events.js';
 import { chunkCountOf, chunkOf, isLastSliceOf, slicesOf, type GrabPlan } from './grabPlan.js';
@@ -109,6 +109,13 @@ const countChunk = ({ context, event }: { context: GrabRunContext; event: GrabRu
   };
 };
 
+/** The effects this machine requests, with their params; `adapters/jobs/grabs/grabEffects.ts` implements them. */
+export const grabRunEffectActions = {
+  fetchChunk: effect<FetchChunkParams>(),
+  assemble: effect<AssembleParams>(),
+  discard: effect<DiscardParams>(),
+};
+
 /**
  * A grab run: the window is cut into chunks (one parameter over one slice, see grabPlan.ts),
  * fetched one after the other by the `fetchChunk` effect; each written chunk is an event, so a
@@ -125,10 +132,8 @@ export const grabRunMachine = setup({
   },
   actions: {
     // Implemented by adapters/jobs/grabs/grabEffects.ts; the machine only names them.
-    fetchChunk: (_, _params: FetchChunkParams) => undefined,
-    assemble: (_, _params: AssembleParams) => undefined,
-    discard: (_, _params: DiscardParams) => undefined,
     // The two ways out that every unfinished state shares.
+    ...grabRunEffectActions,
     recordEffectFailure: assign(({ event }) =>
       event.type === 'effectFailed'
         ? { error: `${event.data.effect}: ${event.data.message}`, finishedAt: event.time, deadlines: {} }

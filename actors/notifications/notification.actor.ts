@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition } from '../runtime/actorDefinition.js';
 import { notificationEventSchemas, notificationMessageSchema, notificationTriggerSchema } from './notification.events.js';
-import { notificationMachine, sendParams, type NotificationContext } from './notification.machine.js';
+import { notificationMachine, notificationEffectActions, sendParams, type NotificationContext } from './notification.machine.js';
 
 const summaryOf = (c: NotificationContext): Record<string, unknown> => ({
   rule: c.rule,
@@ -22,9 +22,10 @@ const summaryOf = (c: NotificationContext): Record<string, unknown> => ({
  * notifier with a request id made of the rule and the triggering event, so that the same event
  * never makes two notifications, whichever process sees it and however often.
  */
-export const notificationActor: ActorDefinition<typeof notificationMachine> = {
+export const notificationActor: ActorDefinition<typeof notificationMachine, typeof notificationEffectActions> = {
   kind: 'notification',
   machine: notificationMachine,
+  effects: notificationEffectActions,
   eventSchemas: notificationEventSchemas,
   commands: {
     request: command({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
+import { effectFailedSchema } from '../runtime/effectFailed.js';
 
 const time = z.string().min(1);
 
@@ -49,7 +50,7 @@ export const notificationEventSchemas = {
     schema: z.object({ attempt: z.number().int().min(1), message: z.string(), retryable: z.boolean() }),
   },
   retryDue: { version: 1, schema: z.object({ attempt: z.number().int().min(1) }) },
-  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+  effectFailed: { version: 1, schema: effectFailedSchema },
 } satisfies Record<string, EventSchema>;
 
 type DataOf<K extends keyof typeof notificationEventSchemas> = z.infer<(typeof notificationEventSchemas)[K]['schema']>;

@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import type { Deadline } from '../runtime/actorDefinition.js';
+import { effect, type Deadline } from '../runtime/actorDefinition.js';
 import type { NotificationEvent, NotificationMessage, NotificationTrigger } from './notification.events.js';
 
 export interface NotificationContext {
@@ -43,6 +43,11 @@ export const sendParams = (c: NotificationContext, attempt: number): SendParams 
   trigger: c.trigger as NotificationTrigger,
 });
 
+/** The effects this machine requests, with their params; `adapters/jobs/notifications/notificationEffects.ts` implements them. */
+export const notificationEffectActions = {
+  send: effect<SendParams>(),
+};
+
 /**
  * One message to one channel, on record: `send` is the effect; a failed attempt that may succeed
  * later is retried on a durable deadline with backoff, up to `maxAttempts`; then, or on a refusal
@@ -55,7 +60,7 @@ export const notificationMachine = setup({
     input: {} as { id: string },
   },
   actions: {
-    send: (_, _params: SendParams) => undefined,
+    ...notificationEffectActions,
   },
   guards: {
     isCurrentAttempt: ({ context, event }) =>

@@ -7,7 +7,7 @@ import {
   collectParams,
   pollParams,
   publishParams,
-  reportJobMachine,
+  reportJobMachine, reportJobEffectActions,
   submitParams,
   type ReportJobContext,
 } from './reportJob.machine.js';
@@ -101,9 +101,10 @@ const recoverEffects = (state: string, c: ReportJobContext): EffectRequest[] => 
  * (configuration read and validated, override merged, instruments selected, dates made
  * instants, folders checked inside the data root).
  */
-export const reportJobActor: ActorDefinition<typeof reportJobMachine> = {
+export const reportJobActor: ActorDefinition<typeof reportJobMachine, typeof reportJobEffectActions> = {
   kind: 'report',
   machine: reportJobMachine,
+  effects: reportJobEffectActions,
   eventSchemas: reportJobEventSchemas,
   commands: {
     start: command({

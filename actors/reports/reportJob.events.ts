@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
 import { plotFormats, plotStatistics, reportRunners } from './reportConfig.js';
+import { effectFailedSchema } from '../runtime/effectFailed.js';
 
 /** As in European XFEL's report service: `sim` keeps everything in the work folder, `local` writes the out folder, `prod` also pushes to git. */
 export const reportModes = ['sim', 'local', 'prod'] as const;
@@ -150,7 +151,7 @@ export const reportJobEventSchemas = {
   /** A step failed for a reason of the world (no plot could be drawn, the push was rejected). */
   failed: { version: 1, schema: z.object({ stage: z.enum(['collect', 'build', 'publish']), reason: z.string() }) },
   /** An effect threw (a bug, the file system): the report fails, its jobs are cancelled. */
-  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+  effectFailed: { version: 1, schema: effectFailedSchema },
 } as const satisfies Record<string, EventSchema>;
 // No defaults in these schemas: a live transition folds the data as the effect gave it, a replay
 // as it was stored; a default filled in on write would make the two differ.

@@ -1,5 +1,5 @@
 import { and, assign, enqueueActions, setup } from 'xstate';
-import type { Deadline } from '../runtime/actorDefinition.js';
+import { effect, type Deadline } from '../runtime/actorDefinition.js';
 import {
   jobWorkDirOf,
   publishedDirOf,
@@ -343,6 +343,16 @@ const jobHandlers = {
   cancelRequested: { target: 'cancelling', actions: ['stopForCancel', { type: 'cancelJobs', params: cancelFlaggedParams }] },
 } as const;
 
+/** The effects this machine requests, with their params; `adapters/jobs/reports/reportEffects.ts` implements them. */
+export const reportJobEffectActions = {
+  submitJob: effect<SubmitJobParams>(),
+  pollJobs: effect<PollJobsParams>(),
+  cancelJobs: effect<CancelJobsParams>(),
+  collectArtifacts: effect<CollectArtifactsParams>(),
+  buildReport: effect<BuildReportParams>(),
+  publish: effect<PublishParams>(),
+};
+
 /**
  * A report job: one runner job per instrument/detector of the configuration, submitted by
  * `submitJob` (each under the deterministic name `daqflow-<report id>-<jobKey>`, so a restart
@@ -368,12 +378,7 @@ export const reportJobMachine = setup({
   },
   actions: {
     // Implemented by the adapters; the machine only names them.
-    submitJob: (_, _params: SubmitJobParams) => undefined,
-    pollJobs: (_, _params: PollJobsParams) => undefined,
-    cancelJobs: (_, _params: CancelJobsParams) => undefined,
-    collectArtifacts: (_, _params: CollectArtifactsParams) => undefined,
-    buildReport: (_, _params: BuildReportParams) => undefined,
-    publish: (_, _params: PublishParams) => undefined,
+    ...reportJobEffectActions,
 
     recordSubmitted: assign(({ context, event }) => (event.type === 'jobSubmitted' ? onSubmitted(context, event) : {})),
     recordSubmitFailed: assign(({ context, event }) => (event.type === 'jobSubmitFailed' ? onSubmitFailed(context, event) : {})),

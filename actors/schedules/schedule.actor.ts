@@ -3,7 +3,7 @@ import { tokenPattern } from '../../events/envelope.js';
 import { command, type ActorDefinition } from '../runtime/actorDefinition.js';
 import { cronProblem, timeZoneProblem } from './nextFireTime.js';
 import { missedPolicies, scheduleEventSchemas } from './schedule.events.js';
-import { scheduleMachine, type ScheduleFireParams } from './schedule.machine.js';
+import { scheduleMachine, scheduleEffectActions, type ScheduleFireParams } from './schedule.machine.js';
 
 /** A fire later than this after its time is a missed one (default of `graceSeconds`). */
 export const DEFAULT_GRACE_SECONDS = 60;
@@ -53,9 +53,10 @@ export interface ScheduleRefireParams {
   readonly fires: readonly ScheduleFireParams[];
 }
 
-export const scheduleActor: ActorDefinition<typeof scheduleMachine> = {
+export const scheduleActor: ActorDefinition<typeof scheduleMachine, typeof scheduleEffectActions> = {
   kind: 'schedule',
   machine: scheduleMachine,
+  effects: scheduleEffectActions,
   eventSchemas: scheduleEventSchemas,
   commands: {
     create: command({

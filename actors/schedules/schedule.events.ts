@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
+import { effectFailedSchema } from '../runtime/effectFailed.js';
 
 export const missedPolicies = ['catchUp', 'skip'] as const;
 export type MissedPolicy = (typeof missedPolicies)[number];
@@ -33,7 +34,7 @@ export const scheduleEventSchemas = {
   paused: { version: 1, schema: z.object({}) },
   resumed: { version: 1, schema: z.object({}) },
   removed: { version: 1, schema: z.object({ reason: z.string() }) },
-  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+  effectFailed: { version: 1, schema: effectFailedSchema },
 } as const satisfies Record<string, EventSchema>;
 
 type DataOf<K extends keyof typeof scheduleEventSchemas> = z.infer<(typeof scheduleEventSchemas)[K]['schema']>;

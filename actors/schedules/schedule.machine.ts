@@ -1,5 +1,6 @@
 import { assign, setup } from 'xstate';
-import type { Deadline } from '../runtime/actorDefinition.js';
+import { effect, type Deadline } from '../runtime/actorDefinition.js';
+import type { ScheduleRefireParams } from './schedule.actor.js';
 import { nextFireTime } from './nextFireTime.js';
 import type { MissedPolicy, ScheduleEvent, ScheduleTarget } from './schedule.events.js';
 
@@ -76,6 +77,13 @@ const outcomes = {
   removed: { target: 'removed', actions: 'markRemoved' },
 } as const;
 
+/** The effects this machine requests, with their params; `adapters/jobs/schedules/scheduleEffects.ts` implements them. */
+export const scheduleEffectActions = {
+  fire: effect<ScheduleFireParams>(),
+  // Requested only by `recover`, after a restart.
+  refire: effect<ScheduleRefireParams>(),
+};
+
 /**
  * A schedule: fires a command of another actor kind (a grab, a report) at the times of a cron
  * expression in a time zone. The next fire time is the `fire` deadline, so it survives restarts;
@@ -89,7 +97,7 @@ export const scheduleMachine = setup({
   },
   actions: {
     // Implemented by the runtime's effect handlers; the machine only names it.
-    fire: (_, _params: ScheduleFireParams) => undefined,
+    ...scheduleEffectActions,
     configure: assign(({ event }) =>
       event.type === 'created'
         ? {

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import type { Kysely } from 'kysely';
 import type { Logger as PinoLogger } from 'pino';
-import type { ActorDefinition, EffectHandlers } from '../../actors/runtime/actorDefinition.js';
+import type { AnyStateMachine } from 'xstate';
+import {
+  defineActor,
+  type ActorDefinition,
+  type EffectDeclarations,
+  type EffectHandlers,
+  type EffectHandlersFor,
+} from '../../actors/runtime/actorDefinition.js';
 import type { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
@@ -94,6 +101,23 @@ export interface JobModule {
   /** A section `daqflow status` prints after the rows when the kind is listed. */
   readonly statusSection?: StatusSection;
 }
+
+/**
+ * A module as its folder writes it: the definition keeps its machine's type, and the effects must
+ * be exactly the handlers its effect actions need (see `EffectHandlersFor`).
+ */
+export type TypedJobModule<Machine extends AnyStateMachine, Effects extends EffectDeclarations> = Omit<
+  JobModule,
+  'definition' | 'effects'
+> & {
+  readonly definition: ActorDefinition<Machine, Effects>;
+  effects(context: JobContext): Promise<EffectHandlersFor<Effects>>;
+};
+
+/** Checks a module's effects against its machine, then erases its types so modules fit in one list. */
+export const defineJobModule = <Machine extends AnyStateMachine, Effects extends EffectDeclarations>(
+  module: TypedJobModule<Machine, Effects>,
+): JobModule => ({ ...module, definition: defineActor(module.definition), effects: module.effects as JobModule['effects'] });
 
 /** The NATS service name of a module: `daqflow-<name>`. */
 export const serviceNameOf = (module: Pick<JobModule, 'name'>): string => `daqflow-${module.name}`;

@@ -20,7 +20,7 @@ import { basename, dirname, join } from 'node:path';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { AcquireParams, KillParams, SetStopParams } from '../../../actors/acquisitions/acquisition.machine.js';
 import { MAX_LOST_RANGES, type AcquisitionProgress, type LostPulseRecord } from '../../../actors/acquisitions/acquisition.events.js';
-import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../../actors/runtime/index.js';
+import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger } from '../../../actors/runtime/index.js';
 import { messageOf } from '../../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../../bsread/bsreadMessage.js';
 import { isPulseGoneError, type LostPulses } from '../../bsread/ringBuffer.js';
@@ -33,6 +33,10 @@ import {
   type WriterThreadPool,
 } from '../../hdf5/swissfelWriterThread.js';
 import type { BsreadSource } from '../../bsread/bsreadSource.js';
+import type { acquisitionEffectActions } from '../../../actors/acquisitions/acquisition.machine.js';
+
+/** The handlers the machine's effect actions need (a missing or misspelled one does not compile). */
+export type AcquisitionEffects = EffectHandlersFor<typeof acquisitionEffectActions>;
 
 export interface AcquisitionEffectsOptions {
   /** The stream of this process (the configured one, or the simulated default). */
@@ -115,7 +119,7 @@ const channelFilter = (wanted: readonly string[] | null): ((m: BsreadMessage) =>
   };
 };
 
-export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): EffectHandlers => {
+export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): AcquisitionEffects => {
   const logger = options.logger ?? silentLogger;
   const progressIntervalMs = options.progressIntervalMs ?? 1_000;
   const running = new Map<string, Running>();
@@ -464,5 +468,5 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ef
     );
   };
 
-  return { acquire, setStop, kill } as unknown as EffectHandlers;
+  return { acquire, setStop, kill } satisfies AcquisitionEffects;
 };

@@ -1,14 +1,13 @@
 import { acquisitionActor } from '../../../actors/acquisitions/index.js';
-import { defineActor } from '../../../actors/runtime/actorDefinition.js';
-import type { JobModule } from '../jobModule.js';
+import { defineJobModule } from '../jobModule.js';
 import { acquisitionMetrics } from './acquisitionMetrics.js';
 import { acquisitionStatusText } from './acquisitionStatusText.js';
 
 /** Writer acquisitions: pulses N..M of the bsread stream from the ring buffer to one HDF5 file. */
-export const acquisitionsModule: JobModule = {
+export const acquisitionsModule = defineJobModule({
   name: 'acquisitions',
   storedKind: acquisitionActor.kind,
-  definition: defineActor(acquisitionActor),
+  definition: acquisitionActor,
   service: {
     description:
       'writer acquisitions: pulses N..M of the bsread stream from the ring buffer to one HDF5 file (SwissFEL layout); start, stop, kill, get',
@@ -31,4 +30,4 @@ export const acquisitionsModule: JobModule = {
   metrics: acquisitionMetrics,
   registerCli: async (program) => (await import('./acquireCli.js')).registerAcquireCommands(program),
   statusText: acquisitionStatusText,
-};
+});

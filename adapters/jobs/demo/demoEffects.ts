@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { DemoWorkParams } from '../../../actors/demo/index.js';
-import type { EffectHandlers } from '../../../actors/runtime/index.js';
+import type { EffectHandlersFor } from '../../../actors/runtime/index.js';
+import type { demoEffectActions } from '../../../actors/demo/demo.machine.js';
+
+/** The handlers the machine's effect actions need (a missing or misspelled one does not compile). */
+export type DemoEffects = EffectHandlersFor<typeof demoEffectActions>;
 
 /**
  * The demo's `work` effect: a small deterministic computation per step (a digest of the actor id,
  * label and step), so that re-running a step after a crash gives the same result.
  */
-export const createDemoEffects = (options: { workMs?: number } = {}): EffectHandlers => ({
+export const createDemoEffects = (options: { workMs?: number } = {}): DemoEffects => ({
   work: async (params: DemoWorkParams, context) => {
     if (options.workMs) {
       await new Promise<void>((resolve) => {

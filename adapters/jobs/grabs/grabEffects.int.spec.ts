@@ -84,7 +84,7 @@ const contextOf = (id: string, signal = new AbortController().signal): EffectCon
 
 const effectsOf = (source: DataLoggerSource): Record<'fetchChunk' | 'assemble' | 'discard', (params: unknown, ctx: EffectContext) => Promise<unknown>> => {
   const handlers = createGrabEffects({ source, dataRoot, assemblePieceSamples: 5 });
-  const call = (name: string) => (params: unknown, ctx: EffectContext) => (handlers[name] as EffectHandler)(params as never, ctx);
+  const call = (name: keyof typeof handlers) => (params: unknown, ctx: EffectContext) => (handlers[name] as EffectHandler)(params as never, ctx);
   return { fetchChunk: call('fetchChunk'), assemble: call('assemble'), discard: call('discard') };
 };
 

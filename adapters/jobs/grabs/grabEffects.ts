@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import type { AssembleParams, DiscardParams, FetchChunkParams } from '../../../actors/grabs/grabRun.effects.js';
 import type { ChunkFailed, ChunkWritten, FileWritten } from '../../../actors/grabs/grabRun.events.js';
 import { StatisticsAccumulator } from '../../../actors/grabs/parameterStatistics.js';
-import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../../actors/runtime/index.js';
+import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger } from '../../../actors/runtime/index.js';
 import { DaqflowError, messageOf, ValidationError } from '../../../events/errors.js';
 import type { DataLoggerSource } from '../../dataLogger/dataLoggerSource.js';
 import { isDataLoggerError } from '../../dataLogger/errors.js';
@@ -24,6 +24,10 @@ import { checkDirInsideRoot, errnoOf, realpathOfExisting, resolveDirInsideRoot }
 import { GRAB_EVENTS_FILE_PREFIX, GRAB_FILE_PREFIX, grabAttrs } from '../../hdf5/grabFileLayout.js';
 import { openGrabFile, type GrabFileWriter } from '../../hdf5/grabFileWriter.js';
 import { chunkSamplesName, openChunkWriter, readChunkSamples, readChunkSidecar, workDirName, workDirOf, type ChunkSidecar } from './chunkWorkFiles.js';
+import type { grabRunEffectActions } from '../../../actors/grabs/grabRun.machine.js';
+
+/** The handlers the machine's effect actions need (a missing or misspelled one does not compile). */
+export type GrabEffects = EffectHandlersFor<typeof grabRunEffectActions>;
 
 export interface GrabEffectsOptions {
   readonly source: DataLoggerSource;
@@ -51,7 +55,7 @@ const parseTime = (what: string, iso: string): Date => {
 };
 
 
-export const createGrabEffects = (options: GrabEffectsOptions): EffectHandlers => {
+export const createGrabEffects = (options: GrabEffectsOptions): GrabEffects => {
   const { source } = options;
   const logger = options.logger ?? silentLogger;
   const pieceSamples = options.assemblePieceSamples ?? DEFAULT_PIECE_SAMPLES;

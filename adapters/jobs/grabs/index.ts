@@ -1,15 +1,14 @@
 import { grabRunActor } from '../../../actors/grabs/index.js';
-import { defineActor } from '../../../actors/runtime/actorDefinition.js';
 import { grabStatisticsProjection } from '../../../projections/grabStatistics.projection.js';
-import type { JobModule } from '../jobModule.js';
+import { defineJobModule } from '../jobModule.js';
 import { grabMetrics } from './grabMetrics.js';
 import { grabStatusText } from './grabStatusText.js';
 
 /** Grab runs: a time window of parameter data from the data logger to HDF5, with per-parameter statistics. */
-export const grabsModule: JobModule = {
+export const grabsModule = defineJobModule({
   name: 'grabs',
   storedKind: grabRunActor.kind,
-  definition: defineActor(grabRunActor),
+  definition: grabRunActor,
   service: {
     description:
       'grab runs: a time window of parameter data from the data logger to HDF5, with per-parameter statistics; start, cancel, get',
@@ -58,4 +57,4 @@ export const grabsModule: JobModule = {
     registerStatsCommands(program);
   },
   statusText: (summary) => grabStatusText(summary),
-};
+});

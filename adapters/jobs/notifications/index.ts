@@ -1,7 +1,6 @@
 import { notificationActor } from '../../../actors/notifications/index.js';
-import { defineActor } from '../../../actors/runtime/actorDefinition.js';
 import type { DaqflowConfig } from '../../config/config.js';
-import type { JobModule } from '../jobModule.js';
+import { defineJobModule } from '../jobModule.js';
 import type { NotificationSettings } from './notificationSettings.js';
 
 // The effects and the notifier read one set of channels and rules per configuration.
@@ -15,10 +14,10 @@ const settingsOf = async (config: DaqflowConfig): Promise<NotificationSettings> 
 };
 
 /** Notifications: a message per matching job event or daily digest, to mail or chat; started by the notifier, not by the API. */
-export const notificationsModule: JobModule = {
+export const notificationsModule = defineJobModule({
   name: 'notifications',
   storedKind: notificationActor.kind,
-  definition: defineActor(notificationActor),
+  definition: notificationActor,
   effects: async (context) => {
     const settings = await settingsOf(context.config);
     return (await import('./notificationEffects.js')).createNotificationEffects({
@@ -41,4 +40,4 @@ export const notificationsModule: JobModule = {
     return [{ name: 'notifier', stopWith: 'requests', stop: () => notifier.stop() }];
   },
   registerCli: async (program) => (await import('./notifyCli.js')).registerNotifyCommands(program),
-};
+});

@@ -1,8 +1,12 @@
 import type { SendParams } from '../../../actors/notifications/index.js';
-import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../../actors/runtime/index.js';
+import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger } from '../../../actors/runtime/index.js';
 import type { ChannelConfig } from './channelConfig.js';
 import { NotificationSendError } from './notificationSendError.js';
 import { sendNotification } from './sendNotification.js';
+import type { notificationEffectActions } from '../../../actors/notifications/notification.machine.js';
+
+/** The handlers the machine's effect actions need (a missing or misspelled one does not compile). */
+export type NotificationEffects = EffectHandlersFor<typeof notificationEffectActions>;
 
 export interface NotificationEffectsOptions {
   /** The channels by name, as configured now: secrets stay in the configuration, not in events. */
@@ -14,7 +18,7 @@ export interface NotificationEffectsOptions {
  * The notification's `send` effect: one attempt on its channel. The outcome is an event either
  * way (`sent`, or `attemptFailed` saying whether a retry may help); the machine decides the retry.
  */
-export const createNotificationEffects = (options: NotificationEffectsOptions): EffectHandlers => {
+export const createNotificationEffects = (options: NotificationEffectsOptions): NotificationEffects => {
   const logger = options.logger ?? silentLogger;
   return {
     send: async (params: SendParams, context: EffectContext) => {

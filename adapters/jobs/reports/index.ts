@@ -1,13 +1,12 @@
 import { reportJobActor } from '../../../actors/reports/index.js';
-import { defineActor } from '../../../actors/runtime/actorDefinition.js';
-import type { JobModule } from '../jobModule.js';
+import { defineJobModule } from '../jobModule.js';
 import { reportMetrics } from './reportMetrics.js';
 
 /** Report jobs: plots of the statistics database, run on a local runner or Slurm, an HTML report, published. */
-export const reportsModule: JobModule = {
+export const reportsModule = defineJobModule({
   name: 'reports',
   storedKind: reportJobActor.kind,
-  definition: defineActor(reportJobActor),
+  definition: reportJobActor,
   service: {
     description:
       'report jobs: plots of the statistics database per instrument and detector, run on a local runner or Slurm, an HTML report, published; start, cancel, get',
@@ -45,4 +44,4 @@ export const reportsModule: JobModule = {
   },
   metrics: reportMetrics,
   registerCli: async (program) => (await import('./reportCli.js')).registerReportCommands(program),
-};
+});

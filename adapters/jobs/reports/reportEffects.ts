@@ -24,7 +24,7 @@ import type {
   SubmitJobParams,
 } from '../../../actors/reports/reportJob.effects.js';
 import type { ReportJobSpec, RunnerJobState } from '../../../actors/reports/reportJob.events.js';
-import { silentLogger, type EffectContext, type EffectHandlers, type Logger } from '../../../actors/runtime/index.js';
+import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger } from '../../../actors/runtime/index.js';
 import type { Database } from '../../../projections/database.js';
 import { messageOf } from '../../../events/errors.js';
 import { exportParameterStatistics } from '../../../projections/grabStatistics.queries.js';
@@ -35,6 +35,10 @@ import { isPartialFile } from '../../files/writeFileAtomic.js';
 import { writeReportSite, type ReportGroup, type ReportInstrument } from '../../report/reportSite.js';
 import { isJobRunnerError } from '../../runners/errors.js';
 import { isTerminal, type JobRef, type JobRunner, type JobSpec, type JobStatus } from '../../runners/jobRunner.js';
+import type { reportJobEffectActions } from '../../../actors/reports/reportJob.machine.js';
+
+/** The handlers the machine's effect actions need (a missing or misspelled one does not compile). */
+export type ReportEffects = EffectHandlersFor<typeof reportJobEffectActions>;
 
 /** What a job's command needs: written to `<job folder>/job.json`, read by `daqflow report render-job`. */
 export interface RenderJobInput {
@@ -111,7 +115,7 @@ const listFiles = async (dir: string): Promise<Array<{ path: string; bytes: numb
   return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 };
 
-export const createReportEffects = (options: ReportEffectsOptions): EffectHandlers => {
+export const createReportEffects = (options: ReportEffectsOptions): ReportEffects => {
   const logger = options.logger ?? silentLogger;
   const runnerOf = (kind: 'local' | 'slurm'): JobRunner => options.runners[kind];
   const author = options.gitAuthor ?? { name: 'daqflow', email: 'daqflow@localhost' };
@@ -289,5 +293,5 @@ export const createReportEffects = (options: ReportEffectsOptions): EffectHandle
     }
   };
 
-  return { submitJob, pollJobs, cancelJobs, collectArtifacts, buildReport, publish } as unknown as EffectHandlers;
+  return { submitJob, pollJobs, cancelJobs, collectArtifacts, buildReport, publish } satisfies ReportEffects;
 };

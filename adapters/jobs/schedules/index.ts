@@ -1,14 +1,13 @@
 import { listActors } from '../../../projections/actorStatus.projection.js';
 import { scheduleActor } from '../../../actors/schedules/index.js';
-import { defineActor } from '../../../actors/runtime/actorDefinition.js';
-import type { JobModule } from '../jobModule.js';
+import { defineJobModule } from '../jobModule.js';
 import { scheduleTable } from './scheduleTable.js';
 
 /** Schedules: any creating command of another kind (a nightly grab) on a cron expression. */
-export const schedulesModule: JobModule = {
+export const schedulesModule = defineJobModule({
   name: 'schedules',
   storedKind: scheduleActor.kind,
-  definition: defineActor(scheduleActor),
+  definition: scheduleActor,
   service: {
     description: 'schedules: any command (such as a grab) on a cron expression; create, pause, resume, remove, get',
   },
@@ -43,4 +42,4 @@ export const schedulesModule: JobModule = {
       return schedules.length ? scheduleTable(schedules) : '';
     },
   },
-};
+});

@@ -1,5 +1,9 @@
 import type { ScheduleFireParams, ScheduleRefireParams, ScheduleTarget } from '../../../actors/schedules/index.js';
-import type { EffectHandlers, EventInput } from '../../../actors/runtime/index.js';
+import type { EffectHandlersFor, EventInput } from '../../../actors/runtime/index.js';
+import type { scheduleEffectActions } from '../../../actors/schedules/schedule.machine.js';
+
+/** The handlers the machine's effect actions need (a missing or misspelled one does not compile). */
+export type ScheduleEffects = EffectHandlersFor<typeof scheduleEffectActions>;
 
 /** What a fire does: create the target actor (the app prepares the payload for the fire time). */
 export type FireTarget = (
@@ -27,7 +31,7 @@ const fireOnce = async (fire: FireTarget, params: ScheduleFireParams): Promise<E
 };
 
 /** The schedule kind's effects: `fire` for a due fire, `refire` for those a restart found without an outcome. */
-export const createScheduleEffects = (options: { fire: FireTarget }): EffectHandlers => ({
+export const createScheduleEffects = (options: { fire: FireTarget }): ScheduleEffects => ({
   fire: (params: ScheduleFireParams) => fireOnce(options.fire, params),
   refire: async (params: ScheduleRefireParams) => {
     const outcomes: EventInput[] = [];
