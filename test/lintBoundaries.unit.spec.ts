@@ -29,6 +29,25 @@ describe('lint boundaries', () => {
     expect(messages.some((m) => m.startsWith('no-restricted-imports'))).toBe(true);
   });
 
+  it('refuses a job kind or a job module in a technology adapter', async () => {
+    const messages = await lint(
+      'adapters/hdf5/grabFileWriter.ts',
+      "import { grabRunActor } from '../../actors/grabs/index.js';\nimport { grabsModule } from '../jobs/grabs/index.js';\nimport type { Logger } from '../../actors/runtime/logger.js';\nexport const y: unknown[] = [grabRunActor, grabsModule, {} as Logger];\n",
+    );
+    expect(messages.filter((m) => m.startsWith('no-restricted-imports'))).toEqual([
+      expect.stringContaining('knows no job kind'),
+      expect.stringContaining('knows no job module'),
+    ]);
+  });
+
+  it("lets projections read a kind's event schemas, not its machine", async () => {
+    const messages = await lint(
+      'projections/grabStatistics.projection.ts',
+      "import { grabRunEventSchemas } from '../actors/grabs/grabRun.events.js';\nimport { grabRunMachine } from '../actors/grabs/grabRun.machine.js';\nexport const y = [grabRunEventSchemas, grabRunMachine];\n",
+    );
+    expect(messages.filter((m) => m.startsWith('no-restricted-imports'))).toEqual([expect.stringContaining('grabRun.machine.js')]);
+  });
+
   it('lets adapters do I/O', async () => {
     const messages = await lint('adapters/ids.ts', "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n");
     expect(messages).toEqual([]);

@@ -31,7 +31,7 @@ export type AcquisitionSummary = {
 /** The reply of `acquisitions.get|start|stop|kill`: the core fields and the summary. */
 export type AcquisitionView = AcquisitionSummary & { readonly id: string; readonly state: string; readonly final: boolean };
 
-/** Brief §3 `acquisitions.get`: `{outputFile, startPulseId, stopPulseId, firstPulseId, lastPulseId, pulsesWritten, missingPulses, bytesWritten, error?}`. */
+/** What `acquisitions.get` answers (docs/api.md): `{outputFile, startPulseId, stopPulseId, firstPulseId, lastPulseId, pulsesWritten, missingPulses, bytesWritten, error?}`. */
 const summaryOf = (c: AcquisitionContext): AcquisitionSummary => ({
   outputFile: c.outputFile,
   startPulseId: c.request?.startPulseId ?? null,

@@ -8,10 +8,13 @@
  * Pure: no file system. A `configPath` is read by the adapters, which pass the text here; the
  * data root is an argument.
  */
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '../../events/errors.js';
 import { cronSchema, timeZoneSchema } from '../schedules/schedule.actor.js';
+import { didYouMean } from '../shared/didYouMean.js';
+import { isInsidePosix, normalizePosix, resolvePosix } from '../shared/posixPaths.js';
+import { yamlPositionOf } from '../shared/yamlPosition.js';
 
 export const reportRunners = ['local', 'slurm'] as const;
 export type ReportRunner = (typeof reportRunners)[number];
@@ -221,41 +224,6 @@ export const reportConfigError = (issues: readonly ReportConfigIssue[], what = '
     issues.map((i) => ({ ...i, path: i.path.map(String) })),
   );
 
-// ---------------------------------------------------------------- did you mean
-
-/** Optimal string alignment distance: a swapped pair of letters counts as one edit. */
-export const editDistance = (a: string, b: string): number => {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
-  const at = (i: number, j: number): number => rows[i]?.[j] ?? 0;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, at(i - 2, j - 2) + 1);
-      rows[i]![j] = best;
-    }
-  }
-  return at(a.length, b.length);
-};
-
-/** The candidate `word` was most likely meant to be, if one is close enough to be a typo. */
-export const didYouMean = (word: string, candidates: readonly string[]): string | undefined => {
-  const sameLetters = candidates.find((c) => c.toLowerCase() === word.toLowerCase());
-  if (sameLetters !== undefined) return sameLetters;
-  // A key cut short (`jobTimeout` for `jobTimeoutSeconds`) is far by edits but plainly meant.
-  const lower = word.toLowerCase();
-  const extended = candidates.filter((c) => lower.length >= 4 && c.toLowerCase().startsWith(lower));
-  if (extended.length === 1) return extended[0];
-  // Up to a third of the word may be wrong, at least one letter, at most three.
-  const allowed = Math.min(3, Math.max(1, Math.floor(word.length / 3)));
-  let best: { candidate: string; distance: number } | undefined;
-  for (const candidate of candidates) {
-    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-    if (distance <= allowed && (best === undefined || distance < best.distance)) best = { candidate, distance };
-  }
-  return best?.candidate;
-};
-
 interface ZodDef {
   readonly type: string;
   readonly shape?: Record<string, z.ZodType>;
@@ -321,32 +289,7 @@ const issuesOf = (schema: z.ZodType, raw: readonly RawIssue[]): Array<ReportConf
     return [{ path, message: issue.message }];
   });
 
-// ---------------------------------------------------------------- posix paths, no node:path
-
-/** Posix normalisation (`a//b/./c/../d` → `a/b/d`); `..` above `/` stays at `/`, as the kernel does. */
-export const normalizePosix = (path: string): string => {
-  const absolute = path.startsWith('/');
-  const parts: string[] = [];
-  for (const part of path.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (parts.length > 0 && parts.at(-1) !== '..') parts.pop();
-      else if (!absolute) parts.push('..');
-      continue;
-    }
-    parts.push(part);
-  }
-  const joined = parts.join('/');
-  return absolute ? `/${joined}` : joined || '.';
-};
-
-/** `path` (relative ones from `base`) as a normalised absolute posix path. */
-export const resolvePosix = (base: string, path: string): string =>
-  normalizePosix(path.startsWith('/') ? path : `${base}/${path}`);
-
-/** True when `path` is `root` or below it (both absolute and normalised). */
-export const isInsidePosix = (root: string, path: string): boolean =>
-  path === root || root === '/' || path.startsWith(`${root}/`);
+// ---------------------------------------------------------------- out folder
 
 /**
  * The out folder as an absolute path inside the data root, judged by its text alone ('..'
@@ -369,34 +312,6 @@ export const resolveOutFolder = (
 };
 
 // ---------------------------------------------------------------- parsing
-
-/** Where the issue is in the YAML: the key itself for unknown keys, else the value (or the nearest parent). */
-const positionOf = (
-  doc: Document,
-  lines: LineCounter,
-  issue: { path: ReadonlyArray<string | number>; key?: string },
-): { line: number; column: number } | undefined => {
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return undefined;
-    const pos = lines.linePos(offset);
-    return { line: pos.line, column: pos.col };
-  };
-  if (issue.key !== undefined) {
-    const parent = issue.path.length > 1 ? doc.getIn(issue.path.slice(0, -1), true) : doc.contents;
-    if (isMap(parent)) {
-      const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === issue.key);
-      if (pair && isScalar(pair.key)) return at(pair.key.range?.[0]);
-    }
-  }
-  for (let depth = issue.path.length; depth >= 0; depth--) {
-    const node: unknown = depth === 0 ? doc.contents : doc.getIn(issue.path.slice(0, depth), true);
-    if (node && typeof node === 'object' && 'range' in node) {
-      const range = (node as { range?: [number, number, number] }).range;
-      if (range) return at(range[0]);
-    }
-  }
-  return undefined;
-};
 
 const validate = (
   input: unknown,
@@ -445,7 +360,7 @@ export const parseReportConfig = (input: string | object, options: ParseReportCo
   } catch (e) {
     return { ok: false, issues: [{ path: [], message: `YAML: ${e instanceof Error ? e.message : String(e)}` }] };
   }
-  return validate(value, options, (issue) => positionOf(doc, lines, issue));
+  return validate(value, options, (issue) => yamlPositionOf(doc, lines, issue));
 };
 
 // ---------------------------------------------------------------- helpers

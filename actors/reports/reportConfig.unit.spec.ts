@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { didYouMean, editDistance } from '../shared/didYouMean.js';
+import { normalizePosix } from '../shared/posixPaths.js';
 import {
-  didYouMean,
-  editDistance,
   formatReportConfigIssue,
   mergeOverride,
-  normalizePosix,
   parseReportConfig,
   reportConfigError,
   resolveOutFolder,

@@ -13,12 +13,11 @@ import { z } from 'zod';
 import { isDaqflowError } from '../../events/errors.js';
 import { parseFacilityTime } from '../grabs/grabWindow.js';
 import { timeZoneProblem } from '../schedules/nextFireTime.js';
+import { isInsidePosix, normalizePosix } from '../shared/posixPaths.js';
 import {
   durationParts,
-  isInsidePosix,
   MAX_REPORT_JOBS,
   mergeOverride,
-  normalizePosix,
   plotOptionsOf,
   reportRunners,
   resolveOutFolder,

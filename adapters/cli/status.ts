@@ -8,7 +8,7 @@ import { eventSubjectPrefix } from '../app/startDaqflow.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
-import { brief, table } from './format.js';
+import { abridged, table } from './format.js';
 import { jobModules } from '../jobs/registry.js';
 
 export interface StatusOptions extends GlobalOptions {
@@ -22,7 +22,7 @@ export interface StatusOptions extends GlobalOptions {
 /** What a status row says in one line: the kind's own text when its module has one, else the summary's first fields. */
 const summaryText = (kind: string, summary: Record<string, unknown>, tty = false): string => {
   const module = jobModules.find((m) => m.storedKind === kind);
-  return module?.statusText ? module.statusText(summary, tty) : brief(summary);
+  return module?.statusText ? module.statusText(summary, tty) : abridged(summary);
 };
 
 /**

@@ -24,7 +24,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
-import { errnoOf, resolveDirInsideRoot } from './dataRootPaths.js';
+import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
 import {
   DEFAULT_CHUNK_SAMPLES,
   GRAB_LAYOUT_VERSION,

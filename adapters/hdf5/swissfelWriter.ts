@@ -32,7 +32,7 @@ import h5wasm from 'h5wasm/node';
 import type { File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
-import { errnoOf, resolveDirInsideRoot } from './dataRootPaths.js';
+import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
 import { createPageCacheRelease } from './pageCacheRelease.js';
 import { publishDraft } from './grabFileWriter.js';
 import {

@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { onLossValues, type AcquisitionRequested } from '../../../actors/acquisitions/acquisition.events.js';
 import { DaqflowError, ValidationError } from '../../../events/errors.js';
-import { checkDirInsideRoot, errnoOf, realpathOfExisting } from '../../hdf5/dataRootPaths.js';
+import { checkDirInsideRoot, errnoOf, realpathOfExisting } from '../../files/dataRootPaths.js';
 import { validateBody } from '../../natsApi/requestBody.js';
 import { isPulseGoneError } from '../../bsread/ringBuffer.js';
 import type { BsreadSource } from '../../bsread/bsreadSource.js';

@@ -2,7 +2,7 @@ import { allProjections } from '../registry.js';
 import { connectNats } from '../../jetstream/connection.js';
 import { oneCommandConfig, startDaqflow, type Daqflow } from '../../app/startDaqflow.js';
 import { cliContext, toolServers, type GlobalOptions, natsOf } from '../../cli/context.js';
-import { brief, progressBar, table } from '../../cli/format.js';
+import { abridged, progressBar, table } from '../../cli/format.js';
 import { followAcquisition, type AcquisitionView } from '../acquisitions/acquireCli.js';
 import { followReport, type ReportView } from '../reports/reportCli.js';
 import { followGrab, grabStatistics, statisticsTable, type GrabView } from '../grabs/grabCli.js';
@@ -96,7 +96,7 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
     process.stdout.write(
       `${table(
         ['V', 'EVENT', 'FROM', 'TO', 'DATA'],
-        history.events.map((e) => [String(e.version), String(e.type), String(e.previous_state ?? '(new)'), String(e.state), brief(e.data, 50)]),
+        history.events.map((e) => [String(e.version), String(e.type), String(e.previous_state ?? '(new)'), String(e.state), abridged(e.data, 50)]),
       )}\n`,
     );
     process.stdout.write(`demo job ${started.id} ended ${view.state}${view.error ? `: ${view.error}` : ''}\n`);

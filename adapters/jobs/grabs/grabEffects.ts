@@ -20,7 +20,7 @@ import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger }
 import { DaqflowError, messageOf, ValidationError } from '../../../events/errors.js';
 import type { DataLoggerSource } from '../../dataLogger/dataLoggerSource.js';
 import { isDataLoggerError } from '../../dataLogger/errors.js';
-import { checkDirInsideRoot, errnoOf, realpathOfExisting, resolveDirInsideRoot } from '../../hdf5/dataRootPaths.js';
+import { checkDirInsideRoot, errnoOf, realpathOfExisting, resolveDirInsideRoot } from '../../files/dataRootPaths.js';
 import { GRAB_EVENTS_FILE_PREFIX, GRAB_FILE_PREFIX, grabAttrs } from '../../hdf5/grabFileLayout.js';
 import { openGrabFile, type GrabFileWriter } from '../../hdf5/grabFileWriter.js';
 import { chunkSamplesName, openChunkWriter, readChunkSamples, readChunkSidecar, workDirName, workDirOf, type ChunkSidecar } from './chunkWorkFiles.js';

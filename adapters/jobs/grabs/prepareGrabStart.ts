@@ -21,7 +21,7 @@ import type { GrabRequested } from '../../../actors/grabs/grabRun.events.js';
 import { resolveGrabWindow } from '../../../actors/grabs/grabWindow.js';
 import { ValidationError } from '../../../events/errors.js';
 import type { DataLoggerSource } from '../../dataLogger/dataLoggerSource.js';
-import { checkDirInsideRoot, realpathOfExisting } from '../../hdf5/dataRootPaths.js';
+import { checkDirInsideRoot, realpathOfExisting } from '../../files/dataRootPaths.js';
 
 export interface PrepareGrabStartOptions {
   readonly source: DataLoggerSource;

@@ -11,7 +11,7 @@ import { parseReportConfig, reportConfigError } from '../../../actors/reports/re
 import { reportStartRequestSchema, resolveReportRequest } from '../../../actors/reports/reportRequest.js';
 import type { ReportRequested } from '../../../actors/reports/reportJob.events.js';
 import { ValidationError } from '../../../events/errors.js';
-import { checkDirInsideRoot, realpathOfExisting } from '../../hdf5/dataRootPaths.js';
+import { checkDirInsideRoot, realpathOfExisting } from '../../files/dataRootPaths.js';
 import { validateBody } from '../../natsApi/requestBody.js';
 
 export interface PrepareReportStartOptions {

@@ -28,7 +28,7 @@ import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger }
 import type { Database } from '../../../projections/database.js';
 import { messageOf } from '../../../events/errors.js';
 import { exportParameterStatistics } from '../../../projections/grabStatistics.queries.js';
-import { errnoOf } from '../../hdf5/dataRootPaths.js';
+import { errnoOf } from '../../files/dataRootPaths.js';
 import { publishToGit } from '../../report/gitPublisher.js';
 import { plotBasePath, REPORT_INDEX } from '../../report/reportPaths.js';
 import { isPartialFile } from '../../files/writeFileAtomic.js';
