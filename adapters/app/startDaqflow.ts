@@ -2,10 +2,11 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Kysely } from 'kysely';
 import type { Logger as PinoLogger } from 'pino';
-import { allActorDefinitions, allProjections, jobModules } from '../jobs/registry.js';
+import { allActorDefinitions, jobModules as registeredJobModules } from '../jobs/registry.js';
+import { coreProjections } from '../../projections/registry.js';
 import { serviceNameOf, type JobContext, type JobModule, type JobService } from '../jobs/jobModule.js';
 import { apiPreparers, type Preparers } from '../jobs/preparers.js';
-import type { EffectHandlers } from '../../actors/runtime/actorDefinition.js';
+import type { ActorDefinition, EffectHandlers } from '../../actors/runtime/actorDefinition.js';
 import { newId } from '../ids.js';
 import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import type { Logger } from '../../actors/runtime/logger.js';
@@ -96,11 +97,12 @@ export const openEventStore = async (
   natsUrl: string,
   name: string,
   logger: Logger,
+  definitions: readonly ActorDefinition[] = allActorDefinitions,
 ): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
   const nc = await connectNats(natsSettingsOf(config, natsUrl), name);
   try {
     const schemas = new EventSchemas();
-    for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
+    for (const definition of definitions) schemas.register(definition.kind, definition.eventSchemas);
     const jsm = await jetstreamManager(nc).catch((e: unknown) => {
       throw toStoreError(e, 'reaching JetStream');
     });
@@ -140,7 +142,11 @@ export const startDaqflow = async (
   config: DaqflowConfig,
   urls: { natsUrl: string; databaseUrl: string },
   logger: PinoLogger,
+  /** The job kinds to host (default: every registered one); a spec adds a kind of its own. */
+  jobModules: readonly JobModule[] = registeredJobModules,
 ): Promise<Daqflow> => {
+  const allActorDefinitions = jobModules.map((m) => m.definition);
+  const allProjections = [...coreProjections, ...jobModules.flatMap((m) => m.projections ?? [])];
   const steps = new Map<StopStep, () => Promise<unknown>>();
   const metrics = createDaqflowMetrics({
     kinds: Object.fromEntries(jobModules.flatMap((m) => (m.metrics ? [[m.storedKind, m.metrics]] : []))),
@@ -190,7 +196,7 @@ export const startDaqflow = async (
       watch.stop();
       await db.destroy();
     });
-    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger);
+    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger, allActorDefinitions);
     watchConnection(nc, natsOutage);
     steps.set('NATS connection', () => closeNats(nc));
     const source = dataLoggerFromConfig(config);
