@@ -6,7 +6,7 @@ import type { ActorRuntime, ActorView, CommandMeta } from '../../actors/runtime/
 import type { Logger } from '../../actors/runtime/logger.js';
 import { actorIdSchema, requestIdSchema } from '../../events/envelope.js';
 import { DaqflowError } from '../../events/errors.js';
-import { RequestGuard, type JsonReply } from './errors.js';
+import { RequestGuard, type JsonReply } from './requestGuard.js';
 import { validateBody, type RequestBody } from './requestBody.js';
 
 // @nats-io/services 3.0.0-25 is CJS whose exports are getters, which Node's ESM loader cannot
