@@ -42,7 +42,7 @@ import { DEFAULT_BUFFER_BYTES, startBsreadSource, type BsreadSource } from '../a
 import { sharedWriterThreadPool } from '../adapters/hdf5/swissfelWriterThread.js';
 import { prepareAcquisitionStart } from '../adapters/jobs/acquisitions/prepareAcquisitionStart.js';
 import type { BsreadTransport } from '../adapters/bsread/bsreadTransport.js';
-import { withDefaults } from '../adapters/bsread/bsreadCodec.js';
+import { withDefaults } from '../adapters/bsread/bsreadEncoder.js';
 import { createZmtpSocket } from '../adapters/bsread/zmtpSocket.js';
 import type { BsreadMessage } from '../adapters/bsread/bsreadMessage.js';
 import { BsreadValues } from '../adapters/bsread/bsreadValues.js';

@@ -13,7 +13,7 @@ import { createAcquisitionRuntime } from '../../../test/harness/acquisitionRunti
 import { h5pyRows } from '../../../test/harness/h5pyReadBack.js';
 import { checkFileAgainstSimulator, expectedRows, readRowsOfChannels } from '../../../test/harness/swissfelReadBack.js';
 import { testStream } from '../../../test/harness/testNames.js';
-import { encodeDataHeader, encodeMessage } from '../../bsread/bsreadCodec.js';
+import { encodeDataHeader, encodeMessage } from '../../bsread/bsreadEncoder.js';
 import { defaultSimulatedChannels, expectedTimestamp, startBsreadSimulator, type BsreadSimulator, type BsreadSimulatorOptions } from '../../bsread/bsreadSimulator.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../../jetstream/index.js';
 import type { AcquisitionEffectsOptions } from './acquisitionEffects.js';
