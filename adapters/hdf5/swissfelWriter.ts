@@ -34,7 +34,7 @@ import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
 import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
 import { createPageCacheRelease } from './pageCacheRelease.js';
-import { publishDraft } from './grabFileWriter.js';
+import { publishDraft } from '../files/publishDraft.js';
 import {
   GENERAL_NOT_GIVEN,
   IS_DATA_PRESENT_DTYPE,
