@@ -8,6 +8,10 @@ const io = ['node:*', '@nats-io/*', 'pg', 'kysely', 'zeromq', 'h5wasm', 'pino', 
 const nodeBuiltins = [
   'fs', 'fs/*', 'path', 'os', 'net', 'http', 'https', 'child_process', 'crypto', 'worker_threads', 'stream', 'timers', 'process',
 ];
+// Adapters of one technology each, shared by the job kinds (docs/contributing.md, "Layout").
+const technologyAdapters = [
+  'jetstream', 'natsApi', 'postgres', 'bsread', 'hdf5', 'runners', 'dataLogger', 'report', 'embedded', 'files', 'restShim', 'http', 'logging',
+];
 const noImpure = {
   'no-restricted-globals': [
     'error',
@@ -83,12 +87,35 @@ export default tseslint.config(
     },
   },
   {
+    // Projections may read a kind's event schemas (`actors/<kind>/*.events.ts`), never its machine.
     files: ['projections/**/*.ts'],
     ignores: ['**/*.spec.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: ['node:*', ...nodeBuiltins, '@nats-io/*', 'pg', 'zeromq', 'h5wasm', 'pino', '**/actors/**', '**/adapters/**', '**/test/**'] },
+        {
+          patterns: [
+            'node:*', ...nodeBuiltins, '@nats-io/*', 'pg', 'zeromq', 'h5wasm', 'pino',
+            '**/actors/*/*', '!**/actors/*/*.events.js', '**/adapters/**', '**/test/**',
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // Technology adapters know no job: a kind's code lives in actors/<kind>/ and adapters/jobs/<kind>/
+    // and is handed to them (docs/contributing.md). The runtime's ports and pure shared helpers are fine.
+    files: [`adapters/{${technologyAdapters.join(',')}}/**/*.ts`],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['**/actors/*/*', '!**/actors/runtime/*', '!**/actors/shared/*'], message: 'a technology adapter knows no job kind: take what it needs as a parameter' },
+            { group: ['**/jobs/**'], message: 'a technology adapter knows no job module: the job module uses the adapter, not the other way' },
+          ],
+        },
       ],
     },
   },

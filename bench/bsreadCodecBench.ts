@@ -12,7 +12,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DataHeaderCache, decodeMessage, encodeDataHeader, encodeMessage, type BsreadChannelInput } from '../adapters/bsread/bsreadCodec.js';
+import { DataHeaderCache, decodeMessage } from '../adapters/bsread/bsreadCodec.js';
+import { encodeDataHeader, encodeMessage, type BsreadChannelInput } from '../adapters/bsread/bsreadEncoder.js';
 import type { BsreadByteOrder, BsreadCompression } from '../adapters/bsread/bsreadMessage.js';
 import { createBsreadReceiver } from '../adapters/bsread/bsreadReceiver.js';
 import { startBsreadSimulator } from '../adapters/bsread/bsreadSimulator.js';

@@ -15,7 +15,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { BsreadChannelInput } from '../adapters/bsread/bsreadCodec.js';
+import type { BsreadChannelInput } from '../adapters/bsread/bsreadEncoder.js';
 import { startBsreadSimulator } from '../adapters/bsread/bsreadSimulator.js';
 
 export type SenderKind = 'image' | 'scalars';

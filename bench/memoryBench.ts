@@ -1,5 +1,5 @@
 import type { AnyMachineSnapshot } from 'xstate';
-import { createDemoEffects } from '../adapters/demo/demoEffects.js';
+import { createDemoEffects } from '../adapters/jobs/demo/demoEffects.js';
 import { newId } from '../adapters/ids.js';
 import { createJetStreamEventStore } from '../adapters/jetstream/jetstreamEventStore.js';
 import { ActorRuntime } from '../actors/runtime/actorRuntime.js';

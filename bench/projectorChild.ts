@@ -7,13 +7,13 @@
  * line on stdout: the batches it wrote (count, events, milliseconds) and its CPU seconds.
  */
 import { parseArgs } from 'node:util';
-import { allActorDefinitions } from '../actors/registry.js';
+import { allActorDefinitions } from '../adapters/jobs/registry.js';
 import { closeNats, connectNats } from '../adapters/jetstream/connection.js';
 import { createJetStreamEventStore } from '../adapters/jetstream/jetstreamEventStore.js';
 import { createDb } from '../adapters/postgres/createDb.js';
 import { EventSchemas } from '../events/eventSchemas.js';
 import { startProjector } from '../projections/projector.js';
-import { allProjections } from '../projections/registry.js';
+import { allProjections } from '../adapters/jobs/registry.js';
 
 const { values } = parseArgs({
   options: {

@@ -7,7 +7,7 @@ import { actorSubject } from '../adapters/jetstream/subjects.js';
 import { migrateToLatest } from '../adapters/postgres/migrate.js';
 import type { RecordedEvent } from '../events/envelope.js';
 import { applyProjections } from '../projections/projection.js';
-import { allProjections } from '../projections/registry.js';
+import { allProjections } from '../adapters/jobs/registry.js';
 import { rebuildProjections } from '../projections/replay.js';
 import { demoHistories, interleave, payloadOf, recorded } from './history.js';
 import type { Log, Measured } from './result.js';

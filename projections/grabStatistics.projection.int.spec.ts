@@ -9,7 +9,7 @@ import { readCheckpoint } from './checkpoints.js';
 import { grabStatisticsProjection, type GrabStatisticsRow } from './grabStatistics.projection.js';
 import { exportParameterStatistics, queryStatistics } from './grabStatistics.queries.js';
 import { applyProjections } from './projection.js';
-import { allProjections } from './registry.js';
+import { allProjections } from '../adapters/jobs/registry.js';
 import { rebuildProjections } from './replay.js';
 
 interface Series {

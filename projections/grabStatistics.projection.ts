@@ -1,5 +1,6 @@
 import type { ColumnType, Insertable, Selectable } from 'kysely';
 import { z } from 'zod';
+import { grabRunEventSchemas } from '../actors/grabs/grabRun.events.js';
 import type { RecordedEvent } from '../events/index.js';
 import { inStatementChunks, type Projection } from './projection.js';
 
@@ -51,33 +52,15 @@ export const GRAB_KIND = 'grab';
 /** The grab-run event whose data carries the run's statistics per parameter. */
 export const FILE_WRITTEN = 'fileWritten';
 
-// The projection's own reading of fileWritten data (projections/ may not import actors/).
-// Plain objects, so fields added by a later schema version are ignored rather than refused.
-const isoTime = z.iso.datetime({ offset: true });
-const nullableNumber = z.number().nullable();
-const seriesSchema = z.object({
-  count: z.number().int().min(0),
-  nanCount: z.number().int().min(0),
-  min: nullableNumber,
-  max: nullableNumber,
-  mean: nullableNumber,
-  std: nullableNumber,
-  mode: nullableNumber,
-});
-const parameterSchema = seriesSchema.extend({
-  parameter: z.string().min(1),
-  units: z.string().nullable(),
-  firstTime: nullableNumber,
-  lastTime: nullableNumber,
-  interval: seriesSchema,
-});
-const fileWrittenSchema = z.object({
-  path: z.string(),
-  windowStart: isoTime,
-  windowStop: isoTime,
-  // Entries are read one by one below, so one bad entry does not cost the others.
+// fileWritten as the grab kind's event schema has it (projections may read a kind's event
+// schemas, never its machine), read leniently: plain objects, so fields added by a later schema
+// version are ignored rather than refused, and entries one by one below, so one bad entry does
+// not cost the others.
+const fileWritten = grabRunEventSchemas.fileWritten.schema;
+const fileWrittenSchema = fileWritten.pick({ path: true, windowStart: true, windowStop: true }).extend({
   statistics: z.array(z.unknown()),
 });
+const parameterSchema = fileWritten.shape.statistics.element.extend({ parameter: z.string().min(1) });
 
 /**
  * The rows one fileWritten event gives. Data that does not read as fileWritten gives no rows

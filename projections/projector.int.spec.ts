@@ -6,7 +6,7 @@ import { appendDemoHistories } from '../test/harness/demoEvents.js';
 import { useTestDatabase } from '../test/harness/testDatabase.js';
 import { readCheckpoint, setCheckpoint, storeCheckpoint } from './checkpoints.js';
 import { startProjector, type BatchReport, type Projector, type ProjectorLogger } from './projector.js';
-import { allProjections } from './registry.js';
+import { allProjections } from '../adapters/jobs/registry.js';
 
 const actorIds = (prefix: string, n: number): string[] => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
 

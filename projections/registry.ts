@@ -1,11 +1,9 @@
 import { actorStatusProjection } from './actorStatus.projection.js';
 import { actorTransitionProjection } from './actorTransition.projection.js';
-import { grabStatisticsProjection } from './grabStatistics.projection.js';
 import type { Projection } from './projection.js';
 
-/** Every projection the service keeps, in the order they are applied within a batch. */
-export const allProjections: readonly Projection[] = [
-  actorStatusProjection,
-  actorTransitionProjection,
-  grabStatisticsProjection,
-];
+/**
+ * The projections of every kind's events, applied first within a batch; a kind's own projections
+ * follow, listed by its job module (`adapters/jobs/registry.ts` has them all).
+ */
+export const coreProjections: readonly Projection[] = [actorStatusProjection, actorTransitionProjection];

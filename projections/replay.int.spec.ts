@@ -8,7 +8,7 @@ import { getActorStatus, listActors } from './actorStatus.projection.js';
 import { actorHistory } from './actorTransition.projection.js';
 import { readCheckpoint } from './checkpoints.js';
 import { startProjector, type ProjectorLogger } from './projector.js';
-import { allProjections } from './registry.js';
+import { allProjections } from '../adapters/jobs/registry.js';
 import { rebuildProjections, type RebuildOptions, type RebuildProgress } from './replay.js';
 
 const ACTORS = 200;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { command, type ActorDefinition } from '../runtime/actorDefinition.js';
 import { demoEventSchemas } from './demo.events.js';
-import { demoMachine } from './demo.machine.js';
+import { demoMachine, demoEffectActions } from './demo.machine.js';
 
 /** Parameters of the `work` effect, as the machine requests it. */
 export interface DemoWorkParams {
@@ -10,9 +10,10 @@ export interface DemoWorkParams {
   readonly label: string;
 }
 
-export const demoActor: ActorDefinition<typeof demoMachine> = {
+export const demoActor: ActorDefinition<typeof demoMachine, typeof demoEffectActions> = {
   kind: 'demo',
   machine: demoMachine,
+  effects: demoEffectActions,
   eventSchemas: demoEventSchemas,
   commands: {
     start: command({

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
+import { effectFailedSchema } from '../runtime/effectFailed.js';
 
 export const demoEventSchemas = {
   started: {
@@ -15,7 +16,7 @@ export const demoEventSchemas = {
   stepDone: { version: 1, schema: z.object({ step: z.number().int().min(1), result: z.string() }) },
   noted: { version: 1, schema: z.object({ text: z.string() }) },
   cancelled: { version: 1, schema: z.object({ reason: z.string() }) },
-  effectFailed: { version: 1, schema: z.object({ effect: z.string(), message: z.string() }) },
+  effectFailed: { version: 1, schema: effectFailedSchema },
 } as const satisfies Record<string, EventSchema>;
 
 type DataOf<K extends keyof typeof demoEventSchemas> = z.infer<(typeof demoEventSchemas)[K]['schema']>;

@@ -1,5 +1,5 @@
 import { assign, setup } from 'xstate';
-import type { Deadline } from '../runtime/actorDefinition.js';
+import { effect, type Deadline } from '../runtime/actorDefinition.js';
 import type { DemoEvent } from './demo.events.js';
 
 export interface DemoContext {
@@ -23,6 +23,11 @@ const tickAfter = (time: string, intervalMs: number, step: number): Record<strin
   tick: { at: plusMs(time, intervalMs), event: { type: 'tickDue', data: { step } } },
 });
 
+/** The effects this machine requests, with their params; `adapters/jobs/demo/demoEffects.ts` implements them. */
+export const demoEffectActions = {
+  work: effect<{ step: number; failAtStep: number | null; label: string }>(),
+};
+
 /**
  * The demo job: `steps` steps, one every `intervalMs`, each done by the `work` effect. It
  * exercises every part of the runtime (durable deadlines, effects whose results come back as
@@ -36,7 +41,7 @@ export const demoMachine = setup({
   },
   actions: {
     // Implemented by the runtime's effect handlers; the machine only names it.
-    work: (_, _params: { step: number; failAtStep: number | null; label: string }) => undefined,
+    ...demoEffectActions,
   },
   guards: {
     isNextStep: ({ context, event }) =>

@@ -47,12 +47,53 @@ export interface EffectRequest {
 }
 
 /**
+ * An action a machine names for the runtime to carry out as an effect. In the machine it does
+ * nothing: the runtime collects the request and runs the kind's handler of the same name after
+ * the transition is stored. `Params` is what the handler receives.
+ */
+export interface EffectAction<Params> {
+  (args: unknown, params: Params): undefined;
+  readonly effect: true;
+}
+
+/** Declares an effect action with its params: `work: effect<WorkParams>()` in a machine's `setup({ actions })`. */
+export const effect = <Params>(): EffectAction<Params> =>
+  Object.assign((_args: unknown, _params: Params): undefined => undefined, { effect: true as const });
+
+/** The effect actions of one machine, by name (also the ones only `recover` requests). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any params: each declaration keeps its own
+export type EffectDeclarations = Readonly<Record<string, EffectAction<any>>>;
+
+/** What an effect handler returns: the events that report its outcome. */
+export type EffectOutcome = Promise<EventInput | readonly EventInput[] | void>;
+
+/**
+ * The handlers a kind must provide, derived from its machine's effect declarations as Temporal
+ * types activities from their definitions: one per effect, params typed; a missing or
+ * misspelled one does not compile.
+ */
+export type EffectHandlersFor<Effects extends EffectDeclarations> = {
+  readonly [Name in keyof Effects]: Effects[Name] extends EffectAction<infer Params>
+    ? (params: Params, context: EffectContext) => EffectOutcome
+    : never;
+};
+
+/** True for an action value that is an effect declaration (not an `assign` or other built-in). */
+export const isEffectAction = (action: unknown): action is EffectAction<unknown> =>
+  typeof action === 'function' && (action as Partial<EffectAction<unknown>>).effect === true;
+
+/**
  * One kind of actor: a pure XState machine plus what the runtime needs to host it. Everything
  * here is pure; effect implementations are given to the runtime separately, by adapters.
  */
-export interface ActorDefinition<Machine extends AnyStateMachine = AnyStateMachine> {
+export interface ActorDefinition<
+  Machine extends AnyStateMachine = AnyStateMachine,
+  Effects extends EffectDeclarations = EffectDeclarations,
+> {
   readonly kind: string;
   readonly machine: Machine;
+  /** The effects the machine may request (its `effect()` actions); adapters implement each. */
+  readonly effects: Effects;
   /** Schemas of the events this actor stores, by event type. */
   readonly eventSchemas: Readonly<Record<string, EventSchema>>;
   readonly commands: Readonly<Record<string, AnyCommandSpec>>;
@@ -93,10 +134,7 @@ export interface EffectContext {
 }
 
 /** An effect implementation: does the I/O and returns the events that report its outcome. */
-export type EffectHandler = (
-  params: never,
-  context: EffectContext,
-) => Promise<EventInput | readonly EventInput[] | void>;
+export type EffectHandler = (params: never, context: EffectContext) => EffectOutcome;
 
 export type EffectHandlers = Readonly<Record<string, EffectHandler>>;
 
@@ -107,6 +145,6 @@ export const command = <Payload>(spec: CommandSpec<Payload>): CommandSpec<Payloa
  * Erases a definition's machine type so definitions of different kinds fit in one list; the
  * runtime only passes each definition snapshots of its own machine.
  */
-export const defineActor = <Machine extends AnyStateMachine>(
-  definition: ActorDefinition<Machine>,
+export const defineActor = <Machine extends AnyStateMachine, Effects extends EffectDeclarations>(
+  definition: ActorDefinition<Machine, Effects>,
 ): ActorDefinition => definition as unknown as ActorDefinition;

@@ -1,7 +1,7 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
+import { createDemoEffects } from '../../adapters/jobs/demo/demoEffects.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../../adapters/jetstream/index.js';
 import type { EventStore } from '../../events/eventStore.js';
 import { createDemoRuntime } from '../../test/harness/demoRuntime.js';

@@ -1,3 +1,4 @@
+import { effectFailedData } from './effectFailed.js';
 import type { AnyMachineSnapshot } from 'xstate';
 import type { EventEnvelope } from '../../events/envelope.js';
 import { requestIdSchema, streamNameOf, tokenPattern } from '../../events/envelope.js';
@@ -514,9 +515,7 @@ export class ActorRuntime {
         outcomes = result === undefined ? [] : Array.isArray(result) ? result : [result as EventInput];
       } catch (e) {
         this.logger.warn({ err: e, kind: hosted.kind, id: hosted.id, effect: request.type }, 'effect failed');
-        outcomes = [
-          { type: 'effectFailed', data: { effect: request.type, message: e instanceof Error ? e.message : String(e) } },
-        ];
+        outcomes = [{ type: 'effectFailed', data: effectFailedData(request.type, e) }];
       }
       if (this.stopped || signal.aborted) return;
       for (const [index, outcome] of outcomes.entries()) {

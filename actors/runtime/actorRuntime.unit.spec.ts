@@ -13,9 +13,9 @@ import {
   WrongStateError,
   isDaqflowError,
 } from '../../events/errors.js';
-import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
+import { createDemoEffects } from '../../adapters/jobs/demo/demoEffects.js';
 import { ActorRuntime, type ActorRuntimeOptions } from './actorRuntime.js';
-import { defineActor, type EffectHandlers } from './actorDefinition.js';
+import { defineActor, effect, type EffectHandlers } from './actorDefinition.js';
 import { rehydrate } from './rehydrate.js';
 import { createDemoRuntime } from '../../test/harness/demoRuntime.js';
 
@@ -273,7 +273,7 @@ describe('ActorRuntime with the demo actor', () => {
         context: {} as { reported: number; deadlines: Record<string, never> },
         events: {} as { type: 'started' | 'progress' | 'done' | 'stopped'; data: { n?: number }; time: string },
       },
-      actions: { job: () => undefined },
+      actions: { job: effect<undefined>() },
     }).createMachine({
       context: { reported: 0, deadlines: {} },
       initial: 'idle',
@@ -294,6 +294,7 @@ describe('ActorRuntime with the demo actor', () => {
     const definition = defineActor({
       kind: 'job',
       machine,
+      effects: { job: effect<undefined>() },
       eventSchemas: Object.fromEntries(['started', 'progress', 'done', 'stopped'].map((t) => [t, { version: 1, schema: anyData }])),
       commands: {
         start: { creates: true, schema: z.strictObject({}), toEvent: () => ({ type: 'started', data: {} }) },

@@ -1,8 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { allActorDefinitions } from '../../actors/registry.js';
+import { allActorDefinitions } from '../jobs/registry.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import { startProjector, type ProjectorLogger } from '../../projections/projector.js';
-import { allProjections } from '../../projections/registry.js';
+import { allProjections } from '../jobs/registry.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { createDb } from '../postgres/createDb.js';

@@ -2,14 +2,18 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Kysely } from 'kysely';
 import type { Logger as PinoLogger } from 'pino';
-import { allActorDefinitions } from '../../actors/registry.js';
+import { allActorDefinitions, jobModules as registeredJobModules } from '../jobs/registry.js';
+import { coreProjections } from '../../projections/registry.js';
+import { serviceNameOf, type JobContext, type JobModule, type JobService } from '../jobs/jobModule.js';
+import { apiPreparers, type Preparers } from '../jobs/preparers.js';
+import type { ActorDefinition, EffectHandlers } from '../../actors/runtime/actorDefinition.js';
+import { newId } from '../ids.js';
 import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
 import { startProjector, type Projector } from '../../projections/projector.js';
-import { allProjections } from '../../projections/registry.js';
 import type { DaqflowConfig } from '../config/config.js';
 
 type NatsConfigKey =
@@ -22,17 +26,9 @@ type NatsConfigKey =
   | 'natsTlsCert'
   | 'natsTlsKey'
   | 'natsTlsRequired';
-import { createAcquisitionEffects } from '../acquisition/acquisitionEffects.js';
 import { sharedWriterThreadPool } from '../hdf5/swissfelWriterThread.js';
-import { startBsreadSource, type BsreadSource } from '../acquisition/bsreadSource.js';
-import { DEFAULT_SIMULATOR_RATE_HZ, startDefaultSimulator } from '../acquisition/defaultSimulator.js';
-import { createDemoEffects } from '../demo/demoEffects.js';
-import { createNotificationEffects } from '../notification/notificationEffects.js';
-import { notificationSettings } from '../notification/notificationSettings.js';
-import { startNotifier } from '../notification/startNotifier.js';
-import { createReportEffects } from '../reportJob/reportEffects.js';
-import { daqflowBin, reportRunners } from '../reportJob/reportRunners.js';
-import { newId } from '../ids.js';
+import { startBsreadSource, type BsreadSource } from '../bsread/bsreadSource.js';
+import { DEFAULT_SIMULATOR_RATE_HZ, startDefaultSimulator } from '../bsread/defaultSimulator.js';
 import { withTimeout } from '../withTimeout.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
 import { watchConnection } from '../jetstream/watchConnection.js';
@@ -45,12 +41,6 @@ import { createDb } from '../postgres/createDb.js';
 import { isDatabaseUnavailable } from '../postgres/databaseUnavailable.js';
 import { migrateToLatest } from '../postgres/migrate.js';
 import { watchDatabase, type DatabaseWatch } from '../postgres/watchDatabase.js';
-import { createGrabEffects } from '../grabRun/grabEffects.js';
-import { sweepWorkFolders } from '../grabRun/sweepWorkFolders.js';
-import { createScheduleEffects, type FireTarget } from '../schedule/scheduleEffects.js';
-import { scheduleCreatePreparer } from '../schedule/scheduleCreatePreparer.js';
-import { apiPreparers, createPreparers } from './commandPreparers.js';
-import { createFireTarget } from './fireTarget.js';
 import { dataLoggerFromConfig } from './dataLogger.js';
 import { createStatusQueries } from './statusQueries.js';
 import { startProjectorThread } from './projectorThread.js';
@@ -58,38 +48,6 @@ import { OutageLog, type OutageState } from './outageLog.js';
 import { createDaqflowMetrics, type DaqflowMetrics } from '../http/daqflowMetrics.js';
 import { meteredEventStore } from './meteredEventStore.js';
 import type { BatchReport } from '../../projections/projector.js';
-
-/** Service names and subject groups of each actor kind's request API. */
-export const actorServices = [
-  { kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' },
-  {
-    kind: 'grab',
-    serviceName: 'daqflow-grabs',
-    group: 'grabs',
-    description:
-      'grab runs: a time window of parameter data from the data logger to HDF5, with per-parameter statistics; start, cancel, get',
-  },
-  {
-    kind: 'schedule',
-    serviceName: 'daqflow-schedules',
-    group: 'schedules',
-    description: 'schedules: any command (such as a grab) on a cron expression; create, pause, resume, remove, get',
-  },
-  {
-    kind: 'report',
-    serviceName: 'daqflow-reports',
-    group: 'reports',
-    description:
-      'report jobs: plots of the statistics database per instrument and detector, run on a local runner or Slurm, an HTML report, published; start, cancel, get',
-  },
-  {
-    kind: 'acquisition',
-    serviceName: 'daqflow-acquisitions',
-    group: 'acquisitions',
-    description:
-      'writer acquisitions: pulses N..M of the bsread stream from the ring buffer to one HDF5 file (SwissFEL layout); start, stop, kill, get',
-  },
-] as const;
 
 export interface Daqflow {
   readonly nc: NatsConnection;
@@ -116,10 +74,10 @@ export interface Daqflow {
 /** The steps of Daqflow.stop(), in their order. */
 export const stopSteps = [
   'request API',
-  'notifier',
+  'job services',
   'actor runtime',
   'writer threads',
-  'grab work folders',
+  'job clean-up',
   'projector',
   'bsread source',
   'bsread simulator',
@@ -127,6 +85,7 @@ export const stopSteps = [
   'PostgreSQL pool',
 ] as const;
 type StopStep = (typeof stopSteps)[number];
+type JobContextPreparers = Preparers[string];
 
 /** The event subjects live under `<subjectPrefix>.events`. */
 export const eventSubjectPrefix = (config: Pick<DaqflowConfig, 'subjectPrefix'>): string =>
@@ -138,11 +97,12 @@ export const openEventStore = async (
   natsUrl: string,
   name: string,
   logger: Logger,
+  definitions: readonly ActorDefinition[] = allActorDefinitions,
 ): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
   const nc = await connectNats(natsSettingsOf(config, natsUrl), name);
   try {
     const schemas = new EventSchemas();
-    for (const definition of allActorDefinitions) schemas.register(definition.kind, definition.eventSchemas);
+    for (const definition of definitions) schemas.register(definition.kind, definition.eventSchemas);
     const jsm = await jetstreamManager(nc).catch((e: unknown) => {
       throw toStoreError(e, 'reaching JetStream');
     });
@@ -182,9 +142,15 @@ export const startDaqflow = async (
   config: DaqflowConfig,
   urls: { natsUrl: string; databaseUrl: string },
   logger: PinoLogger,
+  /** The job kinds to host (default: every registered one); a spec adds a kind of its own. */
+  jobModules: readonly JobModule[] = registeredJobModules,
 ): Promise<Daqflow> => {
+  const allActorDefinitions = jobModules.map((m) => m.definition);
+  const allProjections = [...coreProjections, ...jobModules.flatMap((m) => m.projections ?? [])];
   const steps = new Map<StopStep, () => Promise<unknown>>();
-  const metrics = createDaqflowMetrics();
+  const metrics = createDaqflowMetrics({
+    kinds: Object.fromEntries(jobModules.flatMap((m) => (m.metrics ? [[m.storedKind, m.metrics]] : []))),
+  });
   const projectedListeners = new Set<(report: BatchReport) => void>();
   const postgresOutage = new OutageLog(
     logger,
@@ -230,7 +196,7 @@ export const startDaqflow = async (
       watch.stop();
       await db.destroy();
     });
-    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger);
+    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger, allActorDefinitions);
     watchConnection(nc, natsOutage);
     steps.set('NATS connection', () => closeNats(nc));
     const source = dataLoggerFromConfig(config);
@@ -256,36 +222,30 @@ export const startDaqflow = async (
       logger: logger.child({ component: 'bsread' }),
     });
     steps.set('bsread source', () => bsread.close());
-    const preparers = createPreparers({
-      source,
-      dataRoot: config.dataRootDir,
-      timeZone: config.timeZone,
+    // Bound once the runtime exists: a schedule's fire and the notifier go through it.
+    const bound: { runtime?: ActorRuntime } = {};
+    const preparers: Record<string, JobContextPreparers> = {};
+    const contextOf = (module: JobModule): JobContext => ({
+      config,
+      logger: logger.child({ component: module.storedKind }),
+      db,
+      store,
+      dataLogger: source,
       bsread: () => bsread,
-      reportConfig: config.reportConfig,
+      runtime: () => {
+        if (!bound.runtime) throw new Error('the runtime is not started yet');
+        return bound.runtime;
+      },
+      definitions: allActorDefinitions,
+      preparers: () => preparers,
     });
-    const notifications = notificationSettings(config);
-    // A schedule's fire goes through the runtime it belongs to: bound once the runtime exists.
-    let fireTarget: FireTarget = () => Promise.reject(new Error('the runtime is not started yet'));
-    const effects = {
-      demo: createDemoEffects(),
-      grab: createGrabEffects({ source, dataRoot: config.dataRootDir, logger: logger.child({ component: 'grab' }) }),
-      schedule: createScheduleEffects({ fire: (...args) => fireTarget(...args) }),
-      report: createReportEffects({
-        db,
-        runners: reportRunners(config),
-        renderCommand: [process.execPath, daqflowBin, 'report', 'render-job'],
-        logger: logger.child({ component: 'report' }),
-      }),
-      notification: createNotificationEffects({
-        channels: () => notifications.channels,
-        logger: logger.child({ component: 'notification' }),
-      }),
-      acquisition: createAcquisitionEffects({
-        source: () => bsread,
-        dataRoot: config.dataRootDir,
-        logger: logger.child({ component: 'acquisition' }),
-      }),
-    };
+    const effects: Record<string, EffectHandlers> = {};
+    for (const module of jobModules) {
+      const context = contextOf(module);
+      effects[module.storedKind] = await module.effects(context);
+      const prepare = await module.preparers?.(context);
+      if (prepare) preparers[module.storedKind] = prepare;
+    }
     const runtime = new ActorRuntime({
       store: meteredEventStore(store, (event) => metrics.appended(event)),
       schemas,
@@ -297,7 +257,7 @@ export const startDaqflow = async (
     // Effects get a share of the time a stop may take; what is still running after it resumes
     // from its events at the next start.
     steps.set('actor runtime', () => runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2))));
-    fireTarget = createFireTarget(runtime, preparers);
+    bound.runtime = runtime;
     const projectorLogger = logger.child({ component: 'projector' });
     // The thread has its own connections and reports no batches to this process: the metrics and
     // the status pages' live feed follow the projector only when it runs inline.
@@ -328,42 +288,39 @@ export const startDaqflow = async (
       await projector.stop();
     });
     await runtime.start();
+    const kinds = [];
+    for (const module of jobModules) {
+      if (!module.service) continue;
+      const prepare = module.apiPreparers
+        ? await module.apiPreparers(contextOf(module))
+        : apiPreparers(preparers, module.storedKind, () => new Date());
+      kinds.push({
+        kind: module.storedKind,
+        serviceName: serviceNameOf(module),
+        group: module.name,
+        definition: module.definition,
+        ...(module.service.description === undefined ? {} : { description: module.service.description }),
+        ...(prepare ? { prepare } : {}),
+      });
+    }
     const api = await startApi(nc, {
       runtime,
       queries: createStatusQueries(db),
       logger: logger.child({ component: 'api' }),
-      kinds: actorServices.map((entry) => {
-        const prepare =
-          entry.kind === 'schedule'
-            ? {
-                create: scheduleCreatePreparer({
-                  timeZone: config.timeZone,
-                  definitions: allActorDefinitions,
-                  requestSchemaOf: (kind, command) => preparers[kind]?.[command]?.requestSchema,
-                }),
-              }
-            : apiPreparers(preparers, entry.kind, () => new Date());
-        return prepare ? { ...entry, prepare } : entry;
-      }),
+      kinds,
       subjectPrefix: config.subjectPrefix,
     });
     steps.set('request API', () => api.stop());
-    if (notifications.rules.length) {
-      const notifier = startNotifier({
-        store,
-        runtime,
-        db,
-        settings: notifications,
-        timeZone: config.timeZone,
-        logger: logger.child({ component: 'notifier' }),
-      });
-      steps.set('notifier', () => notifier.stop());
-    }
-    // Work folders of grab runs that finished while their clean-up was cut short (a kill).
-    const sweeping = sweepWorkFolders(config.dataRootDir, store, { logger: logger.child({ component: 'grab' }) }).catch(
-      (e: unknown) => logger.warn({ err: e }, 'could not sweep the work folders of finished grab runs'),
-    );
-    steps.set('grab work folders', () => sweeping);
+    const services: JobService[] = [];
+    const stopAll = (stopWith: JobService['stopWith']) => async (): Promise<void> => {
+      for (const service of services.filter((s) => s.stopWith === stopWith)) {
+        logger.debug({ step: service.name }, 'stopping');
+        await service.stop().catch((e: unknown) => logger.warn({ err: e, step: service.name }, 'error during shutdown'));
+      }
+    };
+    steps.set('job services', stopAll('requests'));
+    steps.set('job clean-up', stopAll('effects'));
+    for (const module of jobModules) services.push(...((await module.start?.(contextOf(module))) ?? []));
     let stopping: Promise<void> | undefined;
     return {
       nc,

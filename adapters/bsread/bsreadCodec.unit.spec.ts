@@ -3,16 +3,8 @@ import fc from 'fast-check';
 import { compressSync } from 'lz4-napi';
 import { describe, expect, it } from 'vitest';
 import { bitshuffleBlock, bitunshuffleBlock } from './bitshuffle.js';
-import {
-  DataHeaderCache,
-  decodeMessage,
-  encodeDataHeader,
-  encodeMessage,
-  encodeTimestamp,
-  encodeValue,
-  withDefaults,
-  type BsreadChannelInput,
-} from './bsreadCodec.js';
+import { DataHeaderCache, decodeMessage } from './bsreadCodec.js';
+import { encodeDataHeader, encodeMessage, encodeTimestamp, encodeValue, withDefaults, type BsreadChannelInput } from './bsreadEncoder.js';
 import {
   bsreadTypes,
   elementSize,

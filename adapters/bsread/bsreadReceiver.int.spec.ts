@@ -3,7 +3,7 @@ import * as zmq from 'zeromq';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { freePort } from '../embedded/freePort.js';
-import { encodeDataHeader, encodeMessage, encodeTimestamp } from './bsreadCodec.js';
+import { encodeDataHeader, encodeMessage, encodeTimestamp } from './bsreadEncoder.js';
 import type { BsreadByteOrder, BsreadCompression, BsreadMessage } from './bsreadMessage.js';
 import { bsreadTransports, createBsreadReceiver, type BsreadReceiver, type BsreadReceiverOptions } from './bsreadReceiver.js';
 import {

@@ -22,14 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as zmq from 'zeromq';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { silentLogger } from '../../actors/runtime/logger.js';
-import {
-  encodeDataHeader,
-  encodeMessage,
-  encodeValue,
-  type BsreadChannelInput,
-  type EncodableValue,
-  type EncodedDataHeader,
-} from './bsreadCodec.js';
+import { encodeDataHeader, encodeMessage, encodeValue, type BsreadChannelInput, type EncodableValue, type EncodedDataHeader } from './bsreadEncoder.js';
 import {
   elementSize,
   type BsreadByteOrder,

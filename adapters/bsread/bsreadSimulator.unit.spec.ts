@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withDefaults } from './bsreadCodec.js';
+import { withDefaults } from './bsreadEncoder.js';
 import { bsreadTypes, elementSize, hdf5ShapeOf } from './bsreadMessage.js';
 import {
   defaultSimulatedChannels,

@@ -6,7 +6,7 @@
  * pulse is made of lives through the young generation's collections and is copied, then promoted,
  * then marked. At 200 scalar channels the object-per-value form was ~37 KB of heap objects per
  * pulse: a scavenge every 70 ms taking 11-13 ms (up to 56), and a mark-compact of a 250 MB heap
- * every 1.5 s, on the thread that must read the socket (bench/RESULTS.md, 2026-12-05, evening).
+ * every 1.5 s, on the thread that must read the socket (bench/LOG.md, 2026-12-05, evening).
  * Packed, a pulse of uncompressed values up to 1 KiB is four objects whatever its channel count.
  *
  * Uncompressed values up to `COPY_MAX_BYTES` are copied into `data`, one after the other in

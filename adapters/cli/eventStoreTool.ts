@@ -1,6 +1,6 @@
 import type { EventStore } from '../../events/eventStore.js';
 import type { RecordedEvent } from '../../events/envelope.js';
-import { allActorDefinitions } from '../../actors/registry.js';
+import { allActorDefinitions } from '../jobs/registry.js';
 import { DaqflowError, UnknownActorError } from '../../events/errors.js';
 import { openEventStore } from '../app/startDaqflow.js';
 import type { CliContext } from './context.js';

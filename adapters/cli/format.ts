@@ -7,7 +7,7 @@ export const table = (headers: readonly string[], rows: readonly (readonly strin
 };
 
 /** A short one-line rendering of a JSON object, cut at `max` characters. */
-export const brief = (value: unknown, max = 60): string => {
+export const abridged = (value: unknown, max = 60): string => {
   const text = JSON.stringify(value) ?? '';
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 };

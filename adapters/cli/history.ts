@@ -1,6 +1,6 @@
 import { cliContext, type GlobalOptions } from './context.js';
 import { readActorById, withEventStore } from './eventStoreTool.js';
-import { brief, table } from './format.js';
+import { abridged, table } from './format.js';
 
 export interface HistoryOptions extends GlobalOptions {
   readonly kind?: string;
@@ -27,7 +27,7 @@ export const runHistory = async (id: string, options: HistoryOptions): Promise<v
           e.previousState ?? '(new)',
           e.state,
           String(e.position),
-          brief(e.data, 50),
+          abridged(e.data, 50),
         ]),
       )}\n`,
     );

@@ -1,30 +1,17 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { isDaqflowError } from '../../events/errors.js';
-import { registerAcquireCommands } from './acquire.js';
 import { withGlobalOptions } from './context.js';
-import { runDemo } from './demo.js';
-import { registerGrabCommands } from './grab.js';
-import { registerNotifyCommands } from './notify.js';
-import { registerScheduleCommands } from './schedule.js';
-import { registerStatsCommands } from './stats.js';
 import { runHistory } from './history.js';
 import { runMigrate } from './migrate.js';
 import { runReplayActor, runReplayProjections } from './replay.js';
-import { registerReportCommands } from './report.js';
 import { runRequest } from './request.js';
 import { registerSimulateCommands } from './simulate.js';
 import { runStatus } from './status.js';
 import { registerStreamCommands } from './stream.js';
 import { runUp } from './up.js';
+import { positiveIntText } from './parsers.js';
+import { jobModules } from '../jobs/registry.js';
 
-const positiveInt = (value: string): string => {
-  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('a whole number of 1 or more');
-  return value;
-};
-const nonNegativeInt = (value: string): string => {
-  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number of 0 or more');
-  return value;
-};
 
 const program = new Command('daqflow')
   .description(
@@ -81,19 +68,11 @@ Examples:
 
 withGlobalOptions(
   program
-    .command('demo')
-    .description('run a demo job through the NATS API and print its progress and transitions')
-    .option('--steps <n>', 'steps of the demo job', positiveInt, '5')
-    .option('--interval-ms <ms>', 'time between steps', nonNegativeInt, '300'),
-).action((_, command: Command) => runDemo(command.optsWithGlobals()));
-
-withGlobalOptions(
-  program
     .command('status')
     .description('list actors from the status projection, most recently changed first, and how far the projections trail the stream')
     .option('--kind <kind>', 'only this kind of actor (e.g. demo)')
     .option('--state <state>', 'only actors in this state (e.g. waiting, completed)')
-    .option('--limit <n>', 'at most this many rows (max 1000)', positiveInt, '50')
+    .option('--limit <n>', 'at most this many rows (max 1000)', positiveIntText, '50')
     .option('--json', 'print JSON instead of a table'),
 ).action((_, command: Command) => runStatus(command.optsWithGlobals()));
 
@@ -135,7 +114,7 @@ withGlobalOptions(
     .description('send one request to a daqflow NATS endpoint and print the JSON reply')
     .argument('<subject>', 'endpoint subject, e.g. daqflow.demo.start or $SRV.INFO')
     .argument('[json]', 'request body (JSON object)')
-    .option('--timeout-ms <ms>', 'how long to wait for the reply', positiveInt, '5000')
+    .option('--timeout-ms <ms>', 'how long to wait for the reply', positiveIntText, '5000')
     .addHelpText(
       'after',
       `
@@ -147,13 +126,8 @@ Examples:
     ),
 ).action((subject: string, json: string | undefined, _, command: Command) => runRequest(subject, json, command.optsWithGlobals()));
 
-registerAcquireCommands(program);
-registerGrabCommands(program);
-registerReportCommands(program);
-registerStatsCommands(program);
-registerScheduleCommands(program);
+for (const module of jobModules) await module.registerCli?.(program);
 registerSimulateCommands(program);
-registerNotifyCommands(program);
 registerStreamCommands(program);
 
 withGlobalOptions(program.command('migrate').description('bring the PostgreSQL schema to the latest migration')).action(

@@ -28,3 +28,15 @@ export const commaList = (value: string, previous: string[] = []): string[] => [
     .map((s) => s.trim())
     .filter(Boolean),
 ];
+
+/** A whole number of 1 or more, kept as the text given (the commands convert it). */
+export const positiveIntText = (value: string): string => {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new InvalidArgumentError('a whole number of 1 or more');
+  return value;
+};
+
+/** A whole number of 0 or more, kept as the text given. */
+export const nonNegativeIntText = (value: string): string => {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number of 0 or more');
+  return value;
+};

@@ -1,8 +1,8 @@
-import { allActorDefinitions } from '../../actors/registry.js';
+import { allActorDefinitions } from '../jobs/registry.js';
 import { rehydrate, rehydrateAt } from '../../actors/runtime/rehydrate.js';
 import { stateOf } from '../../actors/runtime/stateOf.js';
 import { ValidationError } from '../../events/errors.js';
-import { allProjections } from '../../projections/registry.js';
+import { allProjections } from '../jobs/registry.js';
 import { rebuildRetrying } from '../app/rebuildRetrying.js';
 import { createDb } from '../postgres/createDb.js';
 import { migrateToLatest } from '../postgres/migrate.js';

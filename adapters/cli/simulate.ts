@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { BsreadChannelInput } from '../bsread/bsreadCodec.js';
+import type { BsreadChannelInput } from '../bsread/bsreadEncoder.js';
 import type { BsreadCompression } from '../bsread/bsreadMessage.js';
 import { defaultSimulatedChannels, startBsreadSimulator } from '../bsread/bsreadSimulator.js';
 import { choice, positiveWholeNumber, wholeNumber } from './parsers.js';

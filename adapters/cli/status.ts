@@ -8,8 +8,8 @@ import { eventSubjectPrefix } from '../app/startDaqflow.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
-import { brief, lostPulsesText, red, table } from './format.js';
-import { scheduleTable } from './scheduleTable.js';
+import { abridged, table } from './format.js';
+import { jobModules } from '../jobs/registry.js';
 
 export interface StatusOptions extends GlobalOptions {
   readonly kind?: string;
@@ -19,37 +19,10 @@ export interface StatusOptions extends GlobalOptions {
   readonly json?: boolean;
 }
 
-/** An acquisition's row: its pulses and file, and its lost pulses (red on a terminal). */
-const acquisitionText = (summary: Record<string, unknown>, tty: boolean): string => {
-  const file = typeof summary.outputFile === 'string' ? (summary.outputFile.split('/').at(-1) ?? '') : '-';
-  const lost = summary.lostPulses as Parameters<typeof lostPulsesText>[0] | undefined;
-  const text = [
-    `${String(summary.pulsesWritten ?? 0)} pulses, ${String(summary.missingPulses ?? 0)} missing`,
-    file,
-    ...(typeof summary.error === 'string' ? [`error: ${summary.error}`] : []),
-  ].join(', ');
-  const cut = text.length > 80 ? `${text.slice(0, 79)}…` : text;
-  return lost === undefined ? cut : `${cut}, ${red(lostPulsesText(lost, 3), tty)}`;
-};
-
-/** What a status row says in one line: a grab's progress and file, an acquisition's pulses, else the summary's first fields. */
+/** What a status row says in one line: the kind's own text when its module has one, else the summary's first fields. */
 const summaryText = (kind: string, summary: Record<string, unknown>, tty = false): string => {
-  if (kind === 'acquisition') return acquisitionText(summary, tty);
-  if (kind === 'grab') {
-    const p = summary.progress as { chunksDone?: number; chunksTotal?: number; samples?: number; retryAt?: string | null } | undefined;
-    const parameters = typeof summary.parameterCount === 'number' ? summary.parameterCount : 0;
-    const parts = [
-      `${parameters} ${summary.mode === 'events' ? 'channels' : 'parameters'}`,
-      `${p?.chunksDone ?? 0}/${p?.chunksTotal ?? 0} chunks`,
-      `${p?.samples ?? 0} samples`,
-      ...(p?.retryAt ? [`retry at ${p.retryAt}`] : []),
-      ...(typeof summary.outputFile === 'string' ? [summary.outputFile.split('/').at(-1) ?? ''] : []),
-      ...(typeof summary.error === 'string' ? [`error: ${summary.error}`] : []),
-    ];
-    const text = parts.join(', ');
-    return text.length > 100 ? `${text.slice(0, 99)}…` : text;
-  }
-  return brief(summary);
+  const module = jobModules.find((m) => m.storedKind === kind);
+  return module?.statusText ? module.statusText(summary, tty) : abridged(summary);
 };
 
 /**
@@ -105,13 +78,10 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
         rows.map((r) => [r.kind, r.id, r.state, String(r.version), new Date(r.updated_at).toISOString(), summaryText(r.kind, r.summary, process.stdout.isTTY === true)]),
       )}\n`,
     );
-    if (options.kind === undefined || options.kind === 'schedule') {
-      // Read apart from the rows above: the limit and the newest-first order must not hide a
-      // schedule that fires once a night. Removed ones are shown only when asked for by state.
-      const schedules = (await listActors(db, { kind: 'schedule', state: options.state, limit: 1000 })).filter(
-        (r) => options.state !== undefined || !r.final,
-      );
-      if (schedules.length) process.stdout.write(`\nSCHEDULES\n${scheduleTable(schedules)}\n`);
+    for (const module of jobModules) {
+      if (!module.statusSection || (options.kind !== undefined && options.kind !== module.storedKind)) continue;
+      const text = await module.statusSection.text(db, { state: options.state });
+      if (text) process.stdout.write(`\n${module.statusSection.title}\n${text}\n`);
     }
     process.stdout.write(`\n${lagLine}\n`);
   } finally {

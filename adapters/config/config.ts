@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { isTimeZone } from '../../actors/grabRun/grabWindow.js';
+import { isTimeZone } from '../../actors/grabs/grabWindow.js';
 import { ValidationError } from '../../events/errors.js';
 import { bsreadTransports } from '../bsread/bsreadTransport.js';
 import { parseZmtpEndpoint } from '../bsread/zmtpSocket.js';
-import { channelConfigSchema } from '../notification/channelConfig.js';
-import { notificationRuleSchema, notificationTriggers } from '../../actors/notification/notificationRules.js';
+import { channelConfigSchema } from '../jobs/notifications/channelConfig.js';
+import { notificationRuleSchema, notificationTriggers } from '../../actors/notifications/notificationRules.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

@@ -62,7 +62,7 @@ describe('simulator source', () => {
     );
   });
 
-  it('depends on the seed and the parameter name', async () => {
+  it('depends on its seed and the parameter name', async () => {
     const a = await collectSamples(createSimulatorSource(options), 'X:NOISE', at(0), at(10));
     const b = await collectSamples(createSimulatorSource({ ...options, seed: 8 }), 'X:NOISE', at(0), at(10));
     const c = await collectSamples(createSimulatorSource({ ...options, seed: '7' }), 'X:NOISE', at(0), at(10));

@@ -199,8 +199,5 @@ export const parseGrabFileName = (
  */
 export const draftFileName = (finalName: string): string => `.${finalName}.draft`;
 
-/**
- * The name of the temporary copy in the out folder when the draft has to be copied across file
- * systems: `.<final name>.partial`, renamed to the final name once complete.
- */
-export const partialFileName = (finalName: string): string => `.${finalName}.partial`;
+/** The name of a draft's copy across file systems (see `publishDraft`). */
+export { partialFileName } from '../files/publishDraft.js';

@@ -6,7 +6,8 @@ import type { Dataset, File as H5File } from 'h5wasm/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDaqflowError } from '../../events/errors.js';
 import { grabFileName, parseGrabFileName, unescapeParameterName } from './grabFileLayout.js';
-import { openGrabFile, publishDraft, type OpenGrabFileOptions } from './grabFileWriter.js';
+import { publishDraft } from '../files/publishDraft.js';
+import { openGrabFile, type OpenGrabFileOptions } from './grabFileWriter.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'daqflow-hdf5-'));
 let n = 0;

@@ -18,13 +18,13 @@
  * h5wasm is synchronous: an append blocks the event loop while it writes (about a millisecond for
  * 3,600 samples). Calls on one writer must not interleave with its `finish()`/`abort()`.
  */
-import { constants } from 'node:fs';
-import { copyFile, mkdir, open, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
-import { errnoOf, resolveDirInsideRoot } from './dataRootPaths.js';
+import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
+import { fsyncFile, publishDraft } from '../files/publishDraft.js';
 import {
   DEFAULT_CHUNK_SAMPLES,
   GRAB_LAYOUT_VERSION,
@@ -33,7 +33,6 @@ import {
   grabAttrs,
   grabDatasets,
   grabFileName,
-  partialFileName,
   type GrabFilePrefix,
   type GrabWindow,
 } from './grabFileLayout.js';
@@ -95,63 +94,6 @@ export interface GrabFileWriter {
 
 /** Kept here too: callers of the writer import it from this file. */
 export { resolveDirInsideRoot };
-
-const fsyncFile = async (path: string): Promise<void> => {
-  const fh = await open(path, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-};
-
-/** Best effort: a directory fsync makes a rename durable on Linux; some systems refuse it. */
-const fsyncDir = async (path: string): Promise<void> => {
-  try {
-    const fh = await open(path, constants.O_RDONLY);
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // not supported here (e.g. Windows, some network file systems): the data itself is synced
-  }
-};
-
-export interface PublishOps {
-  readonly rename: (from: string, to: string) => Promise<void>;
-}
-
-const defaultOps: PublishOps = { rename };
-
-/**
- * Moves a complete, synced draft to its final path so that the final name only ever names a
- * complete file. Same file system: one `rename` (atomic; an existing file of that name is
- * replaced, so a retried run republishes the same path). Across file systems (`EXDEV`): copy to
- * `.<name>.partial` in the final folder, sync it, rename it to the final name, then remove the
- * draft. A failed copy removes the partial copy and keeps the draft.
- */
-export const publishDraft = async (draftPath: string, finalPath: string, ops: PublishOps = defaultOps): Promise<void> => {
-  const finalDir = dirname(finalPath);
-  try {
-    await ops.rename(draftPath, finalPath);
-  } catch (e) {
-    if (errnoOf(e) !== 'EXDEV') throw e;
-    const partial = join(finalDir, partialFileName(basename(finalPath)));
-    try {
-      await copyFile(draftPath, partial);
-      await fsyncFile(partial);
-      await rename(partial, finalPath);
-    } catch (copyError) {
-      await rm(partial, { force: true });
-      throw copyError;
-    }
-    await rm(draftPath, { force: true });
-    await fsyncDir(dirname(draftPath));
-  }
-  await fsyncDir(finalDir);
-};
 
 interface ParameterState {
   rows: number;

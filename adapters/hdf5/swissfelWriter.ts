@@ -32,9 +32,9 @@ import h5wasm from 'h5wasm/node';
 import type { File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
-import { errnoOf, resolveDirInsideRoot } from './dataRootPaths.js';
+import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
 import { createPageCacheRelease } from './pageCacheRelease.js';
-import { publishDraft } from './grabFileWriter.js';
+import { publishDraft } from '../files/publishDraft.js';
 import {
   GENERAL_NOT_GIVEN,
   IS_DATA_PRESENT_DTYPE,

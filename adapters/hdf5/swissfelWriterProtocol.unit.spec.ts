@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DataHeaderCache, decodeMessage, encodeDataHeader, encodeMessage, withDefaults } from '../bsread/bsreadCodec.js';
+import { DataHeaderCache, decodeMessage } from '../bsread/bsreadCodec.js';
+import { encodeDataHeader, encodeMessage, withDefaults } from '../bsread/bsreadEncoder.js';
 import type { BsreadChannelConfig, BsreadMessage, BsreadValue } from '../bsread/bsreadMessage.js';
 import { BsreadValues, COPY_MAX_BYTES } from '../bsread/bsreadValues.js';
 import { SharedPulseRing } from './sharedPulseRing.js';

@@ -6,7 +6,7 @@ import h5wasm from 'h5wasm/node';
 import type { Group } from 'h5wasm/node';
 import { WatchedWriterThreadPool } from '../../test/harness/watchedWriterThreadPool.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { withDefaults } from '../bsread/bsreadCodec.js';
+import { withDefaults } from '../bsread/bsreadEncoder.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import { defaultSimulatedChannels, expectedTimestamp, expectedValue } from '../bsread/bsreadSimulator.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';

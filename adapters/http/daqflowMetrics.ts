@@ -1,11 +1,11 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { EffectHandlers } from '../../actors/runtime/actorDefinition.js';
 import type { EventEnvelope } from '../../events/envelope.js';
 import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
 import type { BatchReport, Projector } from '../../projections/projector.js';
-import type { BsreadSource } from '../acquisition/bsreadSource.js';
+import type { BsreadSource } from '../bsread/bsreadSource.js';
 import { withTimeout } from '../withTimeout.js';
 
 /** What the collectors read at scrape time; bound once the parts exist. */
@@ -31,8 +31,6 @@ export interface DaqflowMetrics {
   projectorLag(): Promise<number>;
 }
 
-// Collectors that query PostgreSQL must not hold a scrape for long while it is away.
-const QUERY_TIMEOUT_MS = 1_000;
 
 
 /** A counter that mirrors a cumulative count kept elsewhere: it rises by what that count rose since the last scrape. */
@@ -52,15 +50,18 @@ const mirrored = (registry: Registry, name: string, help: string, labelNames: st
   };
 };
 
-interface AcquisitionProgress {
-  pulsesWritten: number;
-  bytesWritten: number;
-  missingPulses: number;
+/** A kind's own metrics: registered in the registry it is given, fed with the events of its kind. */
+export interface KindMetrics {
+  appended?(event: EventEnvelope): void;
 }
 
-const numberOf = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+/** Registers a kind's metrics; `sources` are undefined until bound. */
+export type KindMetricsFactory = (registry: Registry, sources: () => MetricSources | undefined) => KindMetrics;
 
-export const createDaqflowMetrics = (): DaqflowMetrics => {
+/** A gauge collector's PostgreSQL query must not hold a scrape for long while it is away. */
+export const QUERY_TIMEOUT_MS = 1_000;
+
+export const createDaqflowMetrics = (options: { kinds?: Readonly<Record<string, KindMetricsFactory>> } = {}): DaqflowMetrics => {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
   let sources: MetricSources | undefined;
@@ -107,71 +108,10 @@ export const createDaqflowMetrics = (): DaqflowMetrics => {
     help: 'Events the projector applied to the projection tables.',
     registers: [registry],
   });
-  const acquisitionPulses = new Counter({
-    name: 'daqflow_acquisition_written_pulses_total',
-    help: 'Pulses acquisitions of this process wrote to their files.',
-    registers: [registry],
-  });
-  const acquisitionBytes = new Counter({
-    name: 'daqflow_acquisition_written_bytes_total',
-    help: 'Bytes acquisitions of this process wrote to their files.',
-    registers: [registry],
-  });
-  const acquisitionMissing = new Counter({
-    name: 'daqflow_acquisition_missing_pulses_total',
-    help: 'Pulses acquisitions of this process recorded as missing rows.',
-    registers: [registry],
-  });
-  const acquisitionLag = new Gauge({
-    name: 'daqflow_acquisition_lag_pulses',
-    help: 'How many pulses each unfinished acquisition is behind the newest pulse received, by acquisition id.',
-    labelNames: ['id'],
-    registers: [registry],
-  });
-  const grabSamples = new Counter({
-    name: 'daqflow_grab_samples_fetched_total',
-    help: 'Samples grab runs of this process fetched from the data logger.',
-    registers: [registry],
-  });
-  const grabSourceErrors = new Counter({
-    name: 'daqflow_grab_source_errors_total',
-    help: 'Grab chunks that failed to fetch from the data logger (each attempt counts).',
-    registers: [registry],
-  });
-
-  const acquisitions = new Map<string, AcquisitionProgress>();
-  const grabSamplesSeen = new Map<string, number>();
-
-  const onAcquisitionEvent = (event: EventEnvelope): void => {
-    const summary = event.summary as Record<string, unknown>;
-    const now: AcquisitionProgress = {
-      pulsesWritten: numberOf(summary.pulsesWritten),
-      bytesWritten: numberOf(summary.bytesWritten),
-      missingPulses: numberOf(summary.missingPulses),
-    };
-    // An acquisition first seen after a restart counts from where it was, not from 0.
-    const before = acquisitions.get(event.actorId) ?? (event.version === 1 ? { pulsesWritten: 0, bytesWritten: 0, missingPulses: 0 } : now);
-    if (now.pulsesWritten > before.pulsesWritten) acquisitionPulses.inc(now.pulsesWritten - before.pulsesWritten);
-    if (now.bytesWritten > before.bytesWritten) acquisitionBytes.inc(now.bytesWritten - before.bytesWritten);
-    if (now.missingPulses > before.missingPulses) acquisitionMissing.inc(now.missingPulses - before.missingPulses);
-    if (event.final) {
-      acquisitions.delete(event.actorId);
-      acquisitionLag.remove({ id: event.actorId });
-    } else {
-      acquisitions.set(event.actorId, now);
-      acquisitionLag.set({ id: event.actorId }, numberOf(summary.lagPulses));
-    }
-  };
-
-  const onGrabEvent = (event: EventEnvelope): void => {
-    if (event.type === 'chunkFailed') grabSourceErrors.inc();
-    const progress = (event.summary as { progress?: { samples?: unknown } }).progress;
-    const samples = numberOf(progress?.samples);
-    const before = grabSamplesSeen.get(event.actorId) ?? (event.version === 1 ? 0 : samples);
-    if (samples > before) grabSamples.inc(samples - before);
-    if (event.final) grabSamplesSeen.delete(event.actorId);
-    else grabSamplesSeen.set(event.actorId, samples);
-  };
+  // Each kind's own metrics, fed by the events of its kind this process appends.
+  const kindMetrics = new Map(
+    Object.entries(options.kinds ?? {}).map(([kind, create]) => [kind, create(registry, () => sources)]),
+  );
 
   // What the stream and the projector say, read at scrape time.
   const lagOf = async (): Promise<{ last: number; checkpoint: number }> => {
@@ -221,25 +161,6 @@ export const createDaqflowMetrics = (): DaqflowMetrics => {
         QUERY_TIMEOUT_MS,
       ).catch(() => []);
       for (const row of rows) this.set({ kind: row.kind, state: row.state }, Number(row.count));
-    },
-  });
-  new Gauge({
-    name: 'daqflow_report_jobs',
-    help: 'Jobs of report jobs, by runner and job state (absent while PostgreSQL is away).',
-    labelNames: ['runner', 'state'],
-    registers: [registry],
-    async collect() {
-      this.reset();
-      if (!sources) return;
-      const rows = await withTimeout(
-        sql<{ runner: string | null; state: string | null; count: string }>`
-          select s.summary->>'runner' as runner, j->>'state' as state, count(*) as count
-          from actor_status s, jsonb_array_elements(coalesce(s.summary->'jobs', '[]'::jsonb)) j
-          where s.kind = 'report'
-          group by 1, 2`.execute(sources.db),
-        QUERY_TIMEOUT_MS,
-      ).catch(() => ({ rows: [] }));
-      for (const row of rows.rows) this.set({ runner: row.runner ?? 'unknown', state: row.state ?? 'unknown' }, Number(row.count));
     },
   });
 
@@ -299,8 +220,7 @@ export const createDaqflowMetrics = (): DaqflowMetrics => {
     },
     appended: (event) => {
       appended.inc({ kind: event.actorKind, type: event.type });
-      if (event.actorKind === 'acquisition') onAcquisitionEvent(event);
-      else if (event.actorKind === 'grab') onGrabEvent(event);
+      kindMetrics.get(event.actorKind)?.appended?.(event);
     },
     projectorBatch: (report) => {
       batchSeconds.observe(report.ms / 1_000);

@@ -1,13 +1,12 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import services, { type Service } from '@nats-io/services';
 import { z } from 'zod';
-import { allActorDefinitions } from '../../actors/registry.js';
 import type { ActorDefinition, AnyCommandSpec } from '../../actors/runtime/actorDefinition.js';
 import type { ActorRuntime, ActorView, CommandMeta } from '../../actors/runtime/actorRuntime.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { actorIdSchema, requestIdSchema } from '../../events/envelope.js';
 import { DaqflowError } from '../../events/errors.js';
-import { RequestGuard, type JsonReply } from './errors.js';
+import { RequestGuard, type JsonReply } from './requestGuard.js';
 import { validateBody, type RequestBody } from './requestBody.js';
 
 // @nats-io/services 3.0.0-25 is CJS whose exports are getters, which Node's ESM loader cannot
@@ -29,8 +28,8 @@ export interface ActorServiceOptions {
   /** Semantic version the service reports (the package version). */
   readonly version: string;
   readonly logger: Logger;
-  /** The kind's definition, for its command list; looked up in the registry when absent. */
-  readonly definition?: ActorDefinition;
+  /** The kind's definition, for its command list. */
+  readonly definition: ActorDefinition;
   /** Largest request body accepted (default 256 KiB). */
   readonly maxBodyBytes?: number;
   /** Commands whose request body is resolved before the runtime sees it (see {@link CommandPreparer}). */
@@ -93,9 +92,7 @@ const inputSchemaText = (spec: Pick<AnyCommandSpec, 'schema'>): string | undefin
   }
 };
 
-const definitionOf = (kind: string, given: ActorDefinition | undefined): ActorDefinition => {
-  const definition = given ?? allActorDefinitions.find((d) => d.kind === kind);
-  if (!definition) throw new DaqflowError('UNKNOWN_ACTOR_KIND', `no actor kind ${kind}`, { kind });
+const definitionOf = (kind: string, definition: ActorDefinition): ActorDefinition => {
   if (definition.kind !== kind) {
     throw new DaqflowError('INTERNAL', `definition of ${definition.kind} given for kind ${kind}`, { kind });
   }

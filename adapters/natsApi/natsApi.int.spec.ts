@@ -1,3 +1,5 @@
+import { demoActor } from '../../actors/demo/index.js';
+import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import { connect } from '@nats-io/transport-node';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -122,7 +124,7 @@ beforeAll(async () => {
     runtime: flaky,
     queries: fakeQueries(store),
     logger,
-    kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' }],
+    kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo', definition: defineActor(demoActor) }],
     subjectPrefix: prefix,
   });
 });

@@ -5,7 +5,7 @@ import type { Logger } from '../../actors/runtime/logger.js';
 import { actorIdSchema, requestIdSchema, tokenPattern } from '../../events/envelope.js';
 import { DaqflowError } from '../../events/errors.js';
 import type { RunningService } from './actorService.js';
-import { RequestGuard } from './errors.js';
+import { RequestGuard } from './requestGuard.js';
 import { validateBody } from './requestBody.js';
 
 const { Svcm } = services;

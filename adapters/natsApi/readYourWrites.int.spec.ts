@@ -1,8 +1,10 @@
+import { demoActor } from '../../actors/demo/index.js';
+import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { allActorDefinitions } from '../../actors/registry.js';
+import { allActorDefinitions } from '../jobs/registry.js';
 import type { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
 import { silentLogger } from '../../actors/runtime/logger.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
@@ -66,7 +68,7 @@ beforeAll(async () => {
     runtime,
     queries: createStatusQueries(t.db),
     logger: silentLogger,
-    kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo' }],
+    kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo', definition: defineActor(demoActor) }],
     subjectPrefix: prefix,
   });
 });

@@ -16,8 +16,8 @@ export interface ApiKind {
   /** Subject group under the prefix, e.g. `demo` for `daqflow.demo.start`. */
   readonly group: string;
   readonly description?: string;
-  /** The kind's definition; looked up in the actor registry when absent. */
-  readonly definition?: ActorDefinition;
+  /** The kind's definition: its commands become the service's endpoints. */
+  readonly definition: ActorDefinition;
   /** Commands whose request body is resolved by the adapters before the runtime sees it. */
   readonly prepare?: Readonly<Record<string, CommandPreparer>>;
 }
@@ -93,7 +93,7 @@ export const startApi = async (nc: NatsConnection, options: StartApiOptions): Pr
             `daqflow ${entry.kind} actors: one endpoint per command under ${subjectGroup}, and ${subjectGroup}.get to read one`,
           version,
           logger: options.logger,
-          ...(entry.definition ? { definition: entry.definition } : {}),
+          definition: entry.definition,
           ...(entry.prepare ? { prepare: entry.prepare } : {}),
           ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
         }),

@@ -6,7 +6,7 @@ import { Parser } from 'htmlparser2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { plotBasePath, REPORT_INDEX } from './reportPaths.js';
 import { writeReportSite, type ReportPlot, type ReportSite } from './reportSite.js';
-import { statisticsFixture } from './statisticsFixture.js';
+import { statisticsFixture } from '../../test/fixtures/statisticsFixture.js';
 import { writeTrendPlot } from './trendPlot.js';
 import type { ReportArtifact } from './reportArtifact.js';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { crc32, inflateSync } from 'node:zlib';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { afterAll, describe, expect, it } from 'vitest';
-import { statisticsFixture } from './statisticsFixture.js';
+import { statisticsFixture } from '../../test/fixtures/statisticsFixture.js';
 import { renderTrendPlot, writeTrendPlot } from './trendPlot.js';
 
 const root = mkdtempSync(join(tmpdir(), 'daqflow-trendplot-'));

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { compile } from 'vega-lite';
 import { describe, expect, it } from 'vitest';
-import { statisticsFixture } from './statisticsFixture.js';
+import { statisticsFixture } from '../../test/fixtures/statisticsFixture.js';
 import { trendPlotData, trendPlotSpec, trendPlotTitle, type TrendPoint } from './trendPlotSpec.js';
 
 const fixture = statisticsFixture({ parameter: 'SARFE10-PBPG050:PHOTON-ENERGY', units: 'keV' });

@@ -3,7 +3,6 @@
  * maps onto daqflow's acquisition contract (docs/api.md). Pure: no I/O, so that the mapping can be
  * checked without servers.
  */
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
 
 /** The keys sf_bsread_writer refuses a `POST /parameters` without (`writer.py` REQUIRED_PARAMETERS). */
 export const REQUIRED_PARAMETERS = ['general/created', 'general/user', 'general/process', 'general/instrument'] as const;
@@ -29,8 +28,36 @@ export class ShimError extends Error {
   }
 }
 
-/** What `daqflow.acquisitions.get` (and every acquisition command) answers; only the fields read here. */
-export type AcquisitionReply = AcquisitionView;
+/**
+ * What `daqflow.acquisitions.get` (and every acquisition command) answers, as docs/api.md gives
+ * it; only the fields read here. The shim is a client of that public reply, not of the machine.
+ */
+export interface AcquisitionReply {
+  readonly id: string;
+  readonly state: string;
+  readonly final: boolean;
+  readonly outputFile: string | null;
+  readonly startPulseId: number | null;
+  readonly stopPulseId: number | null;
+  readonly stopNow: boolean;
+  readonly firstPulseId: number | null;
+  readonly lastPulseId: number | null;
+  readonly pulsesWritten: number;
+  readonly missingPulses: number;
+  readonly bytesWritten: number;
+  readonly ratePerSecond: number;
+  readonly lagPulses: number;
+  readonly startedAt: string | null;
+  readonly finishedAt: string | null;
+  readonly draftPath?: string;
+  readonly lostPulses?: {
+    readonly from: number;
+    readonly to: number;
+    readonly count?: number;
+    readonly ranges?: readonly { readonly from: number; readonly to: number }[];
+  };
+  readonly error?: string;
+}
 
 /** The parameters as sf_bsread_writer keeps them (echoed back verbatim) and what daqflow is sent. */
 export interface WriterParameters {

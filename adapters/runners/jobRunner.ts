@@ -47,7 +47,7 @@ export interface JobRef {
 export type JobState = 'pending' | 'running' | 'completed' | 'failed' | 'timed_out' | 'cancelled' | 'unknown';
 
 /**
- * Why a job failed, for the actor's retry decision (research notes 2.6): a non-zero exit is the
+ * Why a job failed, for the actor's retry decision (Slurm's job states in docs/formats.md): a non-zero exit is the
  * command's own; the others are the cluster's and usually worth a retry.
  */
 export type JobFailure = 'exit_code' | 'infrastructure' | 'out_of_memory' | 'preempted' | 'lost';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { simulatedChannels } from '../../adapters/cli/simulate.js';
 import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
 import { killAllDaqflowProcesses, runCli, startDaqflowProcess } from '../harness/daqflowProcess.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { WRITER_STALL_ENV } from '../../adapters/hdf5/writerStallTestHook.js';
 import { killAllDaqflowProcesses, runCli, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { h5pyRows } from '../harness/h5pyReadBack.js';

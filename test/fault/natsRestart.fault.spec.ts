@@ -5,12 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { defaultSimulatedChannels, startBsreadSimulator, type ExpectedPulse } from '../../adapters/bsread/bsreadSimulator.js';
 import { createSimulatorSource } from '../../adapters/dataLogger/simulator.js';
 import { freePort } from '../../adapters/embedded/freePort.js';
 import { startNatsServer, type RunningNatsServer } from '../../adapters/embedded/natsServer.js';
-import { REPORT_WORK_FOLDER } from '../../adapters/reportJob/prepareReportStart.js';
+import { REPORT_WORK_FOLDER } from '../../adapters/jobs/reports/prepareReportStart.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import {
   apiRequest,

@@ -11,7 +11,7 @@ import { migrateToLatest } from '../../adapters/postgres/migrate.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { readCheckpoint } from '../../projections/checkpoints.js';
 import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
-import { allProjections } from '../../projections/registry.js';
+import { allProjections } from '../../adapters/jobs/registry.js';
 import { appendDemoHistories } from '../harness/demoEvents.js';
 import { killAllDaqflowProcesses, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { startOwnPostgres, type OwnPostgres } from '../harness/ownPostgres.js';

@@ -1,8 +1,8 @@
-import { acquisitionActor } from '../../actors/acquisition/index.js';
+import { acquisitionActor } from '../../actors/acquisitions/index.js';
 import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
-import { createAcquisitionEffects, type AcquisitionEffectsOptions } from '../../adapters/acquisition/acquisitionEffects.js';
-import type { BsreadSource } from '../../adapters/acquisition/bsreadSource.js';
+import { createAcquisitionEffects, type AcquisitionEffectsOptions } from '../../adapters/jobs/acquisitions/acquisitionEffects.js';
+import type { BsreadSource } from '../../adapters/bsread/bsreadSource.js';
 import { newId } from '../../adapters/ids.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';

@@ -1,7 +1,7 @@
 import { demoActor } from '../../actors/demo/index.js';
 import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import { ActorRuntime, type ActorRuntimeOptions } from '../../actors/runtime/actorRuntime.js';
-import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
+import { createDemoEffects } from '../../adapters/jobs/demo/demoEffects.js';
 import { newId } from '../../adapters/ids.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';

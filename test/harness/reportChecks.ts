@@ -9,7 +9,7 @@ import { crc32, inflateSync } from 'node:zlib';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { Parser } from 'htmlparser2';
 import type { Kysely } from 'kysely';
-import { statisticsFixture, type StatisticsFixtureOptions } from '../../adapters/report/statisticsFixture.js';
+import { statisticsFixture, type StatisticsFixtureOptions } from '../fixtures/statisticsFixture.js';
 import type { Database } from '../../projections/database.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

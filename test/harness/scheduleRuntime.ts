@@ -1,10 +1,10 @@
 import { demoActor } from '../../actors/demo/index.js';
 import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import { ActorRuntime, type ActorRuntimeOptions } from '../../actors/runtime/actorRuntime.js';
-import { scheduleActor } from '../../actors/schedule/index.js';
-import { createDemoEffects } from '../../adapters/demo/demoEffects.js';
+import { scheduleActor } from '../../actors/schedules/index.js';
+import { createDemoEffects } from '../../adapters/jobs/demo/demoEffects.js';
 import { newId } from '../../adapters/ids.js';
-import { createScheduleEffects } from '../../adapters/schedule/scheduleEffects.js';
+import { createScheduleEffects } from '../../adapters/jobs/schedules/scheduleEffects.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
 import type { EventStore } from '../../events/eventStore.js';
 
