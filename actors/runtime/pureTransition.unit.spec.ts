@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { initialTransition, transition, type AnyActorScope, type AnyStateMachine } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../events/envelope.js';
-import { allActorDefinitions } from '../registry.js';
+import { allActorDefinitions } from '../../adapters/jobs/registry.js';
 import { createPureTransitions } from './pureTransition.js';
 import { toMachineEvent } from './rehydrate.js';
 

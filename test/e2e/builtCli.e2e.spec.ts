@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
 import { simulatedChannels } from '../../adapters/cli/simulate.js';
 import { repoRoot, runCli, showResult, startDaqflowProcess } from '../harness/daqflowProcess.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { AcquisitionView } from '../../actors/acquisition/index.js';
+import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { freePort } from '../../adapters/embedded/freePort.js';
 import { repoRoot, startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { killAllSenders, startLibzmqSender } from '../harness/libzmqSender.js';

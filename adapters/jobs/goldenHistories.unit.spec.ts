@@ -5,7 +5,7 @@ import { allActorDefinitions } from './registry.js';
 
 // A registered kind without recorded histories could change its machine unnoticed: actors stored
 // by an older daqflow would then fail to replay (recorded with test/tools/recordHistory.ts).
-const root = join(import.meta.dirname, '..');
+const root = join(import.meta.dirname, '..', '..');
 
 const replaySpecs = (): string[] =>
   readdirSync(join(root, 'actors'), { recursive: true, encoding: 'utf8' })

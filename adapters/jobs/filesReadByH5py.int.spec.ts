@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { grabRunActor } from '../../actors/grabRun/index.js';
+import { grabRunActor } from '../../actors/grabs/index.js';
 import { defineActor } from '../../actors/runtime/actorDefinition.js';
 import { ActorRuntime, type ActorView } from '../../actors/runtime/actorRuntime.js';
 import { EventSchemas } from '../../events/eventSchemas.js';
@@ -14,17 +14,17 @@ import { h5pyDescribe, type H5pyObject } from '../../test/harness/h5pyReadBack.j
 import { readGrabFile } from '../../test/harness/readGrabFile.js';
 import { testStream } from '../../test/harness/testNames.js';
 import { waitFor } from '../../test/harness/waitFor.js';
-import { startBsreadSource } from '../acquisition/bsreadSource.js';
-import { prepareAcquisitionStart } from '../acquisition/prepareAcquisitionStart.js';
+import { startBsreadSource } from '../bsread/bsreadSource.js';
+import { prepareAcquisitionStart } from './acquisitions/prepareAcquisitionStart.js';
 import { elementSize, hdf5ShapeOf, type BsreadType } from '../bsread/bsreadMessage.js';
 import { defaultSimulatedChannels, startBsreadSimulator } from '../bsread/bsreadSimulator.js';
 import { createSimulatorSource } from '../dataLogger/simulator.js';
-import { createGrabEffects } from '../grabRun/grabEffects.js';
-import { prepareGrabStart } from '../grabRun/prepareGrabStart.js';
+import { createGrabEffects } from './grabs/grabEffects.js';
+import { prepareGrabStart } from './grabs/prepareGrabStart.js';
 import { newId } from '../ids.js';
 import { connectNats, createJetStreamEventStore, ensureEventStream } from '../jetstream/index.js';
-import { GRAB_LAYOUT_VERSION } from './grabFileLayout.js';
-import { SWISSFEL_LAYOUT_VERSION } from './swissfelLayout.js';
+import { GRAB_LAYOUT_VERSION } from '../hdf5/grabFileLayout.js';
+import { SWISSFEL_LAYOUT_VERSION } from '../hdf5/swissfelLayout.js';
 
 // The files a writer acquisition and a grab run write, made the way daqflow makes them (actor
 // runtime on JetStream, real ZeroMQ stream or data-logger simulator) and read back with h5py, the
