@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import services from '@nats-io/services';
 import { connect } from '@nats-io/transport-node';
@@ -222,5 +224,46 @@ describe('defects the NATS fuzz found', () => {
       expect(r).toMatchObject({ kind: 'refused', status: '400', body: { error: { code: 'VALIDATION_FAILED' } } });
       expect(r.kind === 'refused' && JSON.stringify(r.body)).toMatch(/outputFile/);
     }
+  });
+});
+
+/*
+ * Report configurations named by `configPath`: what a YAML parser or a file read can be made to
+ * do with a few bytes. Each is a 400 within the request time-out, and the process stays up.
+ */
+describe('report configuration files (reports.start configPath)', () => {
+  const nested = (depth: number): string => `${'- '.repeat(1)}${'['.repeat(depth)}1${']'.repeat(depth)}\n`;
+  const laughs = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    .concat(Array.from({ length: 9 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(',')}]`))
+    .join('\n');
+  const cases: ReadonlyArray<readonly [string, () => string]> = [
+    ['an alias bomb (billion laughs)', () => write('laughs.yaml', laughs)],
+    ['flow nesting 100 000 deep', () => write('deep-flow.yaml', nested(100_000))],
+    ['block nesting 10 000 deep', () => write('deep-block.yaml', Array.from({ length: 10_000 }, (_, i) => `${'  '.repeat(i)}k:`).join('\n'))],
+    ['a 5 MiB document', () => write('huge.yaml', `global: {}\n# ${'x'.repeat(5 * 2 ** 20)}\n`)],
+    ['duplicate keys', () => write('dup.yaml', 'global: {}\nglobal: {}\n')],
+    ['UTF-16 with a byte order mark', () => write('utf16.yaml', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('global: {}\n', 'utf16le')]))],
+    ['Latin-1 bytes', () => write('latin1.yaml', Buffer.from('global: {comment: "caf\xe9"}\n', 'latin1'))],
+    ['/dev/zero (defect found: it was read without end, 550 MB of RSS in 4 s)', () => '/dev/zero'],
+    ['a folder', () => e2e.home],
+    ['a FIFO nobody writes to (defect found: the request hung with a thread-pool thread)', () => fifo()],
+  ];
+  const write = (name: string, content: string | Buffer): string => {
+    const path = join(e2e.home, name);
+    writeFileSync(path, content);
+    return path;
+  };
+  const fifo = (): string => {
+    const path = join(e2e.home, 'config.fifo');
+    if (!existsSync(path)) execFileSync('mkfifo', [path]);
+    return path;
+  };
+
+  it.each(cases)('%s is a 400 in bounded time and memory', async (_what, make) => {
+    const rssBefore = rssBytes(daqflow.child.pid as number);
+    const r = await apiRequest(nc, `${environment.prefix}.reports.start`, { configPath: make(), mode: 'sim' }, 15_000);
+    expect(r, JSON.stringify(r).slice(0, 500)).toMatchObject({ kind: 'refused', status: '400' });
+    expect(daqflow.child.exitCode).toBeNull();
+    expect(rssBytes(daqflow.child.pid as number) - rssBefore).toBeLessThan(128 * 2 ** 20);
   });
 });
