@@ -44,13 +44,48 @@ const refuseOutside = (rootReal: string, dir: string, real: string, what: string
   );
 };
 
+/** Longest file name component and path Linux takes (NAME_MAX, PATH_MAX), in bytes. */
+const NAME_MAX_BYTES = 255;
+const PATH_MAX_BYTES = 4095;
+
+/**
+ * Refuses a path the file system could never take: a NUL byte (Node throws on it before any system
+ * call), a component over 255 bytes or a path over 4095 bytes (ENAMETOOLONG). A client's typo,
+ * not a server fault: a 400 naming the field, never an internal error.
+ */
+export const checkPathText = (path: string, what: string): void => {
+  const problem = path.includes('\0')
+    ? 'holds a NUL character'
+    : Buffer.byteLength(path) > PATH_MAX_BYTES
+      ? `is over ${PATH_MAX_BYTES} bytes`
+      : path.split('/').some((part) => Buffer.byteLength(part) > NAME_MAX_BYTES)
+        ? `has a name over ${NAME_MAX_BYTES} bytes`
+        : undefined;
+  if (problem) throw new ValidationError(`${what} ${problem}`, [{ path: [what], message: problem }]);
+};
+
+// What a path a client named can run into on its way to the root: a 400 with the errno, not a 500.
+const clientPathErrnos = new Set(['ELOOP', 'ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM']);
+
+/** Runs a file system call on a client's path; its client-caused failures become a 400 naming errno and path. */
+export const onClientPath = async <T>(path: string, what: string, call: () => Promise<T>): Promise<T> => {
+  try {
+    return await call();
+  } catch (e) {
+    const code = errnoOf(e);
+    if (code === undefined || !clientPathErrnos.has(code)) throw e;
+    throw new ValidationError(`${what} ${JSON.stringify(path)} cannot be used: ${code}`, [{ path: [what], message: code }]);
+  }
+};
+
 /**
  * Where `dir` (relative ones from `rootReal`) really is, with '..' and existing symlinks followed;
  * refuses it unless it lies inside `rootReal`. Creates nothing, so a refused request leaves no trace.
  */
 export const checkDirInsideRoot = async (rootReal: string, dir: string, what: string): Promise<string> => {
   if (typeof dir !== 'string' || dir.length === 0) throw new ValidationError(`${what} must be a non-empty path`);
-  const real = await realpathOfExisting(resolve(rootReal, dir));
+  checkPathText(dir, what);
+  const real = await onClientPath(dir, what, () => realpathOfExisting(resolve(rootReal, dir)));
   if (!isInside(rootReal, real)) refuseOutside(rootReal, dir, real, what);
   return real;
 };

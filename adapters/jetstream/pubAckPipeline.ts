@@ -1,6 +1,7 @@
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { createInbox, headers as createHeaders, TimeoutError, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { StoreUnavailableError } from '../../events/errors.js';
+import { msgIdHeader } from './msgIdHeader.js';
 
 /** What JetStream answers a stored publish with. */
 export interface PubAck {
@@ -41,7 +42,7 @@ export class PubAckPipeline {
     this.start();
     const token = (this.next++).toString(36);
     const hdrs = createHeaders();
-    if (options.msgID !== undefined) hdrs.set('Nats-Msg-Id', options.msgID);
+    if (options.msgID !== undefined) hdrs.set('Nats-Msg-Id', msgIdHeader(options.msgID));
     if (options.lastSubjectSequence !== undefined) {
       hdrs.set('Nats-Expected-Last-Subject-Sequence', String(options.lastSubjectSequence));
     }

@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { onLossValues, type AcquisitionRequested } from '../../../actors/acquisitions/acquisition.events.js';
 import { DaqflowError, ValidationError } from '../../../events/errors.js';
-import { checkDirInsideRoot, errnoOf, realpathOfExisting } from '../../files/dataRootPaths.js';
+import { checkDirInsideRoot, checkPathText, errnoOf, onClientPath, realpathOfExisting } from '../../files/dataRootPaths.js';
 import { validateBody } from '../../natsApi/requestBody.js';
 import { isPulseGoneError } from '../../bsread/ringBuffer.js';
 import type { BsreadSource } from '../../bsread/bsreadSource.js';
@@ -63,14 +63,17 @@ export const prepareAcquisitionStart = async (
   }
 
   const rootReal = await realpathOfExisting(resolve(options.dataRoot));
+  checkPathText(request.outputFile, 'outputFile');
   const wanted = isAbsolute(request.outputFile) ? resolve(request.outputFile) : resolve(rootReal, request.outputFile);
   const name = basename(wanted);
   if (/[/\\]$/.test(request.outputFile) || name === '' || name === '.' || name === '..') refuse('outputFile', 'must name a file');
   const outDir = await checkDirInsideRoot(rootReal, dirname(wanted), 'outputFile');
   const outputFile = join(outDir, name);
-  const exists = await stat(outputFile).then(
-    () => true,
-    (e: unknown) => (errnoOf(e) === 'ENOENT' ? false : Promise.reject(e)),
+  const exists = await onClientPath(request.outputFile, 'outputFile', () =>
+    stat(outputFile).then(
+      () => true,
+      (e: unknown) => (errnoOf(e) === 'ENOENT' ? false : Promise.reject(e)),
+    ),
   );
   if (exists) refuse('outputFile', `${outputFile} already exists; daqflow never replaces a file`);
 

@@ -5,13 +5,13 @@
  * reference time, and the out folder checked inside the data root with symlinks followed. A refused
  * request is a 400 and leaves nothing behind.
  */
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseReportConfig, reportConfigError } from '../../../actors/reports/reportConfig.js';
 import { reportStartRequestSchema, resolveReportRequest } from '../../../actors/reports/reportRequest.js';
 import type { ReportRequested } from '../../../actors/reports/reportJob.events.js';
 import { ValidationError } from '../../../events/errors.js';
 import { checkDirInsideRoot, realpathOfExisting } from '../../files/dataRootPaths.js';
+import { readTextFileBounded } from '../../files/readTextFileBounded.js';
 import { validateBody } from '../../natsApi/requestBody.js';
 
 export interface PrepareReportStartOptions {
@@ -42,13 +42,7 @@ export const prepareReportStart = async (body: Record<string, unknown>, options:
       ]);
     }
     configPath = isAbsolute(path) ? path : resolve(path);
-    try {
-      source = await readFile(configPath, 'utf8');
-    } catch (e) {
-      throw new ValidationError(`cannot read the report configuration ${configPath}: ${(e as Error).message}`, [
-        { path: ['configPath'], message: 'cannot be read' },
-      ]);
-    }
+    source = await readTextFileBounded(configPath, 'configPath');
   }
   const config = parseReportConfig(source, { dataRoot: rootReal });
   if (!config.ok) throw reportConfigError(config.issues, configPath ? `report configuration ${configPath}` : 'report configuration');
