@@ -22,6 +22,7 @@ import { mkdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
+import { forgetH5WriteFailure, throwIfWriteFailed, watchH5Writes } from './h5WriteFailures.js';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
 import { fsyncFile, publishDraft } from '../files/publishDraft.js';
@@ -195,7 +196,10 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
   const finalPath = join(outDir, name);
   const runId = options.attributes?.[grabAttrs.runId];
 
-  await h5wasm.ready;
+  const module = await h5wasm.ready;
+  // h5wasm returns normally from writes the file system refused (h5WriteFailures.ts).
+  watchH5Writes(module.FS);
+  forgetH5WriteFailure(draftPath);
   const file = new h5wasm.File(draftPath, 'w');
   try {
     file.create_attribute(grabAttrs.layout, GRAB_LAYOUT_VERSION);
@@ -203,8 +207,10 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
     file.create_attribute(grabAttrs.windowStart, options.window.start.toISOString());
     file.create_attribute(grabAttrs.windowStop, options.window.stop.toISOString());
     for (const [attribute, value] of extraAttributes) file.create_attribute(attribute, value);
+    throwIfWriteFailed(draftPath);
   } catch (e) {
     file.close();
+    forgetH5WriteFailure(draftPath);
     throw new DaqflowError('INTERNAL', `could not write the attributes of ${draftPath}`, { draftPath }, { cause: e });
   }
 
@@ -224,6 +230,7 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
     } catch {
       // already closed or broken: the draft is what it is
     }
+    forgetH5WriteFailure(draftPath);
   };
 
   const appendSamples = (parameter: string, times: Float64Array, values: Float64Array, units?: string): void => {
@@ -261,6 +268,7 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
       series.value.resize([to]);
       series.time.write_slice([[from, to]], times);
       series.value.write_slice([[from, to]], values);
+      throwIfWriteFailed(draftPath);
       series.rows = to;
       samples += n;
     } catch (e) {
@@ -277,6 +285,9 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
     try {
       file.flush();
       file.close();
+      // The last metadata goes out at the close; a refused write leaves a draft that must not be published.
+      throwIfWriteFailed(draftPath);
+      forgetH5WriteFailure(draftPath);
       await fsyncFile(draftPath);
       const bytes = (await stat(draftPath)).size;
       const target = await unclaimedPath(outDir, (variant) => grabFileName(options.window, options.created, options.prefix, variant), runId);

@@ -33,6 +33,7 @@ import type { File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
 import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
+import { forgetH5WriteFailure, throwIfWriteFailed, watchH5Writes } from './h5WriteFailures.js';
 import { createPageCacheRelease } from './pageCacheRelease.js';
 import { publishDraft } from '../files/publishDraft.js';
 import {
@@ -170,6 +171,13 @@ class H5Io {
 
   private check(status: number, what: string): void {
     if (typeof status === 'number' && status < 0) throw new Error(`HDF5 could not ${what} (status ${status})`);
+    // h5wasm returns 0 from a write the file system refused (h5WriteFailures.ts).
+    this.checkWrites();
+  }
+
+  /** Throws the file system's error if a write to the file failed since it was opened. */
+  checkWrites(): void {
+    throwIfWriteFailed(this.draftPath);
   }
 
   /** A buffer of at least `bytes` in the wasm heap, reused from call to call. */
@@ -219,12 +227,14 @@ class H5Io {
       chunks: [chunkRows, ...rowShape],
       dtype,
     });
+    this.checkWrites();
   }
 
   createStrings(path: string, values: string[]): void {
     const group = this.file.get(dirname(path));
     if (!(group instanceof h5wasm.Group)) throw new Error(`${dirname(path)} is not a group`);
     group.create_dataset({ name: basename(path), data: values, shape: [values.length], dtype: 'S' });
+    this.checkWrites();
   }
 
   hardLink(target: string, link: string): void {
@@ -556,6 +566,8 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
   }
 
   const module = await h5wasm.ready;
+  watchH5Writes(module.FS);
+  forgetH5WriteFailure(draftPath);
   const file = new h5wasm.File(draftPath, 'w');
   const io = new H5Io(module, file, draftPath);
   const queue = new WriteQueue();
@@ -567,6 +579,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       generalGroup.create_dataset({ name: field, data: value, shape: [], dtype: generalStringDtype(value) });
     }
     file.create_group(swissfelGroups.staging);
+    io.checkWrites();
   } catch (e) {
     io.release();
     file.close();
@@ -714,7 +727,8 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
   const fail = (e: unknown, what: string): never => {
     state = 'failed';
     closeQuietly();
-    throw new DaqflowError('INTERNAL', `could not ${what} ${draftPath}: ${String(e)}`, { draftPath }, { cause: e });
+    const errno = errnoOf(e);
+    throw new DaqflowError('INTERNAL', `could not ${what} ${draftPath}: ${String(e)}`, { draftPath, ...(errno === undefined ? {} : { errno }) }, { cause: e });
   };
 
   function closeQuietly(): void {
@@ -724,6 +738,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     } catch {
       // already closed or broken: the draft is what it is
     }
+    forgetH5WriteFailure(draftPath);
   }
 
   const requireOpen = (op: string): void => {
@@ -768,6 +783,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       for (const channel of channels.values()) if (channel.rows < rows) appendMissing(channel, rows - channel.rows);
       lastPulseId = pulseId;
       queue.drain(WRITES_PER_PULSE);
+      io.checkWrites();
       pageCache.written(valueBytes - bytesBefore);
     } catch (e) {
       fail(e, `write pulse ${pulseId} to`);
@@ -831,6 +847,9 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
       io.release();
       file.flush();
       file.close();
+      // The last metadata goes out at the close; a refused write leaves a draft that must not be published.
+      io.checkWrites();
+      forgetH5WriteFailure(draftPath);
       state = 'finished'; // closed: from here on only the draft on disk is concerned
       await pageCache.settle();
       await fsyncFile(draftPath);
