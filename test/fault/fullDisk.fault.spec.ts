@@ -1,9 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, describe, expect, inject, it } from 'vitest';
+import { isDaqflowError } from '../../events/errors.js';
+import { openGrabFile } from '../../adapters/hdf5/grabFileWriter.js';
 import { startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { apiRequest, useE2eEnvironments, waitFor, type DaqflowEnvironment } from '../e2e/e2eHelpers.js';
 
@@ -12,7 +15,9 @@ import { apiRequest, useE2eEnvironments, waitFor, type DaqflowEnvironment } from
  * test machines do): an acquisition writing there fills it. docs/reliability.md: the job fails
  * with WRITE_FAILED naming the path and the errno, nothing appears under the final name, and an
  * acquisition writing to another folder of the same data root goes on and completes. The
- * simulated stream writes about 0.8 MB/s, so the 2 MiB are full within seconds.
+ * simulated stream writes about 0.8 MB/s, so the 2 MiB are full within seconds. The grab writer
+ * had the same hole (h5wasm returns normally from a refused write, see h5WriteFailures.ts): its
+ * case writes into a 1 MiB tmpfs directly.
  */
 
 const e2e = useE2eEnvironments('fault-full-disk');
@@ -75,4 +80,41 @@ describe('a data root folder that fills up during an acquisition', () => {
     console.log('full disk: left in the full folder', readdirSync(mounted));
     rmSync(join(mounted, 'run.h5'), { force: true });
   }, 240_000);
+});
+
+describe('a grab file whose folder fills up', () => {
+  let grabMount: string | undefined;
+  afterAll(() => {
+    if (grabMount) {
+      execFileSync('umount', ['-l', grabMount]);
+      rmSync(grabMount, { recursive: true, force: true });
+    }
+  });
+
+  it('fails the append that the file system refused, naming ENOSPC and the draft, and publishes nothing', async () => {
+    grabMount = mkdtempSync(join(tmpdir(), 'daqflow-full-grab-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', grabMount]);
+    const window = { start: new Date('2024-03-14T00:00:00Z'), stop: new Date('2024-03-15T00:00:00Z') };
+    const writer = await openGrabFile({ dataRoot: grabMount, draftDir: 'draft', outDir: 'out', window, created: new Date('2024-03-15T01:00:00Z') });
+    // 1 MiB per append (times and values of 64 Ki samples): the 1 MiB folder is full within two.
+    const n = 64 * 1024;
+    let refused: unknown;
+    for (let i = 0; i < 16 && refused === undefined; i++) {
+      const times = Float64Array.from({ length: n }, (_, k) => i * n + k);
+      try {
+        writer.appendSamples('SIG:FILL', times, times);
+      } catch (e) {
+        refused = e;
+      }
+    }
+    expect(refused, '16 MiB appended to a 1 MiB file system without an error').toBeDefined();
+    expect(isDaqflowError(refused)).toBe(true);
+    expect(String((refused as Error).message)).toMatch(/ENOSPC/);
+    expect(String((refused as Error).message)).toContain(writer.draftPath);
+    // The writer is failed: no finish publishes what is left; the draft stays for the operator.
+    await expect(writer.finish()).rejects.toThrow(/cannot finish/);
+    expect((await writer.abort()).draftPath).toBe(writer.draftPath);
+    expect(existsSync(writer.draftPath)).toBe(true);
+    expect(existsSync(join(grabMount, 'out')) ? readdirSync(join(grabMount, 'out')) : []).toEqual([]);
+  }, 60_000);
 });
