@@ -73,22 +73,6 @@ const openDurable = async (ctx: StoreContext, name: string, from: number): Promi
   return ctx.js.consumers.get(ctx.stream, name);
 };
 
-/** Whether `promise` settles before the event loop's next turn (it was as good as ready). */
-const settlesThisTurn = (promise: Promise<unknown>): Promise<boolean> =>
-  new Promise((resolve) => {
-    const turn = setImmediate(() => resolve(false));
-    promise.then(
-      () => {
-        clearImmediate(turn);
-        resolve(true);
-      },
-      () => {
-        clearImmediate(turn);
-        resolve(true);
-      },
-    );
-  });
-
 /** A live subscription over an ordered consumer, or over a durable pull consumer when named. */
 class JetStreamSubscription implements EventSubscription {
   private closed = false;
@@ -141,15 +125,7 @@ class JetStreamSubscription implements EventSubscription {
       });
       if (this.closed) return;
       let batch: RecordedEvent[] = [];
-      const delivered = messages[Symbol.asyncIterator]();
-      // The next delivery asked for and not yet taken: a batch that ends without it keeps it.
-      let asked: Promise<IteratorResult<JsMsg>> | undefined;
-      const nextDelivery = (): Promise<IteratorResult<JsMsg>> => (asked ??= delivered.next());
-      for (;;) {
-        const result = await nextDelivery();
-        asked = undefined;
-        if (result.done) break;
-        const m = result.value;
+      for await (const m of messages) {
         if (this.closed) return;
         if (m.seq < this.next) continue;
         this.next = m.seq + 1;
@@ -159,15 +135,11 @@ class JetStreamSubscription implements EventSubscription {
         }
         const event = this.ctx.decode(m.data, m.seq);
         if (event) batch.push(event);
-        // A batch ends when it is full, or when the server had nothing after this message and
-        // nothing more is already at hand in the client. The second half matters under load: the
-        // client pulls ahead, so messages the server sent while the last batch was being written
-        // each say "pending 0" as of their own sending, and cutting at every one of them made
-        // batches of a few dozen events, a transaction each. Whether more is at hand is asked of
-        // the iterator itself (does its next message come before the event loop's next turn),
-        // not of the client's queue count, which also counts status callbacks already run and so
-        // can promise a message that never comes.
-        if (batch.length > 0 && (batch.length >= this.batchSize || (m.info.pending === 0 && !(await settlesThisTurn(nextDelivery()))))) {
+        // A batch ends when it is full or when the server had nothing after this message. The
+        // client's queue is not consulted: its count (getPending) also counts status callbacks
+        // already run, so it can say a message waits when none does, and a batch held for it
+        // would wait for the next event to arrive (seen as projections stuck short of the end).
+        if (batch.length > 0 && (batch.length >= this.batchSize || m.info.pending === 0)) {
           const out = batch;
           batch = [];
           yield out;
