@@ -12,9 +12,9 @@ import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ValidationError } from '../../events/errors.js';
 import { cronSchema, timeZoneSchema } from '../schedules/schedule.actor.js';
-import { didYouMean } from '../shared/didYouMean.js';
-import { isInsidePosix, normalizePosix, resolvePosix } from '../shared/posixPaths.js';
-import { yamlPositionOf } from '../shared/yamlPosition.js';
+import { didYouMean } from '../text/didYouMean.js';
+import { isInsidePosix, normalizePosix, resolvePosix } from '../text/posixPaths.js';
+import { yamlPositionOf } from '../text/yamlPosition.js';
 
 export const reportRunners = ['local', 'slurm'] as const;
 export type ReportRunner = (typeof reportRunners)[number];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { didYouMean, editDistance } from '../shared/didYouMean.js';
-import { normalizePosix } from '../shared/posixPaths.js';
+import { didYouMean, editDistance } from '../text/didYouMean.js';
+import { normalizePosix } from '../text/posixPaths.js';
 import {
   formatReportConfigIssue,
   mergeOverride,

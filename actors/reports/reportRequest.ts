@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { isDaqflowError } from '../../events/errors.js';
 import { parseFacilityTime } from '../grabs/grabWindow.js';
 import { timeZoneProblem } from '../schedules/nextFireTime.js';
-import { isInsidePosix, normalizePosix } from '../shared/posixPaths.js';
+import { isInsidePosix, normalizePosix } from '../text/posixPaths.js';
 import {
   durationParts,
   MAX_REPORT_JOBS,
