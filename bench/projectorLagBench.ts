@@ -20,7 +20,7 @@ import { demoHistories, interleave, recorded } from './history.js';
 import { rawUpsertRate } from './rebuildBench.js';
 import type { BenchRow, Log, Measured } from './result.js';
 import { deleteStream, freshStreamNames, recreateStream, type BenchServers } from './servers.js';
-import { fmt, median, quantile } from './stats.js';
+import { fmt, largest, median, quantile } from './stats.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -125,9 +125,6 @@ const stopChild = (child: ChildProcess): Promise<LagRun['batches']> =>
     });
     child.kill('SIGTERM');
   });
-
-/** The largest of many numbers (a spread into Math.max overflows the stack past ~100,000). */
-const largest = (values: readonly number[]): number => values.reduce((a, b) => (b > a ? b : a), -Infinity);
 
 const runOnce = async (
   servers: BenchServers,

@@ -153,7 +153,7 @@ export const deleteStream = async (jsm: JetStreamManager, names: EventStreamName
 };
 
 /** CPU seconds a process has used, from /proc (Linux); NaN where that cannot be read. */
-const cpuSecondsOf = (pid: number | undefined): number => {
+export const cpuSecondsOf = (pid: number | undefined): number => {
   if (pid === undefined) return NaN;
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];

@@ -12,6 +12,9 @@ export const quantile = (xs: readonly number[], q: number): number => {
   return sorted[rank - 1]!;
 };
 
+/** The largest of many numbers (a spread into Math.max overflows the stack past ~100,000). */
+export const largest = (xs: readonly number[]): number => xs.reduce((a, b) => (b > a ? b : a), -Infinity);
+
 export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
 
 /**

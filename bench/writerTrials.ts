@@ -25,6 +25,8 @@ import { parseArgs } from 'node:util';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { freePort } from '../adapters/embedded/freePort.js';
+import { cpuSecondsOf } from './servers.js';
+import { fmt as formatNumber } from './stats.js';
 import { killAllDaqflowProcesses, repoRoot, startDaqflowProcess } from '../test/harness/daqflowProcess.js';
 import { killAllSenders, startLibzmqSender, type SenderSummary } from '../test/harness/libzmqSender.js';
 import { pythonWith, runPythonJson } from '../test/harness/python.js';
@@ -72,20 +74,11 @@ if (onFull !== 'drop' && onFull !== 'block') throw new Error(`--on-full: "${onFu
 
 const python = pythonWith(['h5py', 'numpy'], ['python3-h5py', 'python3-numpy']);
 
-/** CPU ticks of a process (all its threads), and of the machine: [busy, total]. */
-const processTicks = (pid: number): number => {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return Number.NaN;
-  }
-};
+/** Idle and total CPU ticks of the machine (/proc/stat). */
 const machineTicks = (): { idle: number; total: number } => {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   return { idle: (cpu[3] ?? 0) + (cpu[4] ?? 0), total: cpu.reduce((a, b) => a + b, 0) };
 };
-const TICKS_PER_S = 100;
 
 interface FileCheck {
   readonly rows: number;
@@ -171,7 +164,7 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
 
     // CPU over the acquisition's stream: from its first pulse's time to its last.
     await sleep(lead * 1_000);
-    const cpu0 = { up: processTicks(up.child.pid!), sender: processTicks(sender.child.pid!), machine: machineTicks(), at: performance.now() };
+    const cpu0 = { up: cpuSecondsOf(up.child.pid!), sender: cpuSecondsOf(sender.child.pid!), machine: machineTicks(), at: performance.now() };
     let view: AcquisitionView | undefined;
     let cpu1: typeof cpu0 | undefined;
     const deadline = Date.now() + (seconds + lead) * 1_000 + 120_000;
@@ -179,12 +172,12 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
       if (Date.now() > deadline) throw new Error(`acquisition ${id} did not end within ${seconds + lead + 120} s`);
       const v = (await request(nc, `${prefix}.acquisitions.get`, { id })) as unknown as AcquisitionView;
       if (cpu1 === undefined && performance.now() - cpu0.at >= seconds * 1_000) {
-        cpu1 = { up: processTicks(up.child.pid!), sender: processTicks(sender.child.pid!), machine: machineTicks(), at: performance.now() };
+        cpu1 = { up: cpuSecondsOf(up.child.pid!), sender: cpuSecondsOf(sender.child.pid!), machine: machineTicks(), at: performance.now() };
       }
       if (v.final === true) view = v;
       else await sleep(250);
     }
-    cpu1 ??= { up: processTicks(up.child.pid!), sender: processTicks(sender.child.pid!), machine: machineTicks(), at: performance.now() };
+    cpu1 ??= { up: cpuSecondsOf(up.child.pid!), sender: cpuSecondsOf(sender.child.pid!), machine: machineTicks(), at: performance.now() };
     const sent = await sender.exited;
     up.kill('SIGTERM');
     await up.exited;
@@ -213,8 +206,8 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
       where: where === '' ? '–' : where,
       senderDropped: summary?.dropped ?? Number.NaN,
       senderHz: summary?.achievedHz ?? Number.NaN,
-      daqflowCpu: (cpu1.up - cpu0.up) / TICKS_PER_S / span,
-      senderCpu: (cpu1.sender - cpu0.sender) / TICKS_PER_S / span,
+      daqflowCpu: (cpu1.up - cpu0.up) / span,
+      senderCpu: (cpu1.sender - cpu0.sender) / span,
       idle: machineTotal > 0 ? (cpu1.machine.idle - cpu0.machine.idle) / machineTotal : Number.NaN,
       checkSeconds,
     };
@@ -226,7 +219,7 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
   }
 };
 
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? formatNumber(n, digits) : '–');
 const label = (rung: Rung): string => (rung.kind === 'image' ? `1024×1280 uint16 images, ${rung.rateHz} Hz` : `200 float64 scalars, ${rung.rateHz} Hz`);
 
 const nc = await connect({ servers: args['nats-url'], name: 'daqflow-writer-trials' });
