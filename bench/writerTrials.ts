@@ -41,17 +41,20 @@ const { values: args } = parseArgs({
     'on-full': { type: 'string', default: 'drop' },
     'nats-url': { type: 'string', default: 'nats://127.0.0.1:4222' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'node-args': { type: 'string', default: '' },
     help: { type: 'boolean', default: false },
   },
 });
 if (args.help) {
   process.stdout.write(`npm run bench:writer -- [--runs N] [--rungs KIND:HZ,...] [--seconds S] [--lead S] [--on-full drop|block]
-                        [--nats-url URL] [--pg-url URL]
+                        [--nats-url URL] [--pg-url URL] [--node-args "ARGS"]
   Each run of each rung: a fresh daqflow up, the libzmq sender, the first acquisition asked --lead s
   ahead for --seconds of stream, every row checked with h5py.
   KIND: image (1024x1280 uint16, one channel) or scalars (200 float64 channels).
   Defaults: --runs 5 --rungs image:300,scalars:3000,image:400 --seconds 30 --lead 1 --on-full drop;
   NATS and PostgreSQL on 127.0.0.1 (a database per trial is made on --pg-url's server and dropped).
+  --node-args: options for each daqflow up's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to
+  profile where the receiving thread spends the trial.
 `);
   process.exit(0);
 }
@@ -149,6 +152,7 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
         DAQFLOW_LOG_LEVEL: 'warn',
       },
       timeoutMs: 120_000,
+      nodeArgs: args['node-args'].split(' ').filter((a) => a !== ''),
     });
     const payload = rung.kind === 'image' ? ['--image', '1024x1280'] : ['--scalars', '200'];
     const sender = await startLibzmqSender([

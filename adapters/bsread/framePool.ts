@@ -16,6 +16,8 @@
  * message any more (see ringBuffer.ts, `onRelease`). A buffer never given back is simply
  * collected by the GC, as without a pool.
  */
+import { whenFrameUnpinned } from './framePins.js';
+
 export interface FramePoolOptions {
   /**
    * Frames smaller than this are not pooled (a plain allocation each). Default 16 KiB: the ZMTP
@@ -25,6 +27,12 @@ export interface FramePoolOptions {
   readonly minBytes?: number;
   /** Most bytes of spare buffers kept; more given back are left to the GC. Default 64 MiB. */
   readonly maxSpareBytes?: number;
+  /**
+   * Buffers backed by SharedArrayBuffers, so a writer thread can read a frame without a copy
+   * (framePins.ts keeps such a buffer from being filled again while a thread reads it).
+   * Default true.
+   */
+  readonly shared?: boolean;
 }
 
 export interface FramePoolCounters {
@@ -38,6 +46,8 @@ export interface FramePoolCounters {
   readonly discarded: number;
   /** `give` calls for a buffer that was not out (given twice, or never from this pool): ignored. */
   readonly ignored: number;
+  /** Buffers given back while a thread still read them (framePins.ts): taken back once it was done. */
+  readonly givenWhilePinned: number;
   /** Bytes of spare buffers kept now. */
   readonly spareBytes: number;
 }
@@ -57,6 +67,7 @@ export interface FramePool {
 export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
   const minBytes = options.minBytes ?? 16 * 1024;
   const maxSpareBytes = options.maxSpareBytes ?? 64 * 1024 ** 2;
+  const shared = options.shared ?? true;
   /** Spares by exact size: a stream's images all have the same size. */
   const spares = new Map<number, Buffer[]>();
   const out = new WeakSet<Uint8Array>();
@@ -66,6 +77,7 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
   let returned = 0;
   let discarded = 0;
   let ignored = 0;
+  let givenWhilePinned = 0;
 
   const take = (size: number): Buffer => {
     const spare = spares.get(size)?.pop();
@@ -76,7 +88,7 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
       buffer = spare;
     } else {
       allocated++;
-      buffer = Buffer.allocUnsafeSlow(size);
+      buffer = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size);
     }
     out.add(buffer);
     return buffer;
@@ -88,6 +100,11 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
       return;
     }
     out.delete(buffer);
+    // A writer thread may still be reading it: it comes back when that thread is done.
+    if (!whenFrameUnpinned(buffer.buffer, () => keep(buffer))) givenWhilePinned++;
+  };
+
+  const keep = (buffer: Uint8Array): void => {
     const size = buffer.byteLength;
     // Over the bound, spares of other sizes go first: a camera whose region of interest changed
     // will not need them again, while two cameras of different sizes each keep theirs in turn.
@@ -117,6 +134,6 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
     take,
     give,
     isOut: (buffer) => out.has(buffer),
-    counters: () => ({ allocated, reused, returned, discarded, ignored, spareBytes }),
+    counters: () => ({ allocated, reused, returned, discarded, ignored, givenWhilePinned, spareBytes }),
   };
 };

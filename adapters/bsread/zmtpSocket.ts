@@ -377,9 +377,9 @@ export const createZmtpSocket = (options: ZmtpSocketOptions): ZmtpSocket => {
         const end = start + size;
         if (end > length) {
           // A frame cut by a read gets a buffer of its own: from the frame pool when it is big
-          // enough for it (new memory is what a VM charges most for).
-          // Not a SharedArrayBuffer, though a writer thread could then take it without a copy: on
-          // the bench's VM, allocating them cost 2-3 times the CPU of the copy they save.
+          // enough for it (new memory is what a VM charges most for). The pool's buffers are
+          // shared memory, which a writer thread reads without a copy (framePins.ts); a new
+          // SharedArrayBuffer costs 2-3 times the copy it saves, so only pooled ones are.
           const pool = options.framePool;
           const buffer = pool !== undefined && size >= pool.minBytes ? pool.take(size) : Buffer.allocUnsafeSlow(size);
           slab.copy(buffer, 0, start, length);

@@ -8,9 +8,9 @@
  * memory the thread was given at open (sharedPulseRing.ts): timestamps, offsets, then the bytes,
  * and the message says only where; or, when that is full, as one ArrayBuffer that is transferred
  * (not copied again) with offsets and timestamps beside it. A value kept as a view that is already
- * in a SharedArrayBuffer is passed as it is, shared, not copied (no receiver makes them today: see
- * zmtpSocket.ts; `BsreadValues.from` copies small ones like any other). The
- * channel list is sent once per distinct list.
+ * in a SharedArrayBuffer (an image in a pooled receive buffer, framePool.ts) is passed as it is,
+ * shared, not copied; the sender pins its buffer until the thread acks the pulse (framePins.ts).
+ * The channel list is sent once per distinct list.
  */
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import { BsreadValues, IN_VIEWS, NO_VALUE } from '../bsread/bsreadValues.js';

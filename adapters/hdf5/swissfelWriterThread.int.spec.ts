@@ -12,6 +12,8 @@ import { defaultSimulatedChannels, expectedTimestamp, expectedValue } from '../b
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
 import { openSwissfelFileInThread, startSwissfelFileInThread, WriterThreadPool } from './swissfelWriterThread.js';
 import { BsreadValues } from '../bsread/bsreadValues.js';
+import { createFramePool } from '../bsread/framePool.js';
+import { waitFor } from '../../test/harness/waitFor.js';
 
 // The threaded writer against the in-thread one: the same pulses must give the same file, and
 // its refusals and failures must come back as the in-thread writer's do.
@@ -263,6 +265,32 @@ describe('the SwissFEL writer on a thread', () => {
     expect(reused).toBeGreaterThan(30);
     expect(writer.pulsesInRing()).toBe(0);
     await expectCameraRows(result.path, 120);
+  });
+
+  it('images in pooled shared buffers go to the thread uncopied; a buffer given back at once is not filled again before the thread wrote it', async () => {
+    const root = mkdtempSync(join(scratch, 'pinned-'));
+    const frames = createFramePool({ minBytes: 16 });
+    const writer = await openSwissfelFileInThread({ outputFile: 'pinned.h5', dataRoot: root }, pool);
+    for (let p = 0; p < 60; p++) {
+      const frame = frames.take(512 * 256 * 2);
+      frame.set(pixels(p));
+      writer.writePulse(p, {
+        pulseId: p,
+        globalTimestamp: { sec: p, ns: 0 },
+        hash: 'c',
+        channels: [camera],
+        values: BsreadValues.from([{ bytes: frame, timestamp: { sec: p, ns: 0 } }]),
+        wireBytes: 0,
+      });
+      // As the ring buffer would when it evicts the pulse at once: the next take may want it.
+      frames.give(frame);
+      // Now and then let the acks come back, so that buffers are used again.
+      if (p % 10 === 9) await waitFor('the thread to write the pulses sent', () => (writer.stats().rows === p + 1 ? true : undefined), 10_000, 5);
+    }
+    const result = await writer.finish();
+    expect(frames.counters().givenWhilePinned).toBeGreaterThan(0);
+    expect(frames.counters().reused).toBeGreaterThan(0);
+    await expectCameraRows(result.path, 60);
   });
 
   it('holds the caller while too many pulses are on their way, and loses none', async () => {

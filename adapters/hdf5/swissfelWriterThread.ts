@@ -19,6 +19,7 @@ import { DaqflowError, type ErrorCode } from '../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../bsread/bsreadMessage.js';
 import type { OpenSwissfelFileOptions, SwissfelFileResult, SwissfelFileStats, SwissfelFileWriter } from './swissfelWriter.js';
 import { servePageCacheRelease, startPageCacheReleaser } from './pageCacheRelease.js';
+import { pinFrame } from '../bsread/framePins.js';
 import { SHARED_PULSE_RING_BYTES, prepareSharedPulseRing, returnSharedPulseRing, takeSharedPulseRing } from './sharedPulseRing.js';
 import { packPulse, type FromWriter, type SerializedError, type ToWriter } from './swissfelWriterProtocol.js';
 import { STALLED_WRITER_MAX_PULSES, writerStallTestHook } from './writerStallTestHook.js';
@@ -236,6 +237,24 @@ export const startSwissfelFileInThread = (
     }
     return buffer;
   };
+  /**
+   * Per pulse sent and not yet acked, in order: the pins on the receive buffers it shares with
+   * the thread (framePins.ts), removed when the thread acks the pulse or is done with the file.
+   */
+  const pinsInFlight: Array<Array<() => void> | undefined> = [];
+  let pinsHead = 0;
+  const unpinAcked = (pulses: number): void => {
+    const end = Math.min(pinsInFlight.length, pinsHead + pulses);
+    for (; pinsHead < end; pinsHead++) {
+      for (const unpin of pinsInFlight[pinsHead] ?? []) unpin();
+      pinsInFlight[pinsHead] = undefined;
+    }
+    if (pinsHead > 4_096 && pinsHead * 2 > pinsInFlight.length) {
+      pinsInFlight.splice(0, pinsHead);
+      pinsHead = 0;
+    }
+  };
+  const unpinAll = (): void => unpinAcked(pinsInFlight.length - pinsHead);
   let writeError: Error | undefined;
   const failureListeners: Array<(error: Error) => void> = [];
   let waiting: { resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -295,13 +314,15 @@ export const startSwissfelFileInThread = (
         state = 'closed';
         pool.release(thread);
         if (ring) returnSharedPulseRing(ring);
+        unpinAll();
         return;
       }
       case 'ack':
         inFlightPulses -= m.pulses;
         inFlightBytes -= m.bytes;
-        // The thread is done with these pulses' regions of the ring.
+        // The thread is done with these pulses' regions of the ring, and their shared buffers.
         ring?.ackedPulses(m.pulses);
+        unpinAcked(m.pulses);
         stats = m.stats;
         for (const buffer of m.buffers ?? []) {
           if (spareBytes + buffer.byteLength > SPARE_BYTES) break;
@@ -379,6 +400,7 @@ export const startSwissfelFileInThread = (
       pool.release(thread, clean);
       // Finished or aborted, the thread reads the ring no more; dead, it never will.
       if (ring) returnSharedPulseRing(ring);
+      unpinAll();
     }
   };
 
@@ -395,6 +417,7 @@ export const startSwissfelFileInThread = (
       if (state !== 'open') throw new Error(`the writer of ${draftName()} is closed`);
       if (message === null) {
         post({ op: 'pulse', pulseId, pulse: null, bytes: 0 });
+        pinsInFlight.push(undefined);
         ring?.sentPulse();
         inFlightPulses++;
         return;
@@ -406,12 +429,17 @@ export const startSwissfelFileInThread = (
         channelIds.set(message.channels, id);
       }
       const packed = packPulse(message, id, first, takeSpare, ring);
+      const shared = packed.pulse.shared;
+      // Pinned before the post: the thread may read them from the moment it is sent.
+      const pins = shared === undefined ? undefined : shared.flatMap((view) => (view === null ? [] : [pinFrame(view.buffer)]));
       try {
         post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
       } catch (e) {
         if (packed.pulse.ringAt !== undefined) ring!.dropNewest();
+        for (const unpin of pins ?? []) unpin();
         throw e;
       }
+      pinsInFlight.push(pins);
       if (packed.pulse.ringAt !== undefined) inRing++;
       ring?.sentPulse();
       inFlightPulses++;
