@@ -47,13 +47,13 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   process.stdout.write(`npm run bench:writer -- [--runs N] [--rungs KIND:HZ,...] [--seconds S] [--lead S] [--on-full drop|block]
-                        [--nats-url URL] [--pg-url URL] [--node-args "ARGS"]
+                        [--nats-url URL] [--pg-url URL] [--node-args="ARGS"]
   Each run of each rung: a fresh daqflow up, the libzmq sender, the first acquisition asked --lead s
   ahead for --seconds of stream, every row checked with h5py.
   KIND: image (1024x1280 uint16, one channel) or scalars (200 float64 channels).
   Defaults: --runs 5 --rungs image:300,scalars:3000,image:400 --seconds 30 --lead 1 --on-full drop;
   NATS and PostgreSQL on 127.0.0.1 (a database per trial is made on --pg-url's server and dropped).
-  --node-args: options for each daqflow up's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to
+  --node-args="...": options for each daqflow up's node, e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" to
   profile where the receiving thread spends the trial.
 `);
   process.exit(0);
