@@ -11,7 +11,7 @@ export const DEFAULT_SIMULATOR_RATE_HZ = 1;
  * with none configured, the deterministic simulator (so that the embedded default and the demo
  * grab something without facility hardware).
  */
-export const dataLoggerFromConfig = (config: Pick<DaqflowConfig, 'archiverUrl'>): DataLoggerSource =>
+export const dataLoggerFromConfig = (config: Pick<DaqflowConfig, 'archiverUrl' | 'archiverTimeoutMs'>): DataLoggerSource =>
   config.archiverUrl
-    ? createArchiverApplianceSource({ baseUrl: config.archiverUrl })
+    ? createArchiverApplianceSource({ baseUrl: config.archiverUrl, timeoutMs: config.archiverTimeoutMs })
     : createSimulatorSource({ seed: 'daqflow', rateHz: DEFAULT_SIMULATOR_RATE_HZ });

@@ -53,6 +53,10 @@ export interface BsreadReceiverOptions {
    * but the reuse. Not with `onParts` consumers that keep the parts (a ZeroMQ send may).
    */
   readonly framePool?: FramePool;
+  /** A peer that has not finished the ZMTP handshake this long after the connection is dropped (the `zmtp` transport only). Default 30 s. */
+  readonly handshakeTimeoutMs?: number;
+  /** Wait before reconnecting (the `zmtp` transport only; ten times that after a refused handshake). Default 100 ms. */
+  readonly reconnectIntervalMs?: number;
 }
 
 export interface BsreadReceiverCounters {
@@ -127,6 +131,8 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
           logger,
           onConnect,
           ...(options.framePool ? { framePool: options.framePool } : {}),
+          ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+          ...(options.reconnectIntervalMs !== undefined ? { reconnectIntervalMs: options.reconnectIntervalMs } : {}),
         })
       : undefined;
   const socket = zmtp ?? connectZeromq(options.address, options.mode, hwm, onConnect);

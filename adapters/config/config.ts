@@ -65,6 +65,7 @@ export const configKeys = {
   bsreadReceiver: 'DAQFLOW_BSREAD_RECEIVER',
   bufferLength: 'DAQFLOW_BUFFER_LENGTH',
   archiverUrl: 'DAQFLOW_ARCHIVER_URL',
+  archiverTimeoutMs: 'DAQFLOW_ARCHIVER_TIMEOUT_MS',
   bsreadRepublish: 'DAQFLOW_BSREAD_REPUBLISH',
   reportConfig: 'DAQFLOW_REPORT_CONFIG',
   slurmBinDir: 'DAQFLOW_SLURM_BIN_DIR',
@@ -143,6 +144,8 @@ const configSchema = z.strictObject({
   bsreadReceiver: z.enum(bsreadTransports).default('zmtp'),
   bufferLength: z.coerce.number().int().min(1).default(1_000),
   archiverUrl: z.string().url('an http(s) URL, e.g. http://archiver:17668/retrieval').optional(),
+  /** Time limit of one data-logger request, its whole answer included: a stalled or trickling answer ends as a retryable TIMEOUT. */
+  archiverTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   /** Re-publish the received bsread stream on a ZeroMQ PUB socket bound here, e.g. `tcp://*:9998`. */
   bsreadRepublish: z.string().min(1).optional(),
   /** The report configuration used when a report request names none. */

@@ -3,7 +3,8 @@
  * does. A folder is judged by where it really is, with '..' and the symlinks that exist followed,
  * so that neither `../x` nor a symlink pointing out can carry a file outside the root.
  */
-import { mkdir, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ValidationError } from '../../events/errors.js';
 
@@ -65,7 +66,7 @@ export const checkPathText = (path: string, what: string): void => {
 };
 
 // What a path a client named can run into on its way to the root: a 400 with the errno, not a 500.
-const clientPathErrnos = new Set(['ELOOP', 'ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM']);
+const clientPathErrnos = new Set(['ELOOP', 'ENAMETOOLONG', 'ENOTDIR', 'EACCES', 'EPERM', 'EROFS']);
 
 /** Runs a file system call on a client's path; its client-caused failures become a 400 naming errno and path. */
 export const onClientPath = async <T>(path: string, what: string, call: () => Promise<T>): Promise<T> => {
@@ -88,6 +89,28 @@ export const checkDirInsideRoot = async (rootReal: string, dir: string, what: st
   const real = await onClientPath(dir, what, () => realpathOfExisting(resolve(rootReal, dir)));
   if (!isInside(rootReal, real)) refuseOutside(rootReal, dir, real, what);
   return real;
+};
+
+/**
+ * Refuses a folder (`real`, as {@link checkDirInsideRoot} resolved it) that daqflow could not write
+ * in: the folder, or the nearest ancestor that exists when it is still to be made, must be
+ * writable. A read-only file system (EROFS, which holds for root too) or a permission (EACCES) is a
+ * 400 naming the errno at the request, instead of a job that starts and fails later with whatever
+ * the writer's library makes of it.
+ */
+export const checkDirWritable = async (real: string, dir: string, what: string): Promise<void> => {
+  let head = real;
+  for (;;) {
+    try {
+      await stat(head);
+      break;
+    } catch (e) {
+      const parent = dirname(head);
+      if (errnoOf(e) !== 'ENOENT' || parent === head) break;
+      head = parent;
+    }
+  }
+  await onClientPath(dir, what, () => access(head, constants.W_OK));
 };
 
 /**

@@ -50,6 +50,10 @@ export interface WriterRestShimOptions {
   readonly maxBodyBytes?: number;
   /** How long `/stop` and `/kill` wait for the acquisition to end before answering. Default 10 s. */
   readonly endWaitMs?: number;
+  /** A client must have sent its request line and headers within this time (408 and closed). Default 10 s. */
+  readonly headersTimeoutMs?: number;
+  /** ... and its whole body within this time (408 and closed). Default 30 s. */
+  readonly receiveTimeoutMs?: number;
 }
 
 /** Compares in constant time, so that the answer's timing does not spell the token out. */
@@ -83,12 +87,25 @@ interface Route {
 
 const parseJsonBody = (text: string, route: string): unknown => {
   if (text.trim() === '') return undefined;
+  const depth = jsonNestingOf(text);
+  if (depth > MAX_JSON_NESTING) {
+    // JSON.parse takes it, but JSON.stringify of the echoed parameters overflowed the stack (a 500, again on every GET /parameters).
+    throw new ShimError(400, 'INVALID_REQUEST', `${route}: the body is nested ${depth} deep, more than ${MAX_JSON_NESTING}`, { limit: MAX_JSON_NESTING });
+  }
   try {
     return JSON.parse(text) as unknown;
   } catch {
     throw new ShimError(400, 'INVALID_REQUEST', `${route}: the body is not valid JSON`);
   }
 };
+
+// fatal: invalid UTF-8 is refused, not turned into U+FFFD inside a file name or the /general metadata.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A client that went away before its body was complete: nobody is left to answer. */
+class ClientGone extends Error {
+  override readonly name = 'ClientGone';
+}
 
 const readBody = (req: IncomingMessage, limit: number): Promise<string> =>
   new Promise((resolve, reject) => {
@@ -108,14 +125,59 @@ const readBody = (req: IncomingMessage, limit: number): Promise<string> =>
     req.on('end', () => {
       if (settled) return;
       settled = true;
-      resolve(Buffer.concat(chunks).toString('utf8'));
+      try {
+        resolve(utf8.decode(Buffer.concat(chunks)));
+      } catch {
+        reject(new ShimError(400, 'INVALID_REQUEST', 'the request body is not valid UTF-8'));
+      }
     });
     req.on('error', (e) => {
       if (settled) return;
       settled = true;
-      reject(e);
+      reject(new ClientGone(`the client went away before its body was complete (${e.message})`, { cause: e }));
     });
   });
+
+/** Deeper JSON is refused: sf_bsread_writer's parameters are a flat object. */
+export const MAX_JSON_NESTING = 64;
+
+/** How deep `text`'s arrays and objects nest, counted without parsing (brackets inside strings do not count). */
+export const jsonNestingOf = (text: string): number => {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return deepest;
+};
+
+/** The path of a request target; one that is no URL (`http://[`) is a 400, not an unanswered request. */
+const pathOf = (target: string): string => {
+  try {
+    return new URL(target, 'http://shim').pathname;
+  } catch {
+    throw new ShimError(400, 'INVALID_REQUEST', 'the request target is not a valid URL', { target: target.slice(0, 200) });
+  }
+};
+
+/** What node:http's parser and time-outs refused, as an HTTP status and the shim's error body. */
+const clientErrorReply = (code: string | undefined): [number, string, string, string] => {
+  switch (code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return [408, 'Request Timeout', 'REQUEST_TIMEOUT', 'the request was not received in time'];
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'Request Header Fields Too Large', 'HEADERS_TOO_LARGE', 'the request headers are too large'];
+    default:
+      return [400, 'Bad Request', 'INVALID_REQUEST', `the request is not valid HTTP (${code ?? 'unknown'})`];
+  }
+};
 
 export const startWriterRestShim = async (options: WriterRestShimOptions): Promise<WriterRestShim> => {
   const logger = options.logger ?? silentLogger;
@@ -318,10 +380,15 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
 
   const serve = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const method = req.method ?? 'GET';
-    const path = new URL(req.url ?? '/', 'http://shim').pathname;
+    let path = req.url ?? '/';
     try {
       // Read every body, even one a route ignores, so that a keep-alive connection stays usable.
-      const body = await readBody(req, maxBodyBytes);
+      const body = await readBody(req, maxBodyBytes).catch((e: unknown) => {
+        // The rest of a refused body is not read: the connection is closed after the answer.
+        if (e instanceof ShimError) res.setHeader('connection', 'close');
+        throw e;
+      });
+      path = pathOf(path);
       if (options.token !== undefined && !bearerMatches(req.headers.authorization, options.token)) {
         throw new ShimError(401, 'UNAUTHORIZED', 'this REST shim needs `Authorization: Bearer <token>` with its DAQFLOW_REST_TOKEN', {});
       }
@@ -343,21 +410,46 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
       logger.debug({ method, path }, 'REST shim request answered');
       send(res, 200, reply);
     } catch (e) {
+      if (e instanceof ClientGone) {
+        logger.debug({ err: e, method, path }, 'REST shim client went away');
+        return;
+      }
       sendError(res, e, { method, path });
     }
   };
 
-  const server = createServer((req, res) => {
-    const run = serve(req, res)
-      .catch((e: unknown) => logger.error({ err: e }, 'REST shim reply failed'))
-      .finally(() => inFlight.delete(run));
-    inFlight.add(run);
-  });
-  // A client that sends garbage or goes away is its own problem, never the process's.
-  server.on('clientError', (err, socket) => {
+  const headersTimeoutMs = options.headersTimeoutMs ?? 10_000;
+  const receiveTimeoutMs = Math.max(options.receiveTimeoutMs ?? 30_000, headersTimeoutMs);
+  // node:http's own defaults cut a stalled client only after 60 s (headers) and 300 s (body), checked every 30 s.
+  const server = createServer(
+    {
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: receiveTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeoutMs / 4))),
+    },
+    (req, res) => {
+      const run = serve(req, res)
+        .catch((e: unknown) => {
+          logger.error({ err: e }, 'REST shim reply failed');
+          // Never leave a client waiting on an answer that will not come.
+          if (!res.writableEnded) res.destroy();
+        })
+        .finally(() => inFlight.delete(run));
+      inFlight.add(run);
+    },
+  );
+  // A client that sends garbage, stalls or goes away is its own problem, never the process's.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     logger.debug({ err }, 'REST shim client error');
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+    const [status, reason, code, message] = clientErrorReply(err.code);
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const text = JSON.stringify({ state: 'error', status: message, error: { code, message, details: {} } });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    );
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import fc from 'fast-check';
 import * as zmq from 'zeromq';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -5,6 +6,9 @@ import { DataHeaderCache, decodeMessage, bsreadCompressions } from '../../adapte
 import { bsreadTransports, createBsreadReceiver } from '../../adapters/bsread/bsreadReceiver.js';
 import { bsreadDecodeReasonList, isBsreadDecodeError } from '../../adapters/bsread/errors.js';
 import type { BsreadMessage } from '../../adapters/bsread/bsreadMessage.js';
+import type { EncodedDataHeader } from '../../adapters/bsread/bsreadEncoder.js';
+import { readCapturedFrames } from '../harness/capturedFrames.js';
+import { repoRoot } from '../harness/daqflowProcess.js';
 import { fuzzSettings, propertyParameters } from './fuzzSettings.js';
 import { goodHeader, goodMessage, mutate, mutation, type Mutation } from './bsreadMutations.js';
 
@@ -50,6 +54,53 @@ describe('bsread decoding of mutated messages', () => {
       }),
       propertyParameters(settings, settings.cases * 5),
     );
+  });
+});
+
+/*
+ * The same mutations of messages daqflow did not write: the captures of PSI's Python sender
+ * (test/fixtures/bsread: every type, both byte orders, the three compressions, declared channels,
+ * missing values). Their data header (as decoded) tells the mutations which channel is which.
+ */
+describe('bsread decoding of mutated messages of the Python sender (test/fixtures/bsread)', () => {
+  const captured = ['none', 'lz4', 'bitshuffle_lz4', 'declared'].flatMap((scenario) =>
+    readCapturedFrames(join(repoRoot, 'test', 'fixtures', 'bsread', `${scenario}.frames`)).map((parts) => {
+      const decoded = decodeMessage(parts, new DataHeaderCache());
+      const header: EncodedDataHeader = { channels: decoded.channels, bytes: parts[1] as Buffer, hash: decoded.hash, compression: 'none' };
+      return { scenario, parts, header };
+    }),
+  );
+
+  it('every mutation decodes or is refused with a reason; no claim allocates past the message size and the value limit', () => {
+    expect(captured.length).toBeGreaterThan(10);
+    const maxChannels = Math.max(...captured.map((c) => c.header.channels.length));
+    let runs = 0;
+    let refused = 0;
+    fc.assert(
+      fc.property(fc.nat(captured.length - 1), mutation(maxChannels), (index, m) => {
+        const { scenario, parts: good, header: h } = captured[index]!;
+        const parts = mutate(good, h, m);
+        const cache = new DataHeaderCache();
+        decodeMessage(good, cache);
+        const before = process.memoryUsage().arrayBuffers;
+        let decoded: BsreadMessage | undefined;
+        try {
+          decoded = decodeMessage(parts, cache, { maxValueBytes: MAX_VALUE_BYTES });
+        } catch (e) {
+          if (!isBsreadDecodeError(e)) throw new Error(`${scenario} ${m.kind}: not a BsreadDecodeError: ${String(e)}`, { cause: e });
+          expect(bsreadDecodeReasonList).toContain(e.reason);
+          refused++;
+        }
+        runs++;
+        const grown = process.memoryUsage().arrayBuffers - before;
+        expect(grown, `${scenario} ${m.kind} grew external memory by ${grown} bytes`).toBeLessThan(4 * sizeOf(parts) + 2 * MAX_VALUE_BYTES + 2 ** 20);
+        for (const v of decoded?.values.toArray() ?? []) expect(v.bytes?.length ?? 0).toBeLessThanOrEqual(MAX_VALUE_BYTES);
+      }),
+      propertyParameters(settings, settings.cases * 2),
+    );
+    console.log(`bsread Python-sender mutations (seed ${settings.seed}): ${runs} cases, ${refused} refused`);
+    // The mutations bite: most are refused (a flipped bit inside a value may still decode).
+    expect(refused).toBeGreaterThan(runs / 2);
   });
 });
 

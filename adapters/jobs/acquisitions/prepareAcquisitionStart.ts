@@ -9,7 +9,7 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { onLossValues, type AcquisitionRequested } from '../../../actors/acquisitions/acquisition.events.js';
 import { DaqflowError, ValidationError } from '../../../events/errors.js';
-import { checkDirInsideRoot, checkPathText, errnoOf, onClientPath, realpathOfExisting } from '../../files/dataRootPaths.js';
+import { checkDirInsideRoot, checkDirWritable, checkPathText, errnoOf, onClientPath, realpathOfExisting } from '../../files/dataRootPaths.js';
 import { validateBody } from '../../natsApi/requestBody.js';
 import { isPulseGoneError } from '../../bsread/ringBuffer.js';
 import type { BsreadSource } from '../../bsread/bsreadSource.js';
@@ -68,6 +68,7 @@ export const prepareAcquisitionStart = async (
   const name = basename(wanted);
   if (/[/\\]$/.test(request.outputFile) || name === '' || name === '.' || name === '..') refuse('outputFile', 'must name a file');
   const outDir = await checkDirInsideRoot(rootReal, dirname(wanted), 'outputFile');
+  await checkDirWritable(outDir, dirname(wanted), 'outputFile');
   const outputFile = join(outDir, name);
   const exists = await onClientPath(request.outputFile, 'outputFile', () =>
     stat(outputFile).then(

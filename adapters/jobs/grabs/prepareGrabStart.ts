@@ -21,7 +21,7 @@ import type { GrabRequested } from '../../../actors/grabs/grabRun.events.js';
 import { resolveGrabWindow } from '../../../actors/grabs/grabWindow.js';
 import { ValidationError } from '../../../events/errors.js';
 import type { DataLoggerSource } from '../../dataLogger/dataLoggerSource.js';
-import { checkDirInsideRoot, realpathOfExisting } from '../../files/dataRootPaths.js';
+import { checkDirInsideRoot, checkDirWritable, realpathOfExisting } from '../../files/dataRootPaths.js';
 
 export interface PrepareGrabStartOptions {
   readonly source: DataLoggerSource;
@@ -118,6 +118,8 @@ export const prepareGrabStart = async (body: unknown, options: PrepareGrabStartO
   const rootReal = await realpathOfExisting(rootAbsolute);
   const outDir = await checkDirInsideRoot(rootReal, request.outDir ?? rootReal, 'outDir');
   const draftDir = await checkDirInsideRoot(rootReal, request.draftDir ?? 'drafts', 'draftDir');
+  await checkDirWritable(outDir, request.outDir ?? rootReal, 'outDir');
+  await checkDirWritable(draftDir, request.draftDir ?? 'drafts', 'draftDir');
 
   if (request.mode === 'parameters') {
     const unknown = await unknownParameters(options.source, parameters);
