@@ -3,6 +3,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Ownership } from '../../actors/runtime/ownership.js';
 import type { Logger } from '../../actors/runtime/logger.js';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { listKeys } from './listKeys.js';
 import { ownershipBuckets } from './ownershipBuckets.js';
 
 /** What a process says of itself in the presence bucket, renewed while it lives. */
@@ -126,6 +128,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   const processId = `${options.node}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`.replace(/[^A-Za-z0-9_-]/g, '-');
   const me: OwnerValue = { process: processId, node: options.node };
   const kvm = new Kvm(options.nc);
+  const jsm = await jetstreamManager(options.nc);
   const names = ownershipBuckets(options.stream);
   const presence: KV = await kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas: options.replicas });
   const owners: KV = await kvm.create(names.owners, { history: 1, replicas: options.replicas });
@@ -208,8 +211,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
 
   const readLive = async (): Promise<Map<string, ProcessPresence>> => {
     const found = new Map<string, ProcessPresence>();
-    const keys: string[] = [];
-    for await (const key of await presence.keys()) keys.push(key);
+    const keys = await listKeys(jsm, names.processes);
     await eachLimited(keys, 16, async (key) => {
       const entry = await presence.get(key);
       if (!entry || entry.operation !== 'PUT') return;
@@ -242,8 +244,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
     value === undefined || (value.process !== processId && !alive.has(value.process));
 
   const scanOwners = async (alive: Map<string, ProcessPresence>): Promise<void> => {
-    const keys: string[] = [];
-    for await (const key of await owners.keys('a.>')) keys.push(key);
+    const keys = await listKeys(jsm, names.owners, 'a.>');
     let taken = 0;
     await eachLimited(keys, 32, async (key) => {
       if (owned.has(key) || claiming.has(key) || stopped) return;
