@@ -279,9 +279,10 @@ export const startDaqflow = async (
     });
     // Effects get a share of the time a stop may take; what is still running after it resumes
     // from its events at the next start.
-    let follower: { stop(): Promise<void> } | undefined;
+    // Set once the runtime has started; the stop step may run before that (a failed start).
+    const following: { follower?: { stop(): Promise<void> } } = {};
     steps.set('actor runtime', async () => {
-      await follower?.stop();
+      await following.follower?.stop();
       await runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2)));
       // Its presence removed, the others take its actors over at their next scan.
       await leases.stop();
@@ -324,7 +325,7 @@ export const startDaqflow = async (
     // meanwhile is folded by the owner once, whichever comes first.
     const followFrom = (await store.lastPosition()) + 1;
     await runtime.start();
-    follower = followStream({
+    following.follower = followStream({
       store,
       from: followFrom,
       hostsKind,

@@ -340,6 +340,9 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
 
   await renew();
   live = await readLive();
+  // Renewals and the fence run from the first claim on: actors claimed at start are fenced too.
+  every(renewMs, renew);
+  every(Math.max(100, Math.floor(renewMs / 4)), fence);
 
   return {
     processId,
@@ -398,8 +401,6 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       runtime = bound;
     },
     start: () => {
-      every(renewMs, renew);
-      every(Math.max(100, Math.floor(renewMs / 4)), fence);
       every(scanMs, () => (scanning ??= scan().finally(() => (scanning = undefined))));
       void scan().catch((e: unknown) => logger.debug({ err: e }, 'first lease scan failed: tried again'));
     },
