@@ -6,6 +6,7 @@ import { silentLogger } from '../../actors/runtime/logger.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
 import { waitFor } from '../../test/harness/waitFor.js';
 import { startLeases, type LeaseManager, type LeasedRuntime } from './leaseManager.js';
+import { listKeys } from './listKeys.js';
 import { ownershipBuckets } from './ownershipBuckets.js';
 
 /*
@@ -84,6 +85,12 @@ describe('ownership leases on nats-server', () => {
     expect(claims.filter(Boolean)).toHaveLength(1);
     expect(a.leases.owns('demo', 'x1')).not.toBe(b.leases.owns('demo', 'x1'));
     expect(await a.leases.claimNew('grab', 'g1')).toBe(false);
+    // A finished actor leaves nothing in the owners bucket, not even a marker.
+    const winner = a.leases.owns('demo', 'x1') ? a.leases : b.leases;
+    winner.finished('demo', 'x1');
+    const jsm = await jetstreamManager(a.nc);
+    await waitFor('the finished actor\'s key to go', async () => ((await listKeys(jsm, ownershipBuckets(stream).owners)).length === 0 ? true : undefined), 5_000, 20);
+    expect(winner.owns('demo', 'x1')).toBe(false);
   });
 
   it('a process that cannot renew releases its actors before another adopts them', async () => {

@@ -395,7 +395,9 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       owned.delete(key);
       knownOwned.delete(key);
       unclaimed.delete(key);
-      void owners.purge(key).catch(() => undefined);
+      // The subject's messages go entirely: a KV purge would leave a marker per finished actor,
+      // which every full scan would read again.
+      void jsm.streams.purge(`KV_${names.owners}`, { filter: `$KV.${names.owners}.${key}` }).catch(() => undefined);
     },
     bind: (bound) => {
       runtime = bound;
