@@ -96,7 +96,6 @@ const processEnv = (n: number): Record<string, string> => ({
   DAQFLOW_REPORT_CONFIG: configPath,
   DAQFLOW_LOCAL_JOBS: '8',
   DAQFLOW_LEASE_TTL_MS: String(LEASE_TTL_MS),
-  DAQFLOW_LOG_LEVEL: process.env.OWN_DEBUG ? 'debug' : 'warn',
 });
 
 const ok = async (subject: string, body: Record<string, unknown>): Promise<Record<string, unknown>> => {
@@ -147,9 +146,6 @@ describe('several daqflow up processes: ownership, a joining process, and SIGKIL
       const n = nextProcess++;
       // Generous: a loaded machine takes long to load the job modules.
       const p = await startDaqflowProcess({ env: processEnv(n), timeoutMs: 150_000 });
-      if (process.env.OWN_DEBUG) {
-        p.child.stderr?.on('data', (d: string) => writeFileSync(join('/tmp', `own-${n}.log`), d, { flag: 'a' }));
-      }
       processes.push(p);
       return p;
     };
