@@ -1,6 +1,6 @@
 import { effectFailedData } from './effectFailed.js';
 import type { AnyMachineSnapshot } from 'xstate';
-import type { EventEnvelope } from '../../events/envelope.js';
+import type { EventEnvelope, RecordedEvent } from '../../events/envelope.js';
 import { requestIdSchema, streamNameOf, tokenPattern } from '../../events/envelope.js';
 import {
   DaqflowError,
@@ -24,9 +24,10 @@ import type {
   MachineEvent,
 } from './actorDefinition.js';
 import { KeyedMutex } from './keyedMutex.js';
+import { soleOwnership, type Ownership } from './ownership.js';
 import { silentLogger, type Logger } from './logger.js';
 import { createPureTransitions } from './pureTransition.js';
-import { rehydrate, type Rehydrated } from './rehydrate.js';
+import { rehydrate, toMachineEvent, type Rehydrated } from './rehydrate.js';
 import { isFinal, stateOf } from './stateOf.js';
 
 /** What a command or query answers about an actor. */
@@ -67,6 +68,11 @@ export interface ActorRuntimeOptions {
   readonly newId: (seed?: string) => string;
   /** Attempts when another writer appended first (default 5). */
   readonly maxAttempts?: number;
+  /**
+   * Which actors this process runs effects and deadlines for (default: all of them). Actors
+   * owned elsewhere still take commands here; their owner acts on what is appended.
+   */
+  readonly ownership?: Ownership;
 }
 
 interface Hosted extends Rehydrated {
@@ -100,6 +106,7 @@ export class ActorRuntime {
   private readonly clock: () => Date;
   private readonly newId: (seed?: string) => string;
   private readonly maxAttempts: number;
+  private readonly ownership: Ownership;
   private readonly hosted = new Map<string, Hosted>();
   private readonly mutex = new KeyedMutex();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -116,6 +123,7 @@ export class ActorRuntime {
     this.clock = options.clock ?? (() => new Date());
     this.newId = options.newId;
     this.maxAttempts = options.maxAttempts ?? 5;
+    this.ownership = options.ownership ?? soleOwnership;
     for (const definition of options.definitions) {
       this.definitions.set(definition.kind, definition);
       this.schemas.register(definition.kind, definition.eventSchemas);
@@ -138,30 +146,85 @@ export class ActorRuntime {
         pending.push({ kind: head.actorKind, id: head.actorId });
       }
     }
+    const owned = await this.ownership.claimAtStart(pending);
     let recovered = 0;
-    const queue = [...pending];
+    const queue = [...owned];
     const worker = async (): Promise<void> => {
       for (let next = queue.shift(); next; next = queue.shift()) {
-        const { kind, id } = next;
-        try {
-          await this.mutex.run(streamNameOf(kind, id), async () => {
-            const hosted = await this.load(kind, id);
-            this.armDeadlines(hosted);
-            const definition = this.definitionOf(kind);
-            // Each request its own key: outcomes of two recovered effects must not dedupe each other.
-            for (const [index, request] of (definition.recover?.(hosted.snapshot as never) ?? []).entries()) {
-              this.runEffect(hosted, request, hosted.version, `recover.${hosted.version}.${index}`);
-            }
-          });
-          recovered++;
-        } catch (e) {
-          this.logger.error({ err: e, kind, id }, 'actor could not be recovered');
-        }
+        if (await this.adopt(next.kind, next.id)) recovered++;
       }
     };
     await Promise.all(Array.from({ length: 16 }, worker));
-    this.logger.info({ recovered, kinds: this.kinds() }, 'runtime started');
+    this.logger.info({ recovered, unfinished: pending.length, kinds: this.kinds() }, 'runtime started');
     return { recovered };
+  }
+
+  /**
+   * Takes over an actor whose lease this process now holds: rebuilt from its events (whatever was
+   * cached of it before is dropped), deadlines armed, and the effects its state waits on issued
+   * again by its definition's `recover()`. False when it could not be read.
+   */
+  async adopt(kind: string, id: string): Promise<boolean> {
+    try {
+      await this.mutex.run(streamNameOf(kind, id), async () => {
+        this.evict(kind, id);
+        const hosted = await this.load(kind, id);
+        if (hosted.version === 0 || isFinal(hosted.snapshot)) {
+          this.ownership.finished(kind, id);
+          return;
+        }
+        this.armDeadlines(hosted);
+        const definition = this.definitionOf(kind);
+        // Each request its own key: outcomes of two recovered effects must not dedupe each other.
+        for (const [index, request] of (definition.recover?.(hosted.snapshot as never) ?? []).entries()) {
+          this.runEffect(hosted, request, hosted.version, `recover.${hosted.version}.${index}`);
+        }
+      });
+      return true;
+    } catch (e) {
+      this.logger.error({ err: e, kind, id }, 'actor could not be recovered');
+      return false;
+    }
+  }
+
+  /**
+   * Gives an actor up at once (its lease is lost or about to be): its effects in flight are told
+   * to stop and their outcomes are no longer recorded, its deadlines are disarmed.
+   */
+  release(kind: string, id: string): void {
+    const key = streamNameOf(kind, id);
+    this.actorAborts.get(key)?.abort(new Error(`${kind} ${id} is no longer owned by this process`));
+    this.actorAborts.delete(key);
+    this.evict(kind, id);
+  }
+
+  /**
+   * The store holds `version` of an actor (seen on the event stream): when this process owns it
+   * and has not folded that far, the transitions another process appended are folded now and their
+   * effects run here.
+   */
+  async follow(kind: string, id: string, version: number): Promise<void> {
+    if (this.stopped || !this.definitions.has(kind) || !this.ownership.owns(kind, id)) return;
+    const key = streamNameOf(kind, id);
+    if ((this.hosted.get(key)?.version ?? 0) >= version) return;
+    await this.mutex.run(key, async () => {
+      if ((this.hosted.get(key)?.version ?? 0) >= version) return;
+      if (!this.hosted.has(key)) {
+        // Owned but not held (claimed moments ago and its adoption still queued): adoption reads it all.
+        return;
+      }
+      await this.load(kind, id, true);
+    });
+  }
+
+  /** Unfinished actors this process owns and holds, by kind. */
+  ownedCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const hosted of this.hosted.values()) {
+      if (!this.ownership.owns(hosted.kind, hosted.id)) continue;
+      counts[hosted.kind] = (counts[hosted.kind] ?? 0) + 1;
+    }
+    return counts;
   }
 
   /** Stops timers and waits (up to `graceMs`) for effects in flight; later outcomes are dropped. */
@@ -292,6 +355,9 @@ export class ActorRuntime {
         if (origin.kind === 'internal') return this.viewOf(hosted);
         throw new UnknownActorError(kind, id);
       }
+      // Fencing: an outcome or deadline of an actor this process no longer owns is not recorded;
+      // its new owner re-issued the work.
+      if (origin.kind === 'internal' && !this.ownership.owns(kind, id)) return this.viewOf(hosted);
       const time = this.clock().toISOString();
       const machineEvent: MachineEvent = { type: input.type, data: input.data, time };
       if (!hosted.snapshot.can(machineEvent)) {
@@ -330,10 +396,14 @@ export class ActorRuntime {
           : origin.kind === 'internal'
             ? `${kind}.${id}.${origin.key}`
             : undefined;
+      // A new actor's lease is claimed beside its first append, not after it.
+      const claim = hosted.version === 0 ? this.ownership.claimNew(kind, id) : undefined;
       let appended;
       try {
         appended = await this.store.append(envelope, idempotencyKey === undefined ? {} : { idempotencyKey });
       } catch (e) {
+        // Claimed an actor another process created first: it is ours to run, as a takeover.
+        if (claim) void claim.then((owner) => (owner ? this.track(this.adopt(kind, id), hosted, 'adoption') : undefined));
         if (isVersionConflictError(e) || isDuplicateEventError(e)) {
           // Someone else wrote first (another process, or this request before a crash):
           // re-read and decide again; the command-id check above answers a retried request.
@@ -356,6 +426,7 @@ export class ActorRuntime {
         commandIds: requestId !== undefined ? new Map([...hosted.commandIds, [requestId, envelope.version]]) : hosted.commandIds,
       };
       this.hosted.set(streamNameOf(kind, id), updated);
+      const owner = claim ? await claim : this.ownership.owns(kind, id);
       this.logger.info(
         {
           kind,
@@ -368,20 +439,52 @@ export class ActorRuntime {
         },
         `${kind} ${id}: ${envelope.previousState ?? '(new)'} -> ${envelope.state} on ${envelope.type}`,
       );
-      this.armDeadlines(updated);
-      if (envelope.final) {
-        // Work the actor no longer waits for (a fetch when it is cancelled) is told to stop; the
-        // final transition's own actions (a clean-up) get a fresh signal below.
-        this.actorAborts.get(streamNameOf(kind, id))?.abort(new Error(`${kind} ${id} is ${envelope.state}`));
-        this.actorAborts.delete(streamNameOf(kind, id));
-      }
-      actions.forEach((action, index) => {
-        const request: EffectRequest = { type: action.type, params: action.params };
-        this.runEffect(updated, request, envelope.version, `effect.${envelope.version}.${index}`);
-      });
-      if (envelope.final) this.evict(kind, id);
+      // Not the owner: the transition is on record, and the owner, following the stream, acts on it.
+      if (owner) this.acted(updated, envelope.version, envelope.final, actions);
+      else if (envelope.final) this.evict(kind, id);
       return this.viewOf(updated);
     }
+  }
+
+  /** What the owner does once a transition is on record: deadlines, effects, and at the end the lease. */
+  private acted(hosted: Hosted, version: number, final: boolean, actions: ReadonlyArray<{ type: string; params?: unknown }>): void {
+    const { kind, id } = hosted;
+    this.armDeadlines(hosted);
+    if (final) {
+      // Work the actor no longer waits for (a fetch when it is cancelled) is told to stop; the
+      // final transition's own actions (a clean-up) get a fresh signal below.
+      this.actorAborts.get(streamNameOf(kind, id))?.abort(new Error(`${kind} ${id} is ${stateOf(hosted.snapshot)}`));
+      this.actorAborts.delete(streamNameOf(kind, id));
+    }
+    actions.forEach((action, index) => {
+      const request: EffectRequest = { type: action.type, params: action.params };
+      this.runEffect(hosted, request, version, `effect.${version}.${index}`);
+    });
+    if (final) {
+      this.evict(kind, id);
+      this.ownership.finished(kind, id);
+    }
+  }
+
+  /**
+   * Folds, one by one, transitions another process appended to an actor this process owns, and
+   * acts on each as if it had appended it (the same effect keys, so an outcome recorded twice is
+   * a duplicate).
+   */
+  private foldForeign(cached: Hosted, events: readonly RecordedEvent[]): Hosted {
+    const definition = this.definitionOf(cached.kind);
+    const transitions = createPureTransitions(definition.machine, { id: cached.id });
+    let current = cached;
+    for (const event of events) {
+      const [, actions] = transitions.next(current.snapshot, toMachineEvent(event));
+      const folded = rehydrate(definition, cached.id, [event], current);
+      current = { ...folded, kind: cached.kind, id: cached.id, timers: cached.timers };
+      if (!event.final) this.hosted.set(streamNameOf(cached.kind, cached.id), current);
+      this.logger.debug({ kind: cached.kind, id: cached.id, event: event.type, version: event.version }, 'owner acts on a transition appended elsewhere');
+      this.acted(current, event.version, event.final, actions);
+      if (event.final) break;
+    }
+    return current;
   }
 
   private async load(kind: string, id: string, refresh = false): Promise<Hosted> {
@@ -390,6 +493,7 @@ export class ActorRuntime {
     const definition = this.definitionOf(kind);
     if (cached && !refresh) return cached;
     const events = await this.store.readStream(kind, id, (cached?.version ?? 0) + 1);
+    if (cached && events.length > 0 && !this.stopped && this.ownership.owns(kind, id)) return this.foldForeign(cached, events);
     const folded = rehydrate(definition, id, events, cached);
     const hosted: Hosted = { ...folded, kind, id, timers: cached?.timers ?? new Map() };
     if (hosted.version > 0 && !isFinal(hosted.snapshot)) this.hosted.set(key, hosted);
@@ -439,7 +543,7 @@ export class ActorRuntime {
   }
 
   private armDeadlines(hosted: Hosted): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.ownership.owns(hosted.kind, hosted.id)) return;
     const deadlines = deadlinesOf(hosted.snapshot);
     for (const [name, armed] of hosted.timers) {
       if (deadlines[name]?.at !== armed.at) {

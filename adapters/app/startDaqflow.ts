@@ -48,6 +48,10 @@ import { OutageLog, type OutageState } from './outageLog.js';
 import { createDaqflowMetrics, type DaqflowMetrics } from '../http/daqflowMetrics.js';
 import { meteredEventStore } from './meteredEventStore.js';
 import type { BatchReport } from '../../projections/projector.js';
+import { startLeases, type LeaseManager } from '../ownership/leaseManager.js';
+import { followStream } from '../ownership/followStream.js';
+import { leasedProjector } from './leasedProjector.js';
+import { resolveRoles, type Roles } from './roles.js';
 
 export interface Daqflow {
   readonly nc: NatsConnection;
@@ -59,6 +63,9 @@ export interface Daqflow {
   readonly bsread: BsreadSource;
   /** The Prometheus registry of this process and the hooks that feed it. */
   readonly metrics: DaqflowMetrics;
+  /** This process's roles, and its leases (presence, actors it owns, the projector's). */
+  readonly roles: Roles;
+  readonly leases: LeaseManager;
   /** Calls `listener` after each batch the projector committed; returns the unsubscribe. */
   onProjected(listener: (report: BatchReport) => void): () => void;
   /** Whether NATS and PostgreSQL answer, as the outage logs last saw them. */
@@ -146,6 +153,9 @@ export const startDaqflow = async (
   jobModules: readonly JobModule[] = registeredJobModules,
 ): Promise<Daqflow> => {
   const allActorDefinitions = jobModules.map((m) => m.definition);
+  const roles = resolveRoles(config.roles, jobModules.map((m) => m.name));
+  const roleOfKind = new Map(jobModules.map((m) => [m.storedKind, m.name]));
+  const hostsKind = (kind: string): boolean => roles.has(roleOfKind.get(kind) ?? kind);
   const allProjections = [...coreProjections, ...jobModules.flatMap((m) => m.projections ?? [])];
   const steps = new Map<StopStep, () => Promise<unknown>>();
   const metrics = createDaqflowMetrics({
@@ -251,8 +261,21 @@ export const startDaqflow = async (
       const prepare = await module.preparers?.(context);
       if (prepare) preparers[module.storedKind] = prepare;
     }
+    // Presence first: actors this process claims must never name a process the others cannot see.
+    const leases = await startLeases({
+      nc,
+      stream: config.stream,
+      replicas: config.streamReplicas,
+      node: config.node,
+      roles: roles.names,
+      hostsKind,
+      projectorRole: roles.has('projector'),
+      settings: { ttlMs: config.leaseTtlMs },
+      logger: logger.child({ component: 'leases' }),
+    });
     const runtime = new ActorRuntime({
       store: meteredEventStore(store, (event) => metrics.appended(event)),
+      ownership: leases,
       schemas,
       definitions: allActorDefinitions,
       effects: Object.fromEntries(Object.entries(effects).map(([kind, handlers]) => [kind, metrics.instrumentEffects(kind, handlers)])),
@@ -261,12 +284,20 @@ export const startDaqflow = async (
     });
     // Effects get a share of the time a stop may take; what is still running after it resumes
     // from its events at the next start.
-    steps.set('actor runtime', () => runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2))));
+    // Set once the runtime has started; the stop step may run before that (a failed start).
+    const following: { follower?: { stop(): Promise<void> } } = {};
+    steps.set('actor runtime', async () => {
+      await following.follower?.stop();
+      await runtime.stop(Math.min(5_000, Math.floor(config.shutdownTimeoutMs / 2)));
+      // Its presence removed, the others take its actors over at their next scan.
+      await leases.stop();
+    });
+    leases.bind(runtime);
     bound.runtime = runtime;
     const projectorLogger = logger.child({ component: 'projector' });
     // The thread has its own connections and reports no batches to this process: the metrics and
     // the status pages' live feed follow the projector only when it runs inline.
-    const projector =
+    const startLiveProjector = (): Projector =>
       config.projector === 'thread'
         ? startProjectorThread(
             { nats: natsSettingsOf(config, urls.natsUrl), databaseUrl: urls.databaseUrl, stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
@@ -283,6 +314,9 @@ export const startDaqflow = async (
               for (const listener of projectedListeners) listener(report);
             },
           });
+    // One process at a time runs it (its lease); the others stand by and read its checkpoint.
+    const projector = leasedProjector(startLiveProjector, db, projectorLogger);
+    if (roles.has('projector')) leases.onProjectorLease((held) => projector.held(held));
     metrics.bind({ db, store, projector, bsread });
     steps.set('projector', async () => {
       // What the runtime appended up to its stop goes into the tables now rather than at the
@@ -292,10 +326,23 @@ export const startDaqflow = async (
       );
       await projector.stop();
     });
+    // The follower starts where the stream stood before the actors were rebuilt: what others append
+    // meanwhile is folded by the owner once, whichever comes first.
+    const followFrom = (await store.lastPosition()) + 1;
     await runtime.start();
+    following.follower = followStream({
+      store,
+      from: followFrom,
+      hostsKind,
+      owns: (kind, id) => leases.owns(kind, id),
+      follow: (kind, id, version) => runtime.follow(kind, id, version),
+      noticed: (kind, id, final) => leases.noticed(kind, id, final),
+      logger: logger.child({ component: 'follower' }),
+    });
+    leases.start();
     const kinds = [];
     for (const module of jobModules) {
-      if (!module.service) continue;
+      if (!module.service || !roles.has('api')) continue;
       const prepare = module.apiPreparers
         ? await module.apiPreparers(contextOf(module))
         : apiPreparers(preparers, module.storedKind, () => new Date());
@@ -308,14 +355,17 @@ export const startDaqflow = async (
         ...(prepare ? { prepare } : {}),
       });
     }
-    const api = await startApi(nc, {
-      runtime,
-      queries: createStatusQueries(db),
-      logger: logger.child({ component: 'api' }),
-      kinds,
-      subjectPrefix: config.subjectPrefix,
-    });
-    steps.set('request API', () => api.stop());
+    if (roles.has('api')) {
+      const api = await startApi(nc, {
+        runtime,
+        queries: createStatusQueries(db),
+        logger: logger.child({ component: 'api' }),
+        kinds,
+        subjectPrefix: config.subjectPrefix,
+        processMetadata: { process: leases.processId, node: config.node, roles: roles.names.join(',') },
+      });
+      steps.set('request API', () => api.stop());
+    }
     const services: JobService[] = [];
     const stopAll = (stopWith: JobService['stopWith']) => async (): Promise<void> => {
       for (const service of services.filter((s) => s.stopWith === stopWith)) {
@@ -325,7 +375,9 @@ export const startDaqflow = async (
     };
     steps.set('job services', stopAll('requests'));
     steps.set('job clean-up', stopAll('effects'));
-    for (const module of jobModules) services.push(...((await module.start?.(contextOf(module))) ?? []));
+    for (const module of jobModules) {
+      if (roles.has(module.name)) services.push(...((await module.start?.(contextOf(module))) ?? []));
+    }
     let stopping: Promise<void> | undefined;
     return {
       nc,
@@ -335,6 +387,8 @@ export const startDaqflow = async (
       projector,
       bsread,
       metrics,
+      roles,
+      leases,
       onProjected: (listener) => {
         projectedListeners.add(listener);
         return () => projectedListeners.delete(listener);

@@ -28,6 +28,10 @@ export interface GlobalOptions {
   readonly logLevel?: string;
   /** false from `--no-install` (commander's default for it is true: only false is passed on). */
   readonly install?: boolean;
+  /** `daqflow up --roles`: comma-separated roles of this process. */
+  readonly roles?: string;
+  /** `daqflow up --node`: the node name in this process's presence entry. */
+  readonly node?: string;
 }
 
 export interface CliContext {
@@ -74,6 +78,8 @@ export const cliContext = (options: GlobalOptions, defaults: { logLevel?: string
     subjectPrefix: options.subjectPrefix,
     logLevel: options.logLevel,
     install: options.install === false ? false : undefined,
+    roles: options.roles,
+    node: options.node,
   };
   const config = loadConfig({ file: options.config, flags });
   // Tools print their answer on stdout; they log only warnings unless a level was set somewhere.

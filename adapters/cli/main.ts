@@ -40,7 +40,9 @@ Configuration: DAQFLOW_* environment variables, a --config YAML file, then flags
 withGlobalOptions(
   program
     .command('up')
-    .description('run every role in this process: actor runtime, projections, NATS request API')
+    .description('run daqflow: the actor runtime, projections and NATS request API, or the roles given')
+    .option('--roles <roles>', 'what this process runs, comma-separated: all (default), api, projector, or job kinds by name (demo, grabs, schedules, acquisitions, reports, notifications) (DAQFLOW_ROLES)')
+    .option('--node <name>', 'name of this process\'s node in the leases and `daqflow status` (DAQFLOW_NODE, default the host name)')
     .option('--no-install', 'never install a missing Debian package (nats-server): fail instead (DAQFLOW_INSTALL=false)')
     .addHelpText(
       'after',
@@ -57,12 +59,18 @@ that it stops its servers anyway and exits 1. A second Ctrl-C a moment later exi
 NATS or PostgreSQL going away does not stop it: jobs wait for what they need and resume when the
 server is back (docs/operations.md).
 
+Several processes may share one NATS and one PostgreSQL: each unfinished job has one owner process
+(a lease in NATS) that runs its effects; when an owner dies its jobs are taken over within
+DAQFLOW_LEASE_TTL_MS (default 10000) and a few seconds (docs/architecture.md, "Several processes").
+Only processes with a kind's role own jobs of that kind; one process at a time runs the projector.
+
 The projector runs on the runtime's event loop (DAQFLOW_PROJECTOR=inline); thread gives it a worker
 thread of its own, which keeps up better under heavy job traffic (docs/operations.md).
 
 Examples:
   npx daqflow up
-  DAQFLOW_NATS_URL=nats://nats1:4222 DAQFLOW_DATABASE_URL=postgres://daq@db/daqflow npx daqflow up`,
+  DAQFLOW_NATS_URL=nats://nats1:4222 DAQFLOW_DATABASE_URL=postgres://daq@db/daqflow npx daqflow up
+  npx daqflow up --roles api,projector --nats-url nats://nats1:4222 --database-url postgres://daq@db/daqflow`,
     ),
 ).action((_, command: Command) => runUp(command.optsWithGlobals()));
 

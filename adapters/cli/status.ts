@@ -10,6 +10,8 @@ import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { abridged, table } from './format.js';
 import { jobModules } from '../jobs/registry.js';
+import type { ProcessPresence } from '../ownership/leaseManager.js';
+import { ownedTotal, readPresence } from '../ownership/readPresence.js';
 
 export interface StatusOptions extends GlobalOptions {
   readonly kind?: string;
@@ -33,18 +35,39 @@ const lagOf = async (
   context: ReturnType<typeof cliContext>,
   natsUrl: string,
   db: Kysely<Database>,
-): Promise<ProjectionLag | { readonly error: string }> => {
+): Promise<{ lag: ProjectionLag | { readonly error: string }; processes: ProcessPresence[] | { readonly error: string } }> => {
   try {
     const nc = await connectNats(natsUrl, 'daqflow-cli');
     try {
       const store = createJetStreamEventStore({ nc, stream: context.config.stream, subjectPrefix: eventSubjectPrefix(context.config) });
-      return await readProjectionLag(db, store);
+      const lag = await readProjectionLag(db, store).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+      const processes = await readPresence(nc, context.config.stream).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+      return { lag, processes };
     } finally {
       await closeNats(nc);
     }
   } catch (e) {
-    return { error: e instanceof Error ? e.message : String(e) };
+    const error = { error: e instanceof Error ? e.message : String(e) };
+    return { lag: error, processes: error };
   }
+};
+
+/** The processes section: one line each, what it runs and how many actors it owns. */
+const processesText = (processes: ProcessPresence[] | { readonly error: string }): string => {
+  if ('error' in processes) return `processes: unknown (${processes.error})`;
+  if (processes.length === 0) return 'processes: none running';
+  return `processes\n${table(
+    ['NODE', 'PROCESS', 'PID', 'ROLES', 'OWNS', 'PROJECTOR', 'RENEWED'],
+    processes.map((p) => [
+      p.node,
+      p.process,
+      String(p.pid),
+      p.roles.join(','),
+      `${ownedTotal(p)}${ownedTotal(p) ? ` (${Object.entries(p.owned).map(([k, n]) => `${k} ${n}`).join(', ')})` : ''}`,
+      p.projector ? 'runs' : '-',
+      p.renewedAt,
+    ]),
+  )}`;
 };
 
 /** `daqflow status`: the status rows of the projections, newest first, then the schedules, then the projections' lag. */
@@ -62,14 +85,14 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
         throw e;
       },
     );
-    const lag = await lagOf(context, servers.natsUrl, db);
+    const { lag, processes } = await lagOf(context, servers.natsUrl, db);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ items: rows, projections: lag }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ items: rows, projections: lag, processes }, null, 2)}\n`);
       return;
     }
     const lagLine = 'error' in lag ? `projections: lag unknown (${lag.error})` : projectionLagText(lag);
     if (rows.length === 0) {
-      process.stdout.write(`no actors yet (start one: npx daqflow demo)\n${lagLine}\n`);
+      process.stdout.write(`no actors yet (start one: npx daqflow demo)\n${lagLine}\n\n${processesText(processes)}\n`);
       return;
     }
     process.stdout.write(
@@ -83,7 +106,7 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
       const text = await module.statusSection.text(db, { state: options.state });
       if (text) process.stdout.write(`\n${module.statusSection.title}\n${text}\n`);
     }
-    process.stdout.write(`\n${lagLine}\n`);
+    process.stdout.write(`\n${lagLine}\n\n${processesText(processes)}\n`);
   } finally {
     await db.destroy();
     await servers.stop();

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { isTimeZone } from '../../actors/grabs/grabWindow.js';
@@ -84,6 +85,9 @@ export const configKeys = {
   notifyLinkBase: 'DAQFLOW_NOTIFY_LINK_BASE',
   http: 'DAQFLOW_HTTP',
   projector: 'DAQFLOW_PROJECTOR',
+  roles: 'DAQFLOW_ROLES',
+  node: 'DAQFLOW_NODE',
+  leaseTtlMs: 'DAQFLOW_LEASE_TTL_MS',
   install: 'DAQFLOW_INSTALL',
 } as const;
 
@@ -110,6 +114,8 @@ export const parseHttpAddress = (text: string): HttpAddress | 'none' | string =>
 
 /** Dot-separated tokens: what may stand before every daqflow subject. */
 export const subjectPrefixPattern = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+const hostnameToken = (): string => hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 128) || 'node';
 
 const configSchema = z.strictObject({
   home: z.string().min(1).default('.daqflow'),
@@ -214,6 +220,23 @@ const configSchema = z.strictObject({
    * loop it shares with the runtime (docs/operations.md says how to choose).
    */
   projector: z.enum(['thread', 'inline']).default('inline'),
+  /**
+   * What this process runs (docs/architecture.md, "Several processes"): `api`, `projector`, and
+   * job kinds by their module name (`demo`, `grabs`, …); `all` (the default) is every one.
+   * Unknown names are refused where the module list is known (`daqflow up`).
+   */
+  roles: z
+    .string()
+    .transform((v) => v.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'role names are lower-case words, e.g. api,grabs')).min(1))
+    .default(['all']),
+  /** The name of this process's node in its presence entry (default: the host name). */
+  node: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, '1-128 of A-Z a-z 0-9 _ . -').default(() => hostnameToken()),
+  /**
+   * How long an actor's owner may go without renewing its presence before other processes take
+   * its actors over; the owner stops their effects a third of it earlier.
+   */
+  leaseTtlMs: z.coerce.number().int().min(1_500).max(600_000).default(10_000),
   /**
    * Whether the embedded default may install the Debian package it needs (nats-server) when it
    * is missing; false (`daqflow up --no-install`) refuses with an error instead. A service

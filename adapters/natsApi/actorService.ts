@@ -34,6 +34,8 @@ export interface ActorServiceOptions {
   readonly maxBodyBytes?: number;
   /** Commands whose request body is resolved before the runtime sees it (see {@link CommandPreparer}). */
   readonly prepare?: Readonly<Record<string, CommandPreparer>>;
+  /** More `$SRV.INFO` metadata: the process behind the service. */
+  readonly processMetadata?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -119,7 +121,7 @@ export const addActorService = async (nc: NatsConnection, options: ActorServiceO
     name: options.serviceName,
     version: options.version,
     description: options.description,
-    metadata: { kind },
+    metadata: { ...options.processMetadata, kind },
     statsHandler: (endpoint) => Promise.resolve(guard.statsFor(endpoint.subject)),
   });
   const group = service.addGroup(options.subjectGroup);

@@ -37,6 +37,8 @@ export interface StartApiOptions {
   readonly maxBodyBytes?: number;
   /** Version the services report (default: the package version). */
   readonly version?: string;
+  /** Added to each actor service's `$SRV.INFO` metadata: which process answers (process id, node, roles). */
+  readonly processMetadata?: Readonly<Record<string, string>>;
 }
 
 /** The API's services, and how to stop them all. */
@@ -94,6 +96,7 @@ export const startApi = async (nc: NatsConnection, options: StartApiOptions): Pr
           version,
           logger: options.logger,
           definition: entry.definition,
+          ...(options.processMetadata ? { processMetadata: options.processMetadata } : {}),
           ...(entry.prepare ? { prepare: entry.prepare } : {}),
           ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
         }),

@@ -36,7 +36,7 @@ const helpCases: ReadonlyArray<{ readonly args: string[]; readonly names: string
   { args: ['grab', 'events'], names: ['--max-evt', '--event-channel', '--first-only', '--stopat', '--days', ...globalOptions] },
   { args: ['grab', 'get'], names: ['<id>', '--follow', '--json'] },
   { args: ['stats'], names: ['list', 'export'] },
-  { args: ['up'], names: globalOptions },
+  { args: ['up'], names: ['--roles', '--node', 'DAQFLOW_LEASE_TTL_MS', ...globalOptions] },
   { args: ['demo'], names: ['--steps', '--interval-ms', ...globalOptions] },
   { args: ['status'], names: ['--kind', '--state', '--limit', '--json', ...globalOptions] },
   { args: ['history'], names: ['<id>', '--kind', '--json', ...globalOptions] },

@@ -59,6 +59,8 @@ export interface FakeArchiverServer {
   readonly url: string;
   /** Every getData.json request so far, in arrival order. */
   requests(): FakeRequest[];
+  /** When each of `requests()` arrived (Date.now()), in the same order. */
+  arrivals(): number[];
   /**
    * Answers the next `n` requests with `status` (default 503) and a short text body; with
    * `match`, only requests it accepts take these faults (others pass untouched).
@@ -107,6 +109,7 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
   const pvs = options.pvs ?? {};
   const lookbackMs = options.priorLookbackMs ?? 10_000;
   const log: FakeRequest[] = [];
+  const arrivals: number[] = [];
   type Fault = ({ kind: 'fail'; status: number } | { kind: 'delay'; ms: number } | { kind: 'cut' }) & {
     match?: (request: FakeRequest) => boolean;
   };
@@ -182,6 +185,7 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
     const to = url.searchParams.get('to');
     const entry: FakeRequest = { pv, from, to, status: 200 };
     log.push(entry);
+    arrivals.push(Date.now());
     const answer = (status: number, text: string): void => {
       entry.status = status;
       res.writeHead(status, { 'content-type': 'text/html' }).end(`<html><body><h1>${text}</h1></body></html>`);
@@ -245,6 +249,7 @@ export async function startFakeArchiverAppliance(options: FakeArchiverOptions = 
   return {
     url: `http://127.0.0.1:${port}/retrieval`,
     requests: () => log.map((r) => ({ ...r })),
+    arrivals: () => [...arrivals],
     failNext(n, status = 503, match) {
       for (let i = 0; i < n; i++) faults.push({ kind: 'fail', status, ...(match ? { match } : {}) });
     },
