@@ -1,9 +1,17 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { actorStatusProjection } from '../../projections/actorStatus.projection.js';
+import { setCheckpoint } from '../../projections/checkpoints.js';
+import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
+import { appendDemoHistories } from '../../test/harness/demoEvents.js';
+import { testStream } from '../../test/harness/testNames.js';
+import { closeNats, connectNats } from '../jetstream/connection.js';
+import { ensureEventStream } from '../jetstream/eventStream.js';
+import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { useTestDatabase } from '../../test/harness/testDatabase.js';
 import { runStatus, type StatusOptions } from './status.js';
 
@@ -58,5 +66,32 @@ describe('daqflow status with schedules', () => {
     const json = JSON.parse(await status({ json: true })) as { items: unknown[]; projections: { error?: string } };
     expect(json.items.length).toBeGreaterThan(0);
     expect(json.projections.error).toEqual(expect.any(String));
+  });
+});
+
+describe('daqflow status on a stream', () => {
+  it('says how far the projections trail the stream, in events and seconds', async () => {
+    const names = testStream();
+    const nc = await connectNats(inject('natsUrl'), 'status-lag-spec');
+    const jsm = await jetstreamManager(nc);
+    try {
+      await ensureEventStream(jsm, names);
+      const store = createJetStreamEventStore({ nc, ...names });
+      const last = await appendDemoHistories(store, ['status-lag-a', 'status-lag-b'], 2);
+      await store.close();
+      // The stream's subject prefix is `<configured prefix>.events`.
+      const subjectPrefix = names.subjectPrefix.replace(/\.events$/, '');
+      await setCheckpoint(database.db, DEFAULT_PROJECTOR_NAME, 1);
+      const behind = (await status({ stream: names.stream, subjectPrefix })).split('\n\nprojections: ')[1];
+      expect(behind).toMatch(new RegExp(`^${last - 1} events \\(\\d+\\.\\d s\\) behind the stream, at position 1 of ${last}\\n$`));
+      const json = JSON.parse(await status({ stream: names.stream, subjectPrefix, json: true })) as { projections: Record<string, number> };
+      expect(json.projections).toMatchObject({ streamPosition: last, projectedPosition: 1, eventsBehind: last - 1 });
+      expect(json.projections.secondsBehind).toBeGreaterThanOrEqual(0);
+      await setCheckpoint(database.db, DEFAULT_PROJECTOR_NAME, last);
+      expect((await status({ stream: names.stream, subjectPrefix })).split('\n\nprojections: ')[1]).toBe(`up to date with the stream at position ${last}\n`);
+    } finally {
+      await jsm.streams.delete(names.stream).catch(() => undefined);
+      await closeNats(nc);
+    }
   });
 });

@@ -29,6 +29,21 @@ const ackWaitMs = 60_000;
  * which (AckPolicy.All) covers everything before it.
  */
 const maxUnacked = 10_000;
+/**
+ * Longest wait for a message the server said was coming (the last delivery counted more
+ * pending) before the batch in hand is handed on anyway. The count is not a promise: nats-server
+ * 2.9.10 was seen reporting 2 pending on every delivery up to the stream's end, and a consumer
+ * with a cap on unacked messages, another reader of the same durable consumer, or a redelivery
+ * the reader skips leave it unkept as well. A batch waiting for it would wait for the next event
+ * to be appended, which may never come.
+ */
+const promisedMessageWaitMs = 50;
+/**
+ * A batch older than this (since its first event) waits for no promised message any more, it
+ * only takes what is already at hand: a count that stays too high under steady traffic would
+ * otherwise grow every batch to its full size, a second of lag at 2,000 events/s.
+ */
+const batchAgeMs = 100;
 
 /** Whether an existing durable consumer would deliver exactly from `from` on, as we would make it. */
 const resumesAt = (info: ConsumerInfo, from: number, filter: string): boolean =>
@@ -72,6 +87,21 @@ const openDurable = async (ctx: StoreContext, name: string, from: number): Promi
   }
   return ctx.js.consumers.get(ctx.stream, name);
 };
+
+/**
+ * Whether `promise` settles within `ms`, or, with `ms` 0, before the event loop's next turn
+ * (it was as good as ready).
+ */
+const settlesWithin = (promise: Promise<unknown>, ms: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const timer = ms > 0 ? setTimeout(() => resolve(false), ms) : setImmediate(() => resolve(false));
+    const settled = (): void => {
+      if (ms > 0) clearTimeout(timer as NodeJS.Timeout);
+      else clearImmediate(timer as NodeJS.Immediate);
+      resolve(true);
+    };
+    promise.then(settled, settled);
+  });
 
 /** A live subscription over an ordered consumer, or over a durable pull consumer when named. */
 class JetStreamSubscription implements EventSubscription {
@@ -125,8 +155,36 @@ class JetStreamSubscription implements EventSubscription {
       });
       if (this.closed) return;
       let batch: RecordedEvent[] = [];
-      for await (const m of messages) {
+      const delivered = messages[Symbol.asyncIterator]();
+      // The next delivery asked for and not yet taken: a batch that ends without it keeps it.
+      let asked: Promise<IteratorResult<JsMsg>> | undefined;
+      const nextDelivery = (): Promise<IteratorResult<JsMsg>> => (asked ??= delivered.next());
+      // Whether the last delivery (of any kind) said the server had more after it.
+      let morePending = false;
+      // When the first event of the batch in hand came.
+      let batchStarted = 0;
+      for (;;) {
+        // Whether a batch ends is decided here, where the reader waits, and nowhere else: a
+        // message that adds nothing to the batch (a redelivery, one that does not decode) can
+        // then never leave a batch waiting for the next event to be appended. A batch takes
+        // every message already at hand: under load the client pulls ahead, and the messages
+        // the server sent while the last batch was being written each say "pending 0" as of
+        // their own sending, so cutting at each of them made batches of a few dozen events, a
+        // transaction each. When the server said more was coming, the batch waits for it, but
+        // only for so long (promisedMessageWaitMs, batchAgeMs).
+        const waitMs = morePending ? Math.min(promisedMessageWaitMs, batchStarted + batchAgeMs - performance.now()) : 0;
+        if (batch.length > 0 && !(await settlesWithin(nextDelivery(), Math.max(0, waitMs)))) {
+          const out = batch;
+          batch = [];
+          yield out;
+          if (this.closed) return;
+        }
+        const result = await nextDelivery();
+        asked = undefined;
+        if (result.done) break;
+        const m = result.value;
         if (this.closed) return;
+        morePending = m.info.pending > 0;
         if (m.seq < this.next) continue;
         this.next = m.seq + 1;
         if (this.durable !== undefined) {
@@ -134,12 +192,8 @@ class JetStreamSubscription implements EventSubscription {
           if (this.unacked.length > 2 * maxUnacked) this.unacked.splice(0, this.unacked.length - maxUnacked);
         }
         const event = this.ctx.decode(m.data, m.seq);
-        if (event) batch.push(event);
-        // A batch ends when it is full or when the server had nothing after this message. The
-        // client's queue is not consulted: its count (getPending) also counts status callbacks
-        // already run, so it can say a message waits when none does, and a batch held for it
-        // would wait for the next event to arrive (seen as projections stuck short of the end).
-        if (batch.length > 0 && (batch.length >= this.batchSize || m.info.pending === 0)) {
+        if (event && batch.push(event) === 1) batchStarted = performance.now();
+        if (batch.length >= this.batchSize) {
           const out = batch;
           batch = [];
           yield out;
