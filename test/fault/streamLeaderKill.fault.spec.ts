@@ -67,7 +67,7 @@ beforeAll(async () => {
     DAQFLOW_ARCHIVER_URL: archiver.url,
     DAQFLOW_DATA_ROOT: dataRoot,
   };
-}, 90_000);
+}, 240_000);
 
 afterEach(async () => {
   await killAllDaqflowProcesses();
@@ -196,8 +196,8 @@ describe('an R3 event stream whose leader is killed with -9 while jobs run', () 
         );
         return views.every((v) => v.kind === 'ok' && v.body.final === true) ? views : undefined;
       },
-      240_000,
-      500,
+      420_000,
+      1_000,
     ).catch(async (e: unknown) => {
       // What the stream says of the jobs that did not end, and what daqflow logged.
       const stored = await readWholeStream(liveUrl(), environment.stream, environment.prefix);
@@ -258,5 +258,5 @@ describe('an R3 event stream whose leader is killed with -9 while jobs run', () 
     up.kill('SIGTERM');
     expect((await up.exited).code, up.stderr()).toBe(0);
     console.info(`${leaderName} killed; ${newLeader} seen leading after ${electedAfterMs} ms; ${afterKill.length} of ${events.length} events appended after the kill; ${retryableRefusals} requests refused as retryable`);
-  }, 420_000);
+  }, 900_000);
 });
