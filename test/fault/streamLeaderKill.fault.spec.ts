@@ -113,20 +113,25 @@ const command = async (service: string, verb: string, body: Record<string, unkno
 
 const streamLeader = async (): Promise<string | undefined> => (await jsm.streams.info(environment.stream).catch(() => undefined))?.cluster?.leader;
 
-/** The Nats-Msg-Id of every stored message, read raw with an ordered consumer. */
+/** The Nats-Msg-Id of every stored message, read raw with an ordered consumer on a connection of its own to a running node. */
 const storedMessageIds = async (count: number): Promise<string[]> => {
-  const consumer = await jetstream(nc).consumers.get(environment.stream);
-  const ids: string[] = [];
-  let read = 0;
-  while (read < count) {
-    const batch = await consumer.fetch({ max_messages: Math.min(500, count - read), expires: 5_000 });
-    for await (const m of batch) {
-      read++;
-      const id = m.headers?.get('Nats-Msg-Id');
-      if (id) ids.push(id);
+  const reader = await connect({ servers: liveUrl(), name: 'leader-kill-msg-ids' });
+  try {
+    const consumer = await jetstream(reader).consumers.get(environment.stream);
+    const ids: string[] = [];
+    let read = 0;
+    while (read < count) {
+      const batch = await consumer.fetch({ max_messages: Math.min(500, count - read), expires: 5_000 });
+      for await (const m of batch) {
+        read++;
+        const id = m.headers?.get('Nats-Msg-Id');
+        if (id) ids.push(id);
+      }
     }
+    return ids;
+  } finally {
+    await reader.close();
   }
-  return ids;
 };
 
 const repeated = (values: readonly string[]): string[] => {
@@ -193,7 +198,10 @@ describe('an R3 event stream whose leader is killed with -9 while jobs run', () 
     await waitFor(
       () => 'every job to end',
       async () => {
-        const folded = foldStatus(await readWholeStream(liveUrl(), environment.stream, environment.prefix));
+        // During the election a read may time out: asked again at the next poll.
+        const stored = await readWholeStream(liveUrl(), environment.stream, environment.prefix).catch(() => undefined);
+        if (!stored) return undefined;
+        const folded = foldStatus(stored);
         const final = new Set(folded.filter((s) => s.final).map((s) => s.id));
         return allIds.every((id) => final.has(id)) ? true : undefined;
       },
