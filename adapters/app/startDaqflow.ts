@@ -35,6 +35,7 @@ import { watchConnection } from '../jetstream/watchConnection.js';
 import { ensureEventStream } from '../jetstream/eventStream.js';
 import { natsSettingsOf } from '../jetstream/natsSettings.js';
 import { toStoreError } from '../jetstream/errors.js';
+import { untilJetStreamReady } from '../jetstream/untilJetStreamReady.js';
 import { createJetStreamEventStore } from '../jetstream/jetstreamEventStore.js';
 import { startApi } from '../natsApi/startApi.js';
 import { createDb } from '../postgres/createDb.js';
@@ -100,45 +101,71 @@ export const eventSubjectPrefix = (config: Pick<DaqflowConfig, 'subjectPrefix'>)
 
 /** Connects to the event store (ensuring its JetStream stream) with the configured names. */
 export const openEventStore = async (
-  config: Pick<DaqflowConfig, 'stream' | 'subjectPrefix' | 'streamReplicas' | 'natsUrl' | NatsConfigKey>,
+  config: Pick<DaqflowConfig, 'stream' | 'subjectPrefix' | 'streamReplicas' | 'natsUrl' | NatsConfigKey> & { readonly explicit?: ReadonlySet<string> },
   natsUrl: string,
   name: string,
   logger: Logger,
   definitions: readonly ActorDefinition[] = allActorDefinitions,
+  /**
+   * How long to wait for NATS and JetStream while they do not answer yet (a server still
+   * starting, a cluster electing leaders); 0, as the tools have it, tries once.
+   */
+  waitMs = 0,
 ): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
-  const nc = await connectNats(natsSettingsOf(config, natsUrl), name);
-  try {
-    const schemas = new EventSchemas();
-    for (const definition of definitions) schemas.register(definition.kind, definition.eventSchemas);
-    const jsm = await jetstreamManager(nc).catch((e: unknown) => {
-      throw toStoreError(e, 'reaching JetStream');
-    });
-    await ensureEventStream(
-      jsm,
-      { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
-      {
-        replicas: config.streamReplicas,
-        onOperatorSettings: (differences) =>
-          logger.info(
-            { stream: config.stream, differences: differences.map(({ field, have, want }) => ({ field, have, daqflow: want })) },
-            'the event stream keeps the operator\'s settings where they differ from daqflow\'s defaults (`daqflow stream check` lists them)',
-          ),
-      },
-    );
-    const store = createJetStreamEventStore({
-      nc,
-      stream: config.stream,
-      subjectPrefix: eventSubjectPrefix(config),
-      schemas,
-      // A message that does not decode is skipped by every reader; it must at least be seen.
-      onCorrupt: (position, error) =>
-        logger.error({ position, err: error, stream: config.stream }, 'event does not decode: skipped'),
-    });
-    return { nc, store, schemas };
-  } catch (e) {
-    await nc.close();
-    throw e;
-  }
+  const schemas = new EventSchemas();
+  for (const definition of definitions) schemas.register(definition.kind, definition.eventSchemas);
+  const settings = natsSettingsOf(config, natsUrl);
+  const nc = await untilJetStreamReady(
+    async () => {
+      const nc = await connectNats(settings, name);
+      try {
+        const jsm = await jetstreamManager(nc).catch((e: unknown) => {
+          throw toStoreError(e, 'reaching JetStream');
+        });
+        await ensureEventStream(
+          jsm,
+          { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
+          {
+            replicas: config.streamReplicas,
+            nc,
+            onOperatorSettings: (differences) => {
+              logger.info(
+                { stream: config.stream, differences: differences.map(({ field, have, want }) => ({ field, have, daqflow: want })) },
+                'the event stream keeps the operator\'s settings where they differ from daqflow\'s defaults (`daqflow stream check` lists them)',
+              );
+              const replicas = differences.find((d) => d.field === 'num_replicas');
+              // Asked for explicitly and not what the stream has: said louder, the stream stays.
+              if (replicas && config.explicit?.has('streamReplicas')) {
+                logger.warn(
+                  { stream: config.stream, replicas: replicas.have, asked: replicas.want },
+                  `stream ${config.stream} has ${String(replicas.have)} replica(s) and DAQFLOW_STREAM_REPLICAS asks for ${String(replicas.want)}: \`daqflow up\` does not change an existing stream, \`daqflow stream apply\` does`,
+                );
+              }
+            },
+          },
+        );
+        return nc;
+      } catch (e) {
+        await nc.close();
+        throw e;
+      }
+    },
+    {
+      servers: settings.servers,
+      timeoutMs: waitMs,
+      onWait: (reason, delayMs) => logger.warn({ servers: settings.servers, retryInMs: delayMs }, `waiting for JetStream: ${reason}`),
+    },
+  );
+  const store = createJetStreamEventStore({
+    nc,
+    stream: config.stream,
+    subjectPrefix: eventSubjectPrefix(config),
+    schemas,
+    // A message that does not decode is skipped by every reader; it must at least be seen.
+    onCorrupt: (position, error) =>
+      logger.error({ position, err: error, stream: config.stream }, 'event does not decode: skipped'),
+  });
+  return { nc, store, schemas };
 };
 
 /**
@@ -206,7 +233,7 @@ export const startDaqflow = async (
       watch.stop();
       await db.destroy();
     });
-    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger, allActorDefinitions);
+    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger, allActorDefinitions, config.startTimeoutMs);
     watchConnection(nc, natsOutage);
     steps.set('NATS connection', () => closeNats(nc));
     const source = dataLoggerFromConfig(config);

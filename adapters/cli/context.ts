@@ -24,6 +24,7 @@ export interface GlobalOptions {
   readonly natsTlsRequired?: boolean;
   readonly databaseUrl?: string;
   readonly stream?: string;
+  readonly streamReplicas?: string;
   readonly subjectPrefix?: string;
   readonly logLevel?: string;
   /** false from `--no-install` (commander's default for it is true: only false is passed on). */
@@ -56,6 +57,7 @@ export const withGlobalOptions = (command: Command): Command =>
     .option('--nats-tls-required', 'refuse a NATS connection without TLS (DAQFLOW_NATS_TLS_REQUIRED)')
     .option('--database-url <url>', 'PostgreSQL to use instead of the embedded one (DAQFLOW_DATABASE_URL)')
     .option('--stream <name>', 'JetStream stream of the events (DAQFLOW_STREAM, default DAQFLOW_EVENTS)')
+    .option('--stream-replicas <n>', 'replicas of the stream when it is created, 1 to 5; 3 on a three-node cluster (DAQFLOW_STREAM_REPLICAS, default 1)')
     .option('--subject-prefix <prefix>', 'first subject token of every daqflow subject (DAQFLOW_SUBJECT_PREFIX, default daqflow)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent (DAQFLOW_LOG_LEVEL, default info)');
 
@@ -75,6 +77,7 @@ export const cliContext = (options: GlobalOptions, defaults: { logLevel?: string
     natsTlsRequired: options.natsTlsRequired,
     databaseUrl: options.databaseUrl,
     stream: options.stream,
+    streamReplicas: options.streamReplicas,
     subjectPrefix: options.subjectPrefix,
     logLevel: options.logLevel,
     install: options.install === false ? false : undefined,

@@ -57,7 +57,9 @@ Ctrl-C (SIGINT) or SIGTERM stops in order: requests, effects, writer files, proj
 then the servers it started; within DAQFLOW_SHUTDOWN_TIMEOUT_MS (default 10000) it exits 0, past
 that it stops its servers anyway and exits 1. A second Ctrl-C a moment later exits at once.
 NATS or PostgreSQL going away does not stop it: jobs wait for what they need and resume when the
-server is back (docs/operations.md).
+server is back (docs/operations.md). At start it waits for JetStream (a server starting, a cluster
+electing its leaders) up to DAQFLOW_START_TIMEOUT_MS (default 60000); on a cluster, give every
+server's URL and --stream-replicas 3 (docs/multi-host.md).
 
 Several processes may share one NATS and one PostgreSQL: each unfinished job has one owner process
 (a lease in NATS) that runs its effects; when an owner dies its jobs are taken over within

@@ -80,6 +80,7 @@ export const configKeys = {
   restHost: 'DAQFLOW_REST_HOST',
   restToken: 'DAQFLOW_REST_TOKEN',
   shutdownTimeoutMs: 'DAQFLOW_SHUTDOWN_TIMEOUT_MS',
+  startTimeoutMs: 'DAQFLOW_START_TIMEOUT_MS',
   notifyWebhook: 'DAQFLOW_NOTIFY_WEBHOOK',
   notifyOn: 'DAQFLOW_NOTIFY_ON',
   notifyLinkBase: 'DAQFLOW_NOTIFY_LINK_BASE',
@@ -165,8 +166,11 @@ const configSchema = z.strictObject({
     .refine(isTimeZone, 'an IANA time zone, e.g. Europe/Zurich or America/Chicago')
     .default(() => Intl.DateTimeFormat().resolvedOptions().timeZone),
   stream: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and - only').default('DAQFLOW_EVENTS'),
-  /** Replicas of the event stream when daqflow creates it; an existing stream keeps its own. */
-  streamReplicas: z.coerce.number().int().min(1).max(5).default(1),
+  /**
+   * Replicas of the event stream when daqflow creates it (and of what daqflow keeps beside it);
+   * an existing stream keeps its own, `up` warns when they differ.
+   */
+  streamReplicas: z.coerce.number().int().min(1, 'at least 1').max(5, 'at most 5, as JetStream allows').default(1),
   subjectPrefix: z
     .string()
     .regex(subjectPrefixPattern, 'dot-separated tokens of letters, digits, _ and -')
@@ -183,6 +187,11 @@ const configSchema = z.strictObject({
    * servers and exits anyway (docs/operations.md).
    */
   shutdownTimeoutMs: z.coerce.number().int().min(1_000).max(600_000).default(10_000),
+  /**
+   * How long `daqflow up` waits for NATS and JetStream at start (a server not up yet, a cluster
+   * electing its leaders) before it gives up with an error saying what to check; 0 tries once.
+   */
+  startTimeoutMs: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
   /** The simplest notification set-up: a Mattermost or Slack incoming webhook for every job (docs/notifications.md). */
   notifyWebhook: z.string().url().optional(),
   /** What that webhook hears: comma-separated triggers. */

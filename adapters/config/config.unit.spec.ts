@@ -35,6 +35,16 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({ natsUrl: 'nats://env:4222', stream: 'FROM_FILE', bufferLength: 128, logLevel: 'warn' });
   });
 
+  it('takes the stream replicas from the environment or a flag, 1 to 5, and the start time-out', () => {
+    expect(loadConfig({ env: {} })).toMatchObject({ streamReplicas: 1, startTimeoutMs: 60_000 });
+    const config = loadConfig({ env: { DAQFLOW_STREAM_REPLICAS: '5', DAQFLOW_START_TIMEOUT_MS: '0' }, flags: { streamReplicas: '3' } });
+    expect(config).toMatchObject({ streamReplicas: 3, startTimeoutMs: 0 });
+    expect(config.explicit.has('streamReplicas')).toBe(true);
+    expect(() => loadConfig({ env: { DAQFLOW_STREAM_REPLICAS: '7' } })).toThrow(/streamReplicas \(DAQFLOW_STREAM_REPLICAS\): at most 5, as JetStream allows/);
+    expect(() => loadConfig({ env: { DAQFLOW_STREAM_REPLICAS: '0' } })).toThrow(/streamReplicas \(DAQFLOW_STREAM_REPLICAS\): at least 1/);
+    expect(() => loadConfig({ env: { DAQFLOW_START_TIMEOUT_MS: '-1' } })).toThrow(/startTimeoutMs \(DAQFLOW_START_TIMEOUT_MS\)/);
+  });
+
   it('names the key and its variable when a value is bad', () => {
     expect(() => loadConfig({ env: { DAQFLOW_BSREAD_MODE: 'push' } })).toThrow(/bsreadMode \(DAQFLOW_BSREAD_MODE\)/);
     expect(() => loadConfig({ env: { DAQFLOW_SUBJECT_PREFIX: 'a b' } })).toThrow(/subjectPrefix/);

@@ -128,3 +128,52 @@ export class StreamMismatchError extends DaqflowError {
     );
   }
 }
+
+/**
+ * JetStream could not place the replicas asked for (a stream or a KV bucket): a single server
+ * takes only 1, a cluster at most as many as it has JetStream servers up. `clustered` says
+ * which: on a cluster it may pass once the missing servers join.
+ */
+export class ReplicasRefusedError extends DaqflowError {
+  override readonly name = 'ReplicasRefusedError';
+  constructor(
+    /** What was being created, e.g. `stream DAQFLOW_EVENTS`. */
+    readonly what: string,
+    readonly replicas: number,
+    readonly clustered: boolean,
+    /** The servers of the cluster the client was told of, when it was. */
+    readonly servers: number | undefined,
+    options?: ErrorOptions,
+  ) {
+    const where = clustered
+      ? `the cluster could not place them${servers !== undefined ? ` (it names ${servers} server(s))` : ''}: start the missing JetStream servers, or set DAQFLOW_STREAM_REPLICAS to at most the number of JetStream servers that are up`
+      : 'the NATS server is not part of a cluster, so it keeps one copy: set DAQFLOW_STREAM_REPLICAS=1, or give DAQFLOW_NATS_URL the servers of a JetStream cluster (docs/multi-host.md)';
+    super(
+      'VALIDATION_FAILED',
+      `${what} needs ${replicas} replicas (DAQFLOW_STREAM_REPLICAS) and ${where}`,
+      { what, replicas, clustered, ...(servers !== undefined ? { servers } : {}), setting: 'DAQFLOW_STREAM_REPLICAS' },
+      options,
+    );
+  }
+}
+
+/**
+ * JetStream did not answer, or did not answer well enough to open the event stream, within the
+ * start time-out. `reason` is the last thing that went wrong.
+ */
+export class JetStreamStartError extends DaqflowError {
+  override readonly name = 'JetStreamStartError';
+  constructor(
+    readonly servers: string,
+    readonly timeoutMs: number,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      'STORE_UNAVAILABLE',
+      `JetStream at ${servers} was not ready within ${timeoutMs} ms (DAQFLOW_START_TIMEOUT_MS); last: ${reason}. Check that the nats-server(s) in DAQFLOW_NATS_URL run with JetStream on, that a cluster has a majority of its servers up (it elects no leader without one), and \`nats server report jetstream\` on a server`,
+      { servers, timeoutMs, reason, setting: 'DAQFLOW_START_TIMEOUT_MS' },
+      options,
+    );
+  }
+}

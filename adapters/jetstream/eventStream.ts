@@ -12,6 +12,8 @@ import { allActorsSubject } from './subjects.js';
 import { StoreUnavailableError } from '../../events/errors.js';
 import { appliedEventStream, compareEventStream } from './compareEventStream.js';
 import { StreamMismatchError, toStoreError, type StreamDifference } from './errors.js';
+import { withReplicas } from './replicas.js';
+import type { NatsConnection } from '@nats-io/nats-core';
 
 export interface EventStreamNames {
   /** JetStream stream name. */
@@ -58,6 +60,8 @@ export interface EnsureEventStreamOptions {
   readonly replicas?: number;
   /** Hears the differences daqflow leaves alone (an operator's replicas, placement, limits). */
   readonly onOperatorSettings?: (differences: readonly StreamDifference[]) => void;
+  /** The connection of `jsm`: a refusal of the replicas then names the cluster's servers. */
+  readonly nc?: NatsConnection;
 }
 
 const streamInfo = async (jsm: JetStreamManager, stream: string): Promise<StreamInfo | undefined> => {
@@ -83,7 +87,7 @@ export const ensureEventStream = async (
   let info = await streamInfo(jsm, names.stream);
   if (!info) {
     try {
-      return await jsm.streams.add(want);
+      return await withReplicas(`stream ${names.stream}`, want.num_replicas, () => jsm.streams.add(want), options.nc);
     } catch (e) {
       // Another process created it meanwhile: check that one like any existing stream.
       if (!(e instanceof JetStreamApiError && e.code === streamNameInUse)) throw toStoreError(e, `creating stream ${names.stream}`);
@@ -118,8 +122,10 @@ export const checkEventStream = async (jsm: JetStreamManager, names: EventStream
 export const applyEventStream = async (jsm: JetStreamManager, names: EventStreamNames, replicas?: number): Promise<StreamInfo> => {
   const info = await streamInfo(jsm, names.stream);
   try {
-    if (!info) return await jsm.streams.add(eventStreamConfig(names, replicas));
-    return await jsm.streams.update(names.stream, appliedEventStream(info.config, eventStreamConfig(names), replicas));
+    const what = `stream ${names.stream}`;
+    if (!info) return await withReplicas(what, replicas ?? 1, () => jsm.streams.add(eventStreamConfig(names, replicas)));
+    const applied = appliedEventStream(info.config, eventStreamConfig(names), replicas);
+    return await withReplicas(what, applied.num_replicas, () => jsm.streams.update(names.stream, applied));
   } catch (e) {
     throw toStoreError(e, `${info ? 'updating' : 'creating'} stream ${names.stream}`);
   }

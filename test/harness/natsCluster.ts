@@ -40,6 +40,21 @@ export interface NatsClusterOptions {
   readonly size?: number;
   /** Cluster name (default daqflow-test). */
   readonly name?: string;
+  /** A node's configuration instead of the harness's own (e.g. a shipped example made loopback). */
+  readonly config?: (node: NodePlace) => string;
+  /** Environment of a node's process beyond the test's (a configuration may read variables). */
+  readonly env?: (name: string) => Record<string, string>;
+}
+
+/** Where a node is: its name, client and cluster ports, the other nodes' cluster ports and its store. */
+export interface NodePlace {
+  readonly name: string;
+  readonly index: number;
+  readonly port: number;
+  readonly clusterPort: number;
+  /** Cluster ports of every node, this one's included, in node order. */
+  readonly clusterPorts: readonly number[];
+  readonly store: string;
 }
 
 const nodeConfig = (name: string, port: number, clusterPort: number, clusterName: string, routes: readonly number[], store: string): string => `
@@ -73,7 +88,12 @@ export const startNatsCluster = async (options: NatsClusterOptions): Promise<Nat
     const store = join(options.dir, name);
     const configFile = join(options.dir, `${name}.conf`);
     const logFile = join(options.dir, `${name}.log`);
-    writeFileSync(configFile, nodeConfig(name, port.client, port.cluster, clusterName, ports.filter((_, j) => j !== i).map((p) => p.cluster), store));
+    const place: NodePlace = { name, index: i, port: port.client, clusterPort: port.cluster, clusterPorts: ports.map((p) => p.cluster), store };
+    writeFileSync(
+      configFile,
+      options.config?.(place) ?? nodeConfig(name, port.client, port.cluster, clusterName, ports.filter((_, j) => j !== i).map((p) => p.cluster), store),
+    );
+    const env = { ...process.env, ...options.env?.(name) };
     let child: ChildProcess | undefined;
     const killOnExit = (): void => {
       child?.kill('SIGKILL');
@@ -95,7 +115,7 @@ export const startNatsCluster = async (options: NatsClusterOptions): Promise<Nat
       start: async () => {
         if (alive()) return;
         const out = openSync(logFile, 'a');
-        child = spawn(binary, ['-c', configFile], { stdio: ['ignore', out, out] });
+        child = spawn(binary, ['-c', configFile], { stdio: ['ignore', out, out], env });
         closeSync(out);
         process.once('exit', killOnExit);
         try {
