@@ -4,6 +4,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { Ownership } from '../../actors/runtime/ownership.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { withReplicas } from '../jetstream/replicas.js';
 import { listKeys } from './listKeys.js';
 import { ownershipBuckets } from './ownershipBuckets.js';
 
@@ -130,8 +131,11 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   const kvm = new Kvm(options.nc);
   const jsm = await jetstreamManager(options.nc);
   const names = ownershipBuckets(options.stream);
-  const presence: KV = await kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas: options.replicas });
-  const owners: KV = await kvm.create(names.owners, { history: 1, replicas: options.replicas });
+  // Replicas the servers cannot place are refused with what to change (DAQFLOW_STREAM_REPLICAS).
+  const presence: KV = await withReplicas(`lease bucket ${names.processes}`, options.replicas, () =>
+    kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas: options.replicas }), options.nc);
+  const owners: KV = await withReplicas(`lease bucket ${names.owners}`, options.replicas, () =>
+    kvm.create(names.owners, { history: 1, replicas: options.replicas }), options.nc);
 
   const owned = new Map<string, { kind: string; id: string }>();
   const startedAt = new Date().toISOString();
