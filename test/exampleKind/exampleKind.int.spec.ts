@@ -69,7 +69,10 @@ describe('a job kind added with two folders and one registry line', () => {
     expect(answered).toMatchObject({ text: 'hello', answer: 'HELLO', final: true });
 
     const info = await apiRequest(nc, '$SRV.INFO.daqflow-pings', {}, 5_000);
-    expect(info.kind === 'ok' ? info.body.metadata : undefined).toEqual({ kind: 'ping' });
+    // The kind, and which process answers (its node and roles: several processes may serve a kind).
+    const metadata = info.kind === 'ok' ? (info.body.metadata as Record<string, string>) : undefined;
+    expect(metadata).toMatchObject({ kind: 'ping' });
+    expect(metadata?.['roles']?.split(',')).toContain('pings');
 
     const row = await waitFor(
       'the status row of the ping',
