@@ -131,11 +131,19 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   const kvm = new Kvm(options.nc);
   const jsm = await jetstreamManager(options.nc);
   const names = ownershipBuckets(options.stream);
+  // The leases must outlive the loss of whatever servers the event stream outlives: an operator's
+  // R3 stream gets R3 buckets even when DAQFLOW_STREAM_REPLICAS is left at 1 (an R1 bucket on the
+  // one server that went away would stop every process's commands with it).
+  const streamReplicas = await jsm.streams.info(options.stream).then(
+    (info) => info.config.num_replicas ?? 1,
+    () => 1,
+  );
+  const replicas = Math.max(options.replicas, streamReplicas);
   // Replicas the servers cannot place are refused with what to change (DAQFLOW_STREAM_REPLICAS).
-  const presence: KV = await withReplicas(`lease bucket ${names.processes}`, options.replicas, () =>
-    kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas: options.replicas }), options.nc);
-  const owners: KV = await withReplicas(`lease bucket ${names.owners}`, options.replicas, () =>
-    kvm.create(names.owners, { history: 1, replicas: options.replicas }), options.nc);
+  const presence: KV = await withReplicas(`lease bucket ${names.processes}`, replicas, () =>
+    kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas }), options.nc);
+  const owners: KV = await withReplicas(`lease bucket ${names.owners}`, replicas, () =>
+    kvm.create(names.owners, { history: 1, replicas }), options.nc);
 
   const owned = new Map<string, { kind: string; id: string }>();
   const startedAt = new Date().toISOString();
