@@ -262,7 +262,6 @@ export const startDaqflow = async (
     });
     steps.set('bsread source', () => bsread.close());
     // Ready means ready for a first acquisition at the stream's full rate (frameArena.ts).
-    if (bsread.counters().arena !== undefined) logger.info({ bytes: bsread.counters().arena!.bytes }, 'making the receive buffers resident (about 2 s)');
     await bsread.prefaulted;
     // Bound once the runtime exists: a schedule's fire and the notifier go through it.
     const bound: { runtime?: ActorRuntime } = {};
