@@ -16,7 +16,6 @@
  * message any more (see ringBuffer.ts, `onRelease`). A buffer never given back is simply
  * collected by the GC, as without a pool.
  */
-import type { FrameArena } from './frameArena.js';
 import { whenFrameUnpinned } from './framePins.js';
 
 export interface FramePoolOptions {
@@ -34,8 +33,6 @@ export interface FramePoolOptions {
    * Default true.
    */
   readonly shared?: boolean;
-  /** Resident shared memory to carve new buffers from before allocating any (frameArena.ts). */
-  readonly arena?: FrameArena;
 }
 
 export interface FramePoolCounters {
@@ -91,7 +88,7 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
       buffer = spare;
     } else {
       allocated++;
-      buffer = (shared ? options.arena?.carve(size) : undefined) ?? (shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size));
+      buffer = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size);
     }
     out.add(buffer);
     return buffer;
@@ -104,7 +101,7 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
     }
     out.delete(buffer);
     // A writer thread may still be reading it: it comes back when that thread is done.
-    if (!whenFrameUnpinned(buffer, () => keep(buffer))) givenWhilePinned++;
+    if (!whenFrameUnpinned(buffer.buffer, () => keep(buffer))) givenWhilePinned++;
   };
 
   const keep = (buffer: Uint8Array): void => {

@@ -431,7 +431,7 @@ export const startSwissfelFileInThread = (
       const packed = packPulse(message, id, first, takeSpare, ring);
       const shared = packed.pulse.shared;
       // Pinned before the post: the thread may read them from the moment it is sent.
-      const pins = shared === undefined ? undefined : shared.flatMap((view) => (view === null ? [] : [pinFrame(view)]));
+      const pins = shared === undefined ? undefined : shared.flatMap((view) => (view === null ? [] : [pinFrame(view.buffer)]));
       try {
         post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
       } catch (e) {
