@@ -181,8 +181,9 @@ export const startDaqflow = async (
 ): Promise<Daqflow> => {
   const allActorDefinitions = jobModules.map((m) => m.definition);
   const roles = resolveRoles(config.roles, jobModules.map((m) => m.name));
-  const roleOfKind = new Map(jobModules.map((m) => [m.storedKind, m.name]));
-  const hostsKind = (kind: string): boolean => roles.has(roleOfKind.get(kind) ?? kind);
+  const roleOfStoredKind = new Map(jobModules.map((m) => [m.storedKind, m.name]));
+  const roleOfKind = (kind: string): string => roleOfStoredKind.get(kind) ?? kind;
+  const hostsKind = (kind: string): boolean => roles.has(roleOfKind(kind));
   const allProjections = [...coreProjections, ...jobModules.flatMap((m) => m.projections ?? [])];
   const steps = new Map<StopStep, () => Promise<unknown>>();
   const metrics = createDaqflowMetrics({
@@ -290,7 +291,7 @@ export const startDaqflow = async (
       replicas: config.streamReplicas,
       node: config.node,
       roles: roles.names,
-      hostsKind,
+      roleOfKind,
       projectorRole: roles.has('projector'),
       settings: { ttlMs: config.leaseTtlMs },
       logger: logger.child({ component: 'leases' }),

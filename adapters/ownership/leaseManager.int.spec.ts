@@ -50,7 +50,10 @@ const recorder = () => {
   return { log, runtime };
 };
 
-const start = async (stream: string, node: string) => {
+/** Stored kinds whose role (module name) differs, as in the registry. */
+const roleOfKind = (kind: string): string => ({ grab: 'grabs' })[kind] ?? kind;
+
+const start = async (stream: string, node: string, roles: readonly string[] = ['demo']) => {
   const nc = await connect({ servers: natsUrl, name: `lease-${node}` });
   connections.push(nc);
   const leases = await startLeases({
@@ -58,8 +61,8 @@ const start = async (stream: string, node: string) => {
     stream,
     replicas: 1,
     node,
-    roles: ['demo'],
-    hostsKind: (kind) => kind === 'demo',
+    roles,
+    roleOfKind,
     projectorRole: false,
     settings: { ttlMs: TTL_MS },
     logger: silentLogger,
@@ -112,6 +115,19 @@ describe('ownership leases on nats-server', () => {
       expect(a.leases.owns('demo', id)).toBe(false);
       expect(b.leases.owns('demo', id)).toBe(true);
     }
+  });
+
+  it('a kind whose role has another name (grab, role grabs) is released too before another adopts it', async () => {
+    const stream = freshStream();
+    const a = await start(stream, 'a', ['grabs']);
+    const b = await start(stream, 'b', ['grabs']);
+    await new Promise((r) => setTimeout(r, TTL_MS / 2));
+    expect(await a.leases.claimNew('grab', 'g1')).toBe(true);
+    await a.nc.close();
+    await waitFor('b to adopt g1', async () => (b.log.some((e) => e.what === 'adopt' && e.id === 'g1') ? true : undefined), TTL_MS * 10, 50);
+    const released = a.log.filter((e) => e.what === 'release');
+    expect(released.map((e) => e.id)).toEqual(['g1']);
+    expect(released[0]!.at, 'released before adopted elsewhere').toBeLessThan(b.log.find((e) => e.what === 'adopt')!.at);
   });
 
   it('a clean stop hands the actors over before the lease would expire', async () => {

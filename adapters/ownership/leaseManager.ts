@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { Ownership } from '../../actors/runtime/ownership.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { withReplicas } from '../jetstream/replicas.js';
 import { listKeys } from './listKeys.js';
 import { ownershipBuckets } from './ownershipBuckets.js';
+import { readPresenceEntries } from './readPresence.js';
 
 /** What a process says of itself in the presence bucket, renewed while it lives. */
 export interface ProcessPresence {
@@ -41,9 +42,13 @@ export interface StartLeasesOptions {
   readonly stream: string;
   readonly replicas: number;
   readonly node: string;
+  /** This process's roles, `all` expanded (docs/architecture.md, "Processes"). */
   readonly roles: readonly string[];
-  /** Whether this process may own actors of the kind. */
-  readonly hostsKind: (kind: string) => boolean;
+  /**
+   * The role that owns actors of a stored kind (a kind's module name: `grab` → `grabs`), for this
+   * process and for the others listed in the presence bucket alike.
+   */
+  readonly roleOfKind: (kind: string) => string;
   /** Whether it takes part in the projector's lease. */
   readonly projectorRole: boolean;
   readonly settings: LeaseSettings;
@@ -85,6 +90,10 @@ interface OwnerValue {
 }
 
 const actorKey = (kind: string, id: string): string => `a.${kind}.${id}`;
+
+/** The owner an owners-bucket entry names; undefined for none, a deletion or an unreadable value. */
+const ownerIn = (entry: KvEntry | null | undefined): OwnerValue | undefined =>
+  entry && entry.operation === 'PUT' ? parse<OwnerValue>(entry.value) : undefined;
 const PROJECTOR_KEY = 'projector';
 
 const processAlive = (pid: number): boolean => {
@@ -119,6 +128,7 @@ const isCasFailure = (e: unknown): boolean => {
  */
 export const startLeases = async (options: StartLeasesOptions): Promise<LeaseManager> => {
   const { logger, settings } = options;
+  const hostsKind = (kind: string): boolean => options.roles.includes(options.roleOfKind(kind));
   const ttlMs = settings.ttlMs;
   const renewMs = Math.max(250, Math.floor(ttlMs / 4));
   // The owner stops acting this long before others may start: its own clock, measured from the
@@ -201,7 +211,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
 
   /** Kinds some other live process could take over: only those are given up when renewals fail. */
   const contested = (kind: string): boolean =>
-    [...live.values()].some((p) => p.process !== processId && (p.roles.includes('all') || p.roles.includes(kind)));
+    [...live.values()].some((p) => p.process !== processId && p.roles.includes(options.roleOfKind(kind)));
 
   const fence = (): void => {
     if (fenced || stopped) return;
@@ -221,29 +231,32 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
     );
   };
 
-  const readLive = async (): Promise<Map<string, ProcessPresence>> => {
-    const found = new Map<string, ProcessPresence>();
-    const keys = await listKeys(jsm, names.processes);
-    await eachLimited(keys, 16, async (key) => {
-      const entry = await presence.get(key);
-      if (!entry || entry.operation !== 'PUT') return;
-      const value = parse<ProcessPresence>(entry.value);
-      if (value) found.set(key, value);
-    });
-    return found;
+  const readLive = async (): Promise<Map<string, ProcessPresence>> =>
+    new Map((await readPresenceEntries(jsm, presence, names.processes)).map((p) => [p.process, p]));
+
+  /**
+   * Names this process in an owners-bucket key by compare-and-set: created when `revision` is
+   * undefined, else updated from that revision. False when another writer got there first.
+   */
+  const writeOwner = async (key: string, revision: number | undefined): Promise<boolean> => {
+    try {
+      if (revision === undefined) await owners.create(key, encode(me));
+      else await owners.update(key, encode(me), revision);
+      return true;
+    } catch (e) {
+      if (isCasFailure(e)) return false;
+      throw e;
+    }
   };
 
   const take = async (kind: string, id: string, revision: number | undefined): Promise<boolean> => {
     const key = actorKey(kind, id);
-    try {
-      if (revision === undefined) await owners.create(key, encode(me));
-      else await owners.update(key, encode(me), revision);
-    } catch (e) {
-      if (!isCasFailure(e)) logger.warn({ err: e, kind, id }, 'could not claim an actor: tried again at the next scan');
+    const won = await writeOwner(key, revision).catch((e: unknown) => {
+      logger.warn({ err: e, kind, id }, 'could not claim an actor: tried again at the next scan');
       return false;
-    }
-    owned.set(key, { kind, id });
-    return true;
+    });
+    if (won) owned.set(key, { kind, id });
+    return won;
   };
 
   const adopt = (kind: string, id: string): void => {
@@ -262,10 +275,10 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       if (owned.has(key) || claiming.has(key) || stopped) return;
       const [, kind, ...rest] = key.split('.');
       const id = rest.join('.');
-      if (!kind || !id || !options.hostsKind(kind)) return;
+      if (!kind || !id || !hostsKind(kind)) return;
       const entry = await owners.get(key);
       if (!entry || entry.operation !== 'PUT') return;
-      const value = parse<OwnerValue>(entry.value);
+      const value = ownerIn(entry);
       if (value?.process === processId) {
         if (owned.has(key) || claiming.has(key)) return;
         // Leased to this process, which had given it up while its renewals failed.
@@ -288,7 +301,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
     if (!options.projectorRole) return;
     const alive = withoutExited(listed);
     const entry = await owners.get(PROJECTOR_KEY);
-    const value = entry && entry.operation === 'PUT' ? parse<OwnerValue>(entry.value) : undefined;
+    const value = ownerIn(entry);
     if (value?.process === processId) {
       setProjector(true);
       return;
@@ -297,13 +310,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       setProjector(false);
       return;
     }
-    try {
-      if (!entry || entry.operation !== 'PUT') await owners.create(PROJECTOR_KEY, encode(me));
-      else await owners.update(PROJECTOR_KEY, encode(me), entry.revision);
-    } catch (e) {
-      if (!isCasFailure(e)) throw e;
-      return;
-    }
+    if (!(await writeOwner(PROJECTOR_KEY, entry && entry.operation === 'PUT' ? entry.revision : undefined))) return;
     logger.info({ process: processId, from: value?.process }, 'this process runs the projector now');
     setProjector(true);
   };
@@ -360,26 +367,24 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
     processId,
     owns: (kind, id) => !stopped && owned.has(actorKey(kind, id)),
     claimNew: async (kind, id) => {
-      if (stopped || !options.hostsKind(kind)) return false;
+      if (stopped || !hostsKind(kind)) return false;
       const key = actorKey(kind, id);
       if (owned.has(key)) return true;
       claiming.add(key);
       try {
-        await owners.create(key, encode(me));
-        owned.set(key, { kind, id });
-        return true;
-      } catch (e) {
-        claiming.delete(key);
-        if (!isCasFailure(e)) {
-          logger.warn({ err: e, kind, id }, 'could not claim a new actor: claimed at the next scan');
-          unclaimed.set(key, { kind, id, at: Date.now() });
-          return false;
+        if (await writeOwner(key, undefined)) {
+          owned.set(key, { kind, id });
+          return true;
         }
+      } catch (e) {
+        logger.warn({ err: e, kind, id }, 'could not claim a new actor: claimed at the next scan');
+        unclaimed.set(key, { kind, id, at: Date.now() });
+        return false;
       } finally {
         claiming.delete(key);
       }
-      const entry = await owners.get(key).catch(() => null);
-      const value = entry && entry.operation === 'PUT' ? parse<OwnerValue>(entry.value) : undefined;
+      // Someone holds the key: this process itself, when a retried command claims again.
+      const value = ownerIn(await owners.get(key).catch(() => null));
       if (value?.process === processId) {
         owned.set(key, { kind, id });
         return true;
@@ -390,12 +395,12 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       const mine: Array<{ kind: string; id: string }> = [];
       const alive = withoutExited(live);
       await eachLimited(
-        actors.filter((a) => options.hostsKind(a.kind)),
+        actors.filter((a) => hostsKind(a.kind)),
         32,
         async ({ kind, id }) => {
           const key = actorKey(kind, id);
           const entry = await owners.get(key);
-          const value = entry && entry.operation === 'PUT' ? parse<OwnerValue>(entry.value) : undefined;
+          const value = ownerIn(entry);
           if (!ownerGone(value, alive) && value?.process !== processId) return;
           if (await take(kind, id, entry?.revision)) mine.push({ kind, id });
         },
@@ -428,7 +433,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
         unclaimed.delete(key);
         return;
       }
-      if (stopped || owned.has(key) || knownOwned.has(key) || unclaimed.has(key) || !options.hostsKind(kind)) return;
+      if (stopped || owned.has(key) || knownOwned.has(key) || unclaimed.has(key) || !hostsKind(kind)) return;
       unclaimed.set(key, { kind, id, at: Date.now() });
     },
     stop: async () => {
