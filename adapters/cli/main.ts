@@ -63,7 +63,7 @@ server's URL and --stream-replicas 3 (docs/multi-host.md).
 
 Several processes may share one NATS and one PostgreSQL: each unfinished job has one owner process
 (a lease in NATS) that runs its effects; when an owner dies its jobs are taken over within
-DAQFLOW_LEASE_TTL_MS (default 10000) and a few seconds (docs/architecture.md, "Several processes").
+DAQFLOW_LEASE_TTL_MS (default 10000) and a few seconds (docs/architecture.md, "Processes").
 Only processes with a kind's role own jobs of that kind; one process at a time runs the projector.
 
 The projector runs on the runtime's event loop (DAQFLOW_PROJECTOR=inline); thread gives it a worker

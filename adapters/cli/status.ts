@@ -2,7 +2,7 @@ import type { Kysely } from 'kysely';
 import { listActors } from '../../projections/actorStatus.projection.js';
 import type { Database } from '../../projections/database.js';
 import { createDb } from '../postgres/createDb.js';
-import { DaqflowError } from '../../events/errors.js';
+import { DaqflowError, messageOf } from '../../events/errors.js';
 import { projectionLagText, readProjectionLag, type ProjectionLag } from '../app/projectionLag.js';
 import { eventSubjectPrefix } from '../app/startDaqflow.js';
 import { closeNats, connectNats } from '../jetstream/connection.js';
@@ -27,33 +27,39 @@ const summaryText = (kind: string, summary: Record<string, unknown>, tty = false
   return module?.statusText ? module.statusText(summary, tty) : abridged(summary);
 };
 
+/** What could not be read, and why: its section says so, the rest of the command goes on. */
+interface Unreadable {
+  readonly error: string;
+}
+const unreadable = (e: unknown): Unreadable => ({ error: messageOf(e) });
+
 /**
- * How far the projections trail the stream, or why that cannot be told: the rows print either
- * way, so a stream that cannot be read costs the line, not the command.
+ * From NATS: how far the projections trail the stream, and the processes with their leases; for
+ * each, why it cannot be told. The rows print either way, so a stream that cannot be read costs
+ * these sections, not the command.
  */
-const lagOf = async (
+const readFromNats = async (
   context: ReturnType<typeof cliContext>,
   natsUrl: string,
   db: Kysely<Database>,
-): Promise<{ lag: ProjectionLag | { readonly error: string }; processes: ProcessPresence[] | { readonly error: string } }> => {
+): Promise<{ lag: ProjectionLag | Unreadable; processes: ProcessPresence[] | Unreadable }> => {
   try {
     const nc = await connectNats(natsUrl, 'daqflow-cli');
     try {
       const store = createJetStreamEventStore({ nc, stream: context.config.stream, subjectPrefix: eventSubjectPrefix(context.config) });
-      const lag = await readProjectionLag(db, store).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
-      const processes = await readPresence(nc, context.config.stream).catch((e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }));
+      const lag = await readProjectionLag(db, store).catch(unreadable);
+      const processes = await readPresence(nc, context.config.stream).catch(unreadable);
       return { lag, processes };
     } finally {
       await closeNats(nc);
     }
   } catch (e) {
-    const error = { error: e instanceof Error ? e.message : String(e) };
-    return { lag: error, processes: error };
+    return { lag: unreadable(e), processes: unreadable(e) };
   }
 };
 
 /** The processes section: one line each, what it runs and how many actors it owns. */
-const processesText = (processes: ProcessPresence[] | { readonly error: string }): string => {
+const processesText = (processes: ProcessPresence[] | Unreadable): string => {
   if ('error' in processes) return `processes: unknown (${processes.error})`;
   if (processes.length === 0) return 'processes: none running';
   return `processes\n${table(
@@ -85,7 +91,7 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
         throw e;
       },
     );
-    const { lag, processes } = await lagOf(context, servers.natsUrl, db);
+    const { lag, processes } = await readFromNats(context, servers.natsUrl, db);
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ items: rows, projections: lag, processes }, null, 2)}\n`);
       return;

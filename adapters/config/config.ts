@@ -230,7 +230,7 @@ const configSchema = z.strictObject({
    */
   projector: z.enum(['thread', 'inline']).default('inline'),
   /**
-   * What this process runs (docs/architecture.md, "Several processes"): `api`, `projector`, and
+   * What this process runs (docs/architecture.md, "Processes"): `api`, `projector`, and
    * job kinds by their module name (`demo`, `grabs`, …); `all` (the default) is every one.
    * Unknown names are refused where the module list is known (`daqflow up`).
    */

@@ -4,7 +4,7 @@
  * so that neither `../x` nor a symlink pointing out can carry a file outside the root.
  */
 import { constants } from 'node:fs';
-import { access, mkdir, realpath, stat } from 'node:fs/promises';
+import { access, mkdir, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { ValidationError } from '../../events/errors.js';
 
@@ -19,15 +19,15 @@ export const errnoOf = (e: unknown): string | undefined =>
   typeof e === 'object' && e !== null && 'code' in e && typeof e.code === 'string' ? e.code : undefined;
 
 /**
- * `realpath` of the longest existing ancestor, with the rest of the path appended: where `absolute`
- * is, or would be once created, without creating anything.
+ * The longest ancestor of `absolute` (itself included) that exists, resolved by `realpath`, and the
+ * names below it that do not exist yet.
  */
-export const realpathOfExisting = async (absolute: string): Promise<string> => {
+const existingAncestor = async (absolute: string): Promise<{ readonly real: string; readonly missing: string[] }> => {
   const rest: string[] = [];
   let head = absolute;
   for (;;) {
     try {
-      return join(await realpath(head), ...rest.reverse());
+      return { real: await realpath(head), missing: rest.reverse() };
     } catch (e) {
       const code = errnoOf(e);
       const parent = dirname(head);
@@ -36,6 +36,15 @@ export const realpathOfExisting = async (absolute: string): Promise<string> => {
       head = parent;
     }
   }
+};
+
+/**
+ * `realpath` of the longest existing ancestor, with the rest of the path appended: where `absolute`
+ * is, or would be once created, without creating anything.
+ */
+export const realpathOfExisting = async (absolute: string): Promise<string> => {
+  const { real, missing } = await existingAncestor(absolute);
+  return join(real, ...missing);
 };
 
 const refuseOutside = (rootReal: string, dir: string, real: string, what: string): never => {
@@ -99,18 +108,7 @@ export const checkDirInsideRoot = async (rootReal: string, dir: string, what: st
  * the writer's library makes of it.
  */
 export const checkDirWritable = async (real: string, dir: string, what: string): Promise<void> => {
-  let head = real;
-  for (;;) {
-    try {
-      await stat(head);
-      break;
-    } catch (e) {
-      const parent = dirname(head);
-      if (errnoOf(e) !== 'ENOENT' || parent === head) break;
-      head = parent;
-    }
-  }
-  await onClientPath(dir, what, () => access(head, constants.W_OK));
+  await onClientPath(dir, what, async () => access((await existingAncestor(real)).real, constants.W_OK));
 };
 
 /**

@@ -6,12 +6,6 @@ import { ReplicasRefusedError } from './errors.js';
 const replicasNotClustered = 10074;
 const noSuitablePeers = 10005;
 
-/**
- * The replica count of what daqflow keeps in JetStream: the event stream, and any bucket beside
- * it (leases), so that they survive the loss of the same servers.
- */
-export const replicasOf = (config: { readonly streamReplicas: number }): number => config.streamReplicas;
-
 /** Servers of the cluster the connection's server told the client of (its INFO), if it did. */
 const clusterServers = (nc: NatsConnection | undefined): number | undefined => {
   const info = nc?.info as { cluster?: string; connect_urls?: string[] } | undefined;

@@ -121,8 +121,8 @@ const isCasFailure = (e: unknown): boolean => {
 };
 
 /**
- * Presence and actor leases in two JetStream KV buckets (docs/architecture.md, "Several
- * processes"). The presence bucket's entries expire `ttlMs` after their last write; an actor's
+ * Presence and actor leases in two JetStream KV buckets (docs/architecture.md, "Processes").
+ * The presence bucket's entries expire `ttlMs` after their last write; an actor's
  * lease is the owner's process id in the owners bucket, valid while that process's presence lives,
  * and changes hands only by compare-and-set on its revision.
  */
