@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Msg, NatsConnection } from '@nats-io/nats-core';
 import services from '@nats-io/services';
@@ -12,6 +12,7 @@ import { httpUrlOf, sampleSum, scrapeMetrics } from '../harness/httpEndpoints.js
 import { apiRequest, streamLastPosition, useE2eEnvironments, waitFor, waitForProjector, type DaqflowEnvironment } from '../e2e/e2eHelpers.js';
 import { fuzzSettings, propertyParameters } from './fuzzSettings.js';
 import { hostileBody, type BodyContext } from './natsBodies.js';
+import { rssBytes } from '../harness/processTable.js';
 
 /*
  * Every endpoint of a real `daqflow up` (JetStream store, PostgreSQL projections, the whole
@@ -48,11 +49,6 @@ let endpoints: Endpoint[] = [];
 const ids: string[] = [];
 const outcomes = new Map<string, number>();
 
-const rssBytes = (pid: number): number => {
-  const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!line) throw new Error(`no VmRSS for ${pid}`);
-  return Number(line[1]) * 1024;
-};
 const heapBytes = async (): Promise<number> => sampleSum(await scrapeMetrics(httpUrlOf(daqflow)), 'nodejs_heap_size_used_bytes');
 
 const fieldsOf = (schemaText: unknown): string[] => {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import fc from 'fast-check';
@@ -9,6 +8,7 @@ import { startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProc
 import { fuzzSettings, propertyParameters } from './fuzzSettings.js';
 import { openSocket, rawRequest, readUntilClosed, replyOf, type RawReply } from './rawHttp.js';
 import { restRequest, SHIM_MAX_BODY_BYTES, type RestRequest } from './restRequests.js';
+import { rssBytes } from '../harness/processTable.js';
 
 /*
  * The REST shim of a real `daqflow up` (DAQFLOW_REST_PORT) gets generated requests over raw TCP:
@@ -40,11 +40,6 @@ let quick: WriterRestShim;
 const outcomes = new Map<string, number>();
 let files = 0;
 
-const rssBytes = (pid: number): number => {
-  const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!line) throw new Error(`no VmRSS for ${pid}`);
-  return Number(line[1]) * 1024;
-};
 
 /** Checks one reply against docs/rest-shim.md; returns its outcome label, throws what is wrong. */
 const judge = (request: Pick<RestRequest, 'method'>, reply: RawReply): string => {

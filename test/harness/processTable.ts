@@ -62,3 +62,10 @@ export const killProcessesMentioning = (text: string): void => {
     }
   }
 };
+
+/** Resident memory of a process in bytes, from /proc/<pid>/status (VmRSS). */
+export const rssBytes = (pid: number): number => {
+  const line = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!line) throw new Error(`no VmRSS for ${pid}`);
+  return Number(line[1]) * 1024;
+};
