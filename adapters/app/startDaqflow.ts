@@ -111,18 +111,18 @@ export const openEventStore = async (
    * starting, a cluster electing leaders); 0, as the tools have it, tries once.
    */
   waitMs = 0,
-): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas }> => {
+): Promise<{ nc: NatsConnection; store: EventStore; schemas: EventSchemas; replicas: number }> => {
   const schemas = new EventSchemas();
   for (const definition of definitions) schemas.register(definition.kind, definition.eventSchemas);
   const settings = natsSettingsOf(config, natsUrl);
-  const nc = await untilJetStreamReady(
+  const { nc, replicas } = await untilJetStreamReady(
     async () => {
       const nc = await connectNats(settings, name);
       try {
         const jsm = await jetstreamManager(nc).catch((e: unknown) => {
           throw toStoreError(e, 'reaching JetStream');
         });
-        await ensureEventStream(
+        const info = await ensureEventStream(
           jsm,
           { stream: config.stream, subjectPrefix: eventSubjectPrefix(config) },
           {
@@ -144,7 +144,8 @@ export const openEventStore = async (
             },
           },
         );
-        return nc;
+        // What the stream has, which may be the operator's and not DAQFLOW_STREAM_REPLICAS.
+        return { nc, replicas: info.config.num_replicas ?? 1 };
       } catch (e) {
         await nc.close();
         throw e;
@@ -165,7 +166,7 @@ export const openEventStore = async (
     onCorrupt: (position, error) =>
       logger.error({ position, err: error, stream: config.stream }, 'event does not decode: skipped'),
   });
-  return { nc, store, schemas };
+  return { nc, store, schemas, replicas };
 };
 
 /**
@@ -234,7 +235,7 @@ export const startDaqflow = async (
       watch.stop();
       await db.destroy();
     });
-    const { nc, store, schemas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger, allActorDefinitions, config.startTimeoutMs);
+    const { nc, store, schemas, replicas: streamReplicas } = await openEventStore(config, urls.natsUrl, 'daqflow', logger, allActorDefinitions, config.startTimeoutMs);
     watchConnection(nc, natsOutage);
     steps.set('NATS connection', () => closeNats(nc));
     const source = dataLoggerFromConfig(config);
@@ -288,7 +289,8 @@ export const startDaqflow = async (
     const leases = await startLeases({
       nc,
       stream: config.stream,
-      replicas: config.streamReplicas,
+      // The leases outlive what the stream outlives: as many replicas as it has, or as asked when more.
+      replicas: Math.max(config.streamReplicas, streamReplicas),
       node: config.node,
       roles: roles.names,
       roleOfKind,

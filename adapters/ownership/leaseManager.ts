@@ -40,6 +40,11 @@ export interface StartLeasesOptions {
   readonly nc: NatsConnection;
   /** The event stream's name: the buckets are named after it, so stores sharing a server stay apart. */
   readonly stream: string;
+  /**
+   * Replicas of the buckets: at least the event stream's, so that the leases outlive the loss of
+   * whatever servers the stream outlives (an R1 bucket on the one server that went away would stop
+   * every process's commands with it).
+   */
   readonly replicas: number;
   readonly node: string;
   /** This process's roles, `all` expanded (docs/architecture.md, "Processes"). */
@@ -141,14 +146,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   const kvm = new Kvm(options.nc);
   const jsm = await jetstreamManager(options.nc);
   const names = ownershipBuckets(options.stream);
-  // The leases must outlive the loss of whatever servers the event stream outlives: an operator's
-  // R3 stream gets R3 buckets even when DAQFLOW_STREAM_REPLICAS is left at 1 (an R1 bucket on the
-  // one server that went away would stop every process's commands with it).
-  const streamReplicas = await jsm.streams.info(options.stream).then(
-    (info) => info.config.num_replicas ?? 1,
-    () => 1,
-  );
-  const replicas = Math.max(options.replicas, streamReplicas);
+  const { replicas } = options;
   // Replicas the servers cannot place are refused with what to change (DAQFLOW_STREAM_REPLICAS).
   const presence: KV = await withReplicas(`lease bucket ${names.processes}`, replicas, () =>
     kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas }), options.nc);
