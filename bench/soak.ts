@@ -1,7 +1,10 @@
 // `npm run bench:soak -- [--minutes N]` (default 60): a `daqflow up` under a steady load for N
-// minutes: its built-in 100 Hz simulated image stream, an acquisition every 10 s (stopped 5 s
-// later), a grab every minute, a report every 10 minutes (the first at once), and the NATS fuzz's
-// hostile bodies at one a second beside them. Resident memory, open file descriptors and
+// minutes: a 100 Hz bsread stream of the simulator's channels (a 64x48 image among them) sent by
+// this script over PUSH, an acquisition every 10 s (stopped 5 s later), a grab every minute, a
+// report every 10 minutes (the first at once), and beside them at one a second each: the NATS
+// fuzz's hostile bodies, and a mutated bsread message (test/fuzz/bsreadMutations.ts) slipped into
+// the stream between two good pulses. A mutated message carries a pulse id far below the stream's,
+// so one that still decodes is dropped as out of order and can never pass for a good pulse. Resident memory, open file descriptors and
 // event-loop delay are sampled from /metrics; the start (after a one-minute warm-up, or a tenth of
 // the run if shorter) and the end are compared (target: within 10 %). Every job must end
 // completed, and the projections must reach the stream's last event. Uses the NATS server and
@@ -16,6 +19,10 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import fc from 'fast-check';
 import pg from 'pg';
+import * as zmq from 'zeromq';
+import { encodeDataHeader } from '../adapters/bsread/bsreadEncoder.js';
+import { defaultSimulatedChannels } from '../adapters/bsread/bsreadSimulator.js';
+import { goodMessage, mutate, mutation, type Mutation } from '../test/fuzz/bsreadMutations.js';
 import { hostileBody } from '../test/fuzz/natsBodies.js';
 import { fmt } from './stats.js';
 
@@ -37,6 +44,29 @@ const admin = new pg.Client({ host: pgHost, user: pgUser, database: 'postgres' }
 await admin.connect();
 await admin.query(`CREATE DATABASE ${token}`);
 
+// The stream: good pulses on the wall clock's 100 Hz grid, paced on an absolute schedule.
+const bsreadHeader = encodeDataHeader(defaultSimulatedChannels({ imageWidth: 64, imageHeight: 48, waveformLength: 256 }), { compression: 'none' });
+const bsreadMutations = fc.sample(mutation(bsreadHeader.channels.length), { numRuns: 600, seed: 19 }) as Mutation[];
+const push = new zmq.Push({ sendHighWaterMark: 1_000, linger: 0 });
+await push.bind('tcp://127.0.0.1:*');
+let streaming = true;
+const bsreadSent = { good: 0, mutated: 0 };
+const streamDone = (async () => {
+  const t0 = Date.now();
+  const id0 = Math.floor(t0 / 10);
+  for (let k = 0; streaming; k++) {
+    const due = t0 + k * 10;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await push.send(goodMessage(bsreadHeader, id0 + k));
+    bsreadSent.good++;
+    if (k % 100 === 50) {
+      await push.send(mutate(goodMessage(bsreadHeader, 1_000_000 + bsreadSent.mutated), bsreadHeader, bsreadMutations[bsreadSent.mutated % bsreadMutations.length]!));
+      bsreadSent.mutated++;
+    }
+  }
+})();
+
 const env = {
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('DAQFLOW_'))),
   DAQFLOW_NATS_URL: natsUrl,
@@ -47,6 +77,8 @@ const env = {
   DAQFLOW_HTTP: '127.0.0.1:0',
   DAQFLOW_LOG_LEVEL: 'warn',
   DAQFLOW_TIMEZONE: 'UTC',
+  DAQFLOW_BSREAD_STREAM: push.lastEndpoint as string,
+  DAQFLOW_BSREAD_MODE: 'pull',
 };
 const up = spawn(process.execPath, [resolve('bin/daqflow.js'), 'up'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
 let out = '';
@@ -73,6 +105,13 @@ interface Sample {
   readonly lagP99: number;
 }
 const metric = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+const bsreadCounters = async (): Promise<string> => {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  // Summed over labels (malformed messages are counted by reason).
+  const total = (name: string): number =>
+    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  return ['received_messages', 'malformed_messages', 'missing_pulses'].map((n) => `${n} ${total(`daqflow_bsread_${n}_total`)}`).join(', ');
+};
 const sample = async (): Promise<Sample> => {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   return {
@@ -159,6 +198,7 @@ for (const job of jobs) {
   }
 }
 const last = await sample();
+const bsreadSeen = await bsreadCounters();
 const jsm = await jetstreamManager(nc);
 const info = await jsm.streams.info(env.DAQFLOW_STREAM);
 const db = new pg.Client({ host: pgHost, user: pgUser, database: token });
@@ -172,6 +212,7 @@ console.log(`  rss MiB        ${change(first.rss / 2 ** 20, last.rss / 2 ** 20)}
 console.log(`  open fds       ${change(first.fds, last.fds)}`);
 console.log(`  loop p99 ms    ${change(first.lagP99 * 1000, last.lagP99 * 1000)}`);
 console.log(`  samples (rss MiB): ${samples.map((s) => fmt(s.rss / 2 ** 20)).join(' ')}`);
+console.log(`  bsread: sent ${bsreadSent.good} good and ${bsreadSent.mutated} mutated messages; daqflow counted ${bsreadSeen}`);
 console.log(`  stream: ${info.state.messages} events; actors projected: ${projected.rows[0]?.n}`);
 const flat = (a: number, b: number): boolean => Math.abs(b - a) <= 0.1 * a;
 console.log(`  flat within 10 %: rss ${flat(first.rss, last.rss)}, fds ${flat(first.fds, last.fds)}, loop delay ${flat(first.lagP99, last.lagP99)}`);
@@ -180,6 +221,9 @@ if (failures.length) console.log(`  FAILURES (${failures.length}):\n    ${failur
 await nc.close();
 up.kill('SIGTERM');
 await new Promise((r) => up.once('exit', r));
+streaming = false;
+push.close();
+await streamDone.catch(() => undefined);
 const cleanup = await connect({ servers: natsUrl, name: 'soak-cleanup' });
 await (await jetstreamManager(cleanup)).streams.delete(env.DAQFLOW_STREAM).catch(() => undefined);
 await cleanup.close();

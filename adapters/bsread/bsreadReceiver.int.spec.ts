@@ -246,6 +246,20 @@ describe.each(bsreadTransports)('the %s transport', (transport) => {
       );
       expect(counters.missingPulses).toBe(7); // 3..9 never arrived as good messages
     });
+
+    it('a message whose pulse id went backwards is out of order and does not count the next pulses as missing', async () => {
+      const push = new zmq.Push({ linger: 1000 });
+      await push.bind('tcp://127.0.0.1:*');
+      closers.push(async () => push.close());
+      const { receiver, messages } = receive({ address: push.lastEndpoint!, mode: 'pull' });
+      const header = encodeDataHeader([{ name: 'X', type: 'float64' }]);
+      const good = (pulseId: number): Buffer[] =>
+        encodeMessage({ header, pulseId, globalTimestamp: expectedTimestamp(pulseId), values: header.channels.map((c) => expectedValue(c, pulseId)) });
+      for (const p of [1_000_000, 1_000_001, 5, 1_000_002, 1_000_004]) await push.send(good(p));
+      await waitUntil('the messages', () => messages.length === 5);
+      // The soak found it: after a corrupt pulse id of 5, the stream's next pulse counted 1e6 missing.
+      expect(receiver.counters()).toMatchObject({ delivered: 5, outOfOrder: 1, missingPulses: 1, lastPulseId: 1_000_004 });
+    });
   });
 
   describe('the receiver itself', () => {

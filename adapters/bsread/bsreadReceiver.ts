@@ -75,10 +75,11 @@ export interface BsreadReceiverCounters {
   readonly bytes: number;
   /** Data headers parsed (a hash change, or a refused header). */
   readonly headerParses: number;
-  /** Pulse ids skipped between consecutive delivered messages (pulse id n followed by n + k adds k - 1). */
+  /** Pulse ids skipped above the newest delivered one (newest n followed by n + k adds k - 1). */
   readonly missingPulses: number;
-  /** Delivered messages whose pulse id was not above the one before (a sender restart, a reordering). */
+  /** Delivered messages whose pulse id was not above the newest before it (a sender restart, a reordering). */
   readonly outOfOrder: number;
+  /** The newest pulse id delivered (the highest: one that went backwards does not lower it). */
   readonly lastPulseId: number | undefined;
   readonly transport: BsreadTransport;
   /** Connections made and lost (the `zmtp` transport only; libzmq does not tell). */
@@ -200,7 +201,10 @@ export const createBsreadReceiver = (options: BsreadReceiverOptions): BsreadRece
       if (message.pulseId > lastPulseId + 1) missingPulses += message.pulseId - lastPulseId - 1;
       else if (message.pulseId <= lastPulseId) outOfOrder++;
     }
-    lastPulseId = message.pulseId;
+    // Against the newest, as the ring buffer judges order: one message whose pulse id went
+    // backwards (a corrupt one that still decoded) must not count the stream's next pulse as a
+    // jump over every id in between.
+    if (lastPulseId === undefined || message.pulseId > lastPulseId) lastPulseId = message.pulseId;
     delivered++;
     if (pool !== undefined) {
       // Hot path (402 parts a pulse of 200 scalars, none pooled): no array unless a frame is.
