@@ -37,6 +37,7 @@ import {
   type GrabFilePrefix,
   type GrabWindow,
 } from './grabFileLayout.js';
+import { draftWhereabouts } from './draftWhereabouts.js';
 
 export interface OpenGrabFileOptions {
   /** Folder of the draft; relative paths are taken from `dataRoot`. Created when missing. */
@@ -299,7 +300,7 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
     } catch (e) {
       state = 'failed';
       closeQuietly();
-      throw new DaqflowError('INTERNAL', `could not finish ${finalPath} (the draft stays at ${draftPath}): ${String(e)}`, {
+      throw new DaqflowError('INTERNAL', `could not finish ${finalPath} (${draftWhereabouts(draftPath)}): ${String(e)}`, {
         draftPath,
         finalPath,
       }, { cause: e });

@@ -56,6 +56,7 @@ import {
   swissfelGroups,
   type SwissfelGeneral,
 } from './swissfelLayout.js';
+import { draftWhereabouts } from './draftWhereabouts.js';
 
 export interface OpenSwissfelFileOptions {
   /** Path of the finished file; a relative path is taken from `dataRoot`. Its folder is created. */
@@ -859,7 +860,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     } catch (e) {
       state = 'failed';
       closeQuietly();
-      throw new DaqflowError('INTERNAL', `could not finish ${finalPath} (the draft stays at ${draftPath}): ${String(e)}`, { draftPath, finalPath }, {
+      throw new DaqflowError('INTERNAL', `could not finish ${finalPath} (${draftWhereabouts(draftPath)}): ${String(e)}`, { draftPath, finalPath }, {
         cause: e,
       });
     }

@@ -94,6 +94,8 @@ describe('a draft deleted under a running acquisition', () => {
     console.log('deleted draft: the acquisition ended', JSON.stringify(ended));
     expect(ended.state).toBe('failed');
     expect(String(ended.error)).toMatch(/^WRITE_FAILED: .*ENOENT/);
+    // It was deleted: the error must not send anyone to look for it.
+    expect(String(ended.error)).not.toMatch(/the draft stays at/);
     expect(existsSync(String(ended.outputFile)), 'nothing under the final name').toBe(false);
     expect(daqflow.child.exitCode).toBeNull();
   }, 120_000);
