@@ -13,7 +13,7 @@
 // and removes both.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -103,6 +103,8 @@ interface Sample {
   readonly rss: number;
   readonly fds: number;
   readonly lagP99: number;
+  /** The machine's one-minute load average: loop delay means little without it. */
+  readonly load: number;
 }
 const metric = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
 const bsreadCounters = async (): Promise<string> => {
@@ -119,6 +121,7 @@ const sample = async (): Promise<Sample> => {
     rss: metric(text, 'process_resident_memory_bytes'),
     fds: metric(text, 'process_open_fds'),
     lagP99: metric(text, 'nodejs_eventloop_lag_p99_seconds'),
+    load: loadavg()[0]!,
   };
 };
 
@@ -211,6 +214,7 @@ console.log(`soak: ${minutes} min, ${jobs.length} jobs (${[...states].map(([k, n
 console.log(`  rss MiB        ${change(first.rss / 2 ** 20, last.rss / 2 ** 20)}`);
 console.log(`  open fds       ${change(first.fds, last.fds)}`);
 console.log(`  loop p99 ms    ${change(first.lagP99 * 1000, last.lagP99 * 1000)}`);
+console.log(`  load average   ${change(first.load, last.load)}`);
 console.log(`  samples (rss MiB): ${samples.map((s) => fmt(s.rss / 2 ** 20)).join(' ')}`);
 console.log(`  bsread: sent ${bsreadSent.good} good and ${bsreadSent.mutated} mutated messages; daqflow counted ${bsreadSeen}`);
 console.log(`  stream: ${info.state.messages} events; actors projected: ${projected.rows[0]?.n}`);
