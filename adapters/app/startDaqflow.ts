@@ -388,6 +388,7 @@ export const startDaqflow = async (
         kinds,
         subjectPrefix: config.subjectPrefix,
         processMetadata: { process: leases.processId, node: config.node, roles: roles.names.join(',') },
+        ownedHere: (kind) => runtime.ownedCounts()[kind] ?? 0,
       });
       steps.set('request API', () => api.stop());
     }

@@ -36,6 +36,11 @@ export interface ActorServiceOptions {
   readonly prepare?: Readonly<Record<string, CommandPreparer>>;
   /** More `$SRV.INFO` metadata: the process behind the service. */
   readonly processMetadata?: Readonly<Record<string, string>>;
+  /**
+   * How many actors of the kind this process owns now, given in each endpoint's `$SRV.STATS`
+   * data as `ownedHere` (`$SRV.INFO` metadata is fixed when the service starts).
+   */
+  readonly ownedHere?: () => number;
 }
 
 /**
@@ -122,7 +127,8 @@ export const addActorService = async (nc: NatsConnection, options: ActorServiceO
     version: options.version,
     description: options.description,
     metadata: { ...options.processMetadata, kind },
-    statsHandler: (endpoint) => Promise.resolve(guard.statsFor(endpoint.subject)),
+    statsHandler: (endpoint) =>
+      Promise.resolve({ ...guard.statsFor(endpoint.subject), ...(options.ownedHere ? { ownedHere: options.ownedHere() } : {}) }),
   });
   const group = service.addGroup(options.subjectGroup);
   const subjectOf = (name: string): string => `${options.subjectGroup}.${name}`;

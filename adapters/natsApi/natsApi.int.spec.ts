@@ -126,6 +126,7 @@ beforeAll(async () => {
     logger,
     kinds: [{ kind: 'demo', serviceName: 'daqflow-demo', group: 'demo', definition: defineActor(demoActor) }],
     subjectPrefix: prefix,
+    ownedHere: (kind) => runtime.ownedCounts()[kind] ?? 0,
   });
 });
 
@@ -323,7 +324,7 @@ describe('NATS request API: demo actors', () => {
 
     const m = await client.request(`$SRV.STATS.daqflow-demo.${serviceId(0)}`, '', { timeout: 2_000 });
     const stats = m.json<{
-      endpoints: Array<{ name: string; num_requests: number; data: { errors: number; errorsByStatus: Record<string, number> } }>;
+      endpoints: Array<{ name: string; num_requests: number; data: { errors: number; errorsByStatus: Record<string, number>; ownedHere: number } }>;
     }>();
     const start = stats.endpoints.find((e) => e.name === 'start');
     const get = stats.endpoints.find((e) => e.name === 'get');
@@ -332,6 +333,9 @@ describe('NATS request API: demo actors', () => {
     expect(start?.data.errorsByStatus['400']).toBeGreaterThanOrEqual(5);
     expect(get?.data.errorsByStatus['500']).toBeGreaterThanOrEqual(2);
     expect(get?.data.errorsByStatus['404']).toBeGreaterThanOrEqual(1);
+    // The demo jobs started here wait an hour between steps: this process owns them all.
+    expect(start?.data.ownedHere).toBeGreaterThan(0);
+    expect(start?.data.ownedHere).toBe(runtime.ownedCounts()['demo']);
   });
 });
 

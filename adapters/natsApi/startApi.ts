@@ -39,6 +39,8 @@ export interface StartApiOptions {
   readonly version?: string;
   /** Added to each actor service's `$SRV.INFO` metadata: which process answers (process id, node, roles). */
   readonly processMetadata?: Readonly<Record<string, string>>;
+  /** Actors of a kind this process owns now, for each actor service's `$SRV.STATS` (`ownedHere`). */
+  readonly ownedHere?: (kind: string) => number;
 }
 
 /** The API's services, and how to stop them all. */
@@ -97,6 +99,7 @@ export const startApi = async (nc: NatsConnection, options: StartApiOptions): Pr
           logger: options.logger,
           definition: entry.definition,
           ...(options.processMetadata ? { processMetadata: options.processMetadata } : {}),
+          ...(options.ownedHere ? { ownedHere: () => options.ownedHere!(entry.kind) } : {}),
           ...(entry.prepare ? { prepare: entry.prepare } : {}),
           ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
         }),
