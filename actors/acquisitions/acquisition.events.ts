@@ -41,8 +41,12 @@ export type AcquisitionProgress = z.infer<typeof acquisitionProgressSchema>;
 /** A node's name, as `DAQFLOW_NODE` takes it. */
 export const nodeNameSchema = z.string().regex(NODE_NAME_PATTERN, `a node name is ${NODE_NAME_RULE}`);
 
-/** A bsread stream as a process receives it (`DAQFLOW_BSREAD_STREAM`, `DAQFLOW_BSREAD_MODE`). */
-export const bsreadStreamSchema = z.object({ address: z.string().min(1), mode: z.enum(['pull', 'sub']) });
+/**
+ * A bsread stream as a process receives it (`DAQFLOW_BSREAD_STREAM`, `DAQFLOW_BSREAD_MODE`);
+ * `simulated` when it is the process's own simulated stream (no `DAQFLOW_BSREAD_STREAM`), which no
+ * other process receives and whose address changes at each start.
+ */
+export const bsreadStreamSchema = z.object({ address: z.string().min(1), mode: z.enum(['pull', 'sub']), simulated: z.literal(true).optional() });
 export type BsreadStreamRef = z.infer<typeof bsreadStreamSchema>;
 
 /**

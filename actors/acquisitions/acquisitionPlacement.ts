@@ -39,7 +39,8 @@ export const placementFactsOf = (events: ReadonlyArray<{ readonly type: string; 
  *   so no other holds the writer's), or on the writer's own node (its restart: the buffer it held
  *   is gone with it, and the restart semantics fail the acquisition with PULSES_LOST when the
  *   pulses are needed). The node named no longer binds: its buffer died with the writer.
- *   Addresses are compared as written.
+ *   Addresses are compared as written. A writer's simulated stream (no `DAQFLOW_BSREAD_STREAM`)
+ *   is its own, on an address of the moment: only its node's next process takes it over.
  */
 export const mayOwnAcquisition = (
   facts: AcquisitionPlacementFacts,
@@ -51,6 +52,10 @@ export const mayOwnAcquisition = (
     return { ok: false, why: `it names node ${facts.node}; this process is on ${candidate.node}` };
   }
   const wrote = facts.stream;
+  if (wrote.simulated === true) {
+    if (candidate.node === from.node) return { ok: true };
+    return { ok: false, why: `its writer on ${from.node} read its own simulated stream, which no other process receives` };
+  }
   if (candidate.stream.address !== wrote.address) {
     return { ok: false, why: `its writer read ${wrote.address}; this process reads ${candidate.stream.address}` };
   }

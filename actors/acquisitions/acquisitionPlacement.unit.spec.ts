@@ -51,4 +51,11 @@ describe('mayOwnAcquisition', () => {
     expect(mayOwnAcquisition({ node: null, stream: pull(S) }, { node: 'b', stream: pull(S) }, { node: 'b' }).ok).toBe(true);
     expect(mayOwnAcquisition({ node: null, stream: pull(S) }, { node: 'b', stream: pull('tcp://x:1') }, { node: 'b' }).ok).toBe(false);
   });
+
+  it("a writer on its own simulated stream gone: only its node's next process, whatever the simulator's new address", () => {
+    const simulated = { address: 'tcp://127.0.0.1:40001', mode: 'pull' as const, simulated: true as const };
+    const next = { address: 'tcp://127.0.0.1:40002', mode: 'pull' as const, simulated: true as const };
+    expect(mayOwnAcquisition({ node: null, stream: simulated }, { node: 'b', stream: next }, { node: 'b' }).ok).toBe(true);
+    expect(mayOwnAcquisition({ node: null, stream: simulated }, { node: 'a', stream: simulated }, { node: 'b' }).ok).toBe(false);
+  });
 });

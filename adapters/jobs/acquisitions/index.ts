@@ -9,7 +9,7 @@ import type { BsreadStreamRef } from '../../../actors/acquisitions/acquisition.e
 /** The stream this process receives, as an acquisition's events record it. */
 const streamOf = (context: JobContext): BsreadStreamRef => {
   const source = context.bsread();
-  return { address: source.address, mode: source.counters().mode };
+  return { address: source.address, mode: source.counters().mode, ...(context.config.bsreadStream ? {} : { simulated: true as const }) };
 };
 
 /** Writer acquisitions: pulses N..M of the bsread stream from the ring buffer to one HDF5 file. */
