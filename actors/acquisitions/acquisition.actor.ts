@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { command, type ActorDefinition, type EffectRequest } from '../runtime/actorDefinition.js';
-import { acquisitionEventSchemas } from './acquisition.events.js';
+import { acquisitionEventSchemas, type AcquisitionWriter } from './acquisition.events.js';
 import { acquisitionMachine, acquisitionEffectActions, type AcquireParams, type AcquisitionContext, type KillParams, type LostPulsesSummary } from './acquisition.machine.js';
 
 const pulseId = z.number().int().min(0);
@@ -25,6 +25,10 @@ export type AcquisitionSummary = {
   readonly lostPulses?: LostPulsesSummary;
   /** Present when the request asked to fail on a loss. */
   readonly onLoss?: 'fail';
+  /** The node the request named: only a process there may own it while its owner lives. */
+  readonly node?: string;
+  /** The process that opened the file last, and the stream it reads (docs/multi-host.md). */
+  readonly writer?: AcquisitionWriter;
   readonly error?: string;
 };
 
@@ -49,6 +53,8 @@ const summaryOf = (c: AcquisitionContext): AcquisitionSummary => ({
   ...(c.draftPath ? { draftPath: c.draftPath } : {}),
   ...(c.lostPulses ? { lostPulses: c.lostPulses } : {}),
   ...(c.request?.onLoss === 'fail' ? { onLoss: 'fail' as const } : {}),
+  ...(c.request?.node ? { node: c.request.node } : {}),
+  ...(c.writer ? { writer: c.writer } : {}),
   ...(c.error ? { error: c.error } : {}),
 });
 

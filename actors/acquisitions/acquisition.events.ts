@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EventSchema } from '../../events/eventSchemas.js';
 import { effectFailedSchema } from '../runtime/effectFailed.js';
+import { NODE_NAME_PATTERN, NODE_NAME_RULE } from '../runtime/ownership.js';
 
 const pulseId = z.number().int().min(0);
 
@@ -37,11 +38,30 @@ export const acquisitionProgressSchema = z.object({
 });
 export type AcquisitionProgress = z.infer<typeof acquisitionProgressSchema>;
 
+/** A node's name, as `DAQFLOW_NODE` takes it. */
+export const nodeNameSchema = z.string().regex(NODE_NAME_PATTERN, `a node name is ${NODE_NAME_RULE}`);
+
+/**
+ * A bsread stream as a process receives it (`DAQFLOW_BSREAD_STREAM`, `DAQFLOW_BSREAD_MODE`);
+ * `simulated` when it is the process's own simulated stream (no `DAQFLOW_BSREAD_STREAM`), which no
+ * other process receives and whose address changes at each start.
+ */
+export const bsreadStreamSchema = z.object({ address: z.string().min(1), mode: z.enum(['pull', 'sub']), simulated: z.literal(true).optional() });
+export type BsreadStreamRef = z.infer<typeof bsreadStreamSchema>;
+
+/**
+ * The process that opened the file and the stream it reads: whether another process holds the
+ * same pulses is judged from this alone when the writer's process is gone.
+ */
+export const acquisitionWriterSchema = z.object({ node: z.string().min(1), process: z.string().min(1).optional(), stream: bsreadStreamSchema });
+export type AcquisitionWriter = z.infer<typeof acquisitionWriterSchema>;
+
 export const acquisitionEventSchemas = {
   /**
    * Asked for, resolved: absolute output file inside the data root; null pulse ids mean "now" /
    * "until stopped". `general.created` and `onLoss` are optional so that requests recorded before
-   * them still validate; `onLoss` absent means `record`.
+   * them still validate; `onLoss` absent means `record`. `node`: the node whose process must own
+   * it (its ring buffer), absent for any process with the acquisitions role.
    */
   requested: {
     version: 1,
@@ -52,10 +72,15 @@ export const acquisitionEventSchemas = {
       channels: z.array(z.string().min(1)).nullable(),
       general: z.object({ created: z.string().optional(), instrument: z.string(), process: z.string(), user: z.string() }),
       onLoss: z.enum(onLossValues).optional(),
+      node: nodeNameSchema.optional(),
     }),
   },
-  /** The writer has its first pulse; its draft file is named so that it can be found after a crash. */
-  started: { version: 1, schema: z.object({ firstPulseId: pulseId, draftPath: z.string().optional() }) },
+  /**
+   * The writer has its first pulse; its draft file is named so that it can be found after a crash.
+   * Recorded again by a process that took the acquisition over and rewrites the draft. `writer`
+   * is absent in events recorded before it was recorded.
+   */
+  started: { version: 1, schema: z.object({ firstPulseId: pulseId, draftPath: z.string().optional(), writer: acquisitionWriterSchema.optional() }) },
   progress: { version: 1, schema: acquisitionProgressSchema },
   /** A stop: at a pulse id (inclusive), or at the newest pulse when it arrives (`now`). */
   stopRequested: { version: 1, schema: z.object({ stopPulseId: pulseId.nullable(), now: z.boolean() }) },

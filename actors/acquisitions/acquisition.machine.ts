@@ -1,6 +1,6 @@
 import { assign, setup } from 'xstate';
 import { effect, type Deadline } from '../runtime/actorDefinition.js';
-import type { AcquisitionEvent, AcquisitionProgress, AcquisitionRequested, LostPulseRecord } from './acquisition.events.js';
+import type { AcquisitionEvent, AcquisitionProgress, AcquisitionRequested, AcquisitionWriter, LostPulseRecord } from './acquisition.events.js';
 
 /** What the `acquire` effect is asked to do: write pulses start..stop from the buffer to the file. */
 export interface AcquireParams {
@@ -40,6 +40,8 @@ export interface AcquisitionContext {
   readonly finishedAt: string | null;
   readonly error: string | null;
   readonly deadlines: Readonly<Record<string, Deadline>>;
+  /** The process that opened the file last (its node and stream), when recorded. */
+  readonly writer: AcquisitionWriter | null;
 }
 
 export interface LostPulsesSummary {
@@ -125,6 +127,13 @@ export const acquisitionMachine = setup({
           }
         : {},
     ),
+    // The first `started`, or that of a process that took the acquisition over: the same first
+    // pulse, a draft rewritten by a new writer.
+    recordStart: assign(({ event }) =>
+      event.type === 'started'
+        ? { firstPulseId: event.data.firstPulseId, draftPath: event.data.draftPath ?? null, writer: event.data.writer ?? null }
+        : {},
+    ),
     recordStop: assign(({ event }) =>
       event.type === 'stopRequested' ? { stop: { stopPulseId: event.data.stopPulseId, now: event.data.now } } : {},
     ),
@@ -164,6 +173,7 @@ export const acquisitionMachine = setup({
     finishedAt: null,
     error: null,
     deadlines: {},
+    writer: null,
   }),
   initial: 'idle',
   states: {
@@ -193,10 +203,7 @@ export const acquisitionMachine = setup({
     },
     waiting: {
       on: {
-        started: {
-          target: 'writing',
-          actions: assign(({ event }) => ({ firstPulseId: event.data.firstPulseId, draftPath: event.data.draftPath ?? null })),
-        },
+        started: { target: 'writing', actions: 'recordStart' },
         stopRequested: { guard: 'stopNotBeforeStart', actions: ['recordStop', { type: 'setStop', params: stopParams }] },
         killRequested: { target: 'killing', actions: { type: 'kill', params: killParams } },
         acquisitionFailed: { target: 'failed', actions: 'recordFailure' },
@@ -205,6 +212,7 @@ export const acquisitionMachine = setup({
     },
     writing: {
       on: {
+        started: { actions: 'recordStart' },
         progress: { actions: 'recordProgress' },
         stopRequested: { guard: 'stopNotBeforeStart', actions: ['recordStop', { type: 'setStop', params: stopParams }] },
         killRequested: { target: 'killing', actions: { type: 'kill', params: killParams } },

@@ -128,4 +128,24 @@ describe('acquisition machine', () => {
     const killing = run([{ type: 'requested', data: request }, { type: 'killRequested', data: { reason: '' } }]).snapshot;
     expect(acquisitionActor.recover?.(killing as never)).toEqual([{ type: 'kill', params: { reason: 'recovered after a restart', draftPath: null } }]);
   });
+
+  it('records the node asked for and each writer: the first, and one that took it over and rewrote the draft', () => {
+    const stream = { address: 'tcp://sender:9999', mode: 'sub' as const };
+    const { snapshot, steps } = run([
+      { type: 'requested', data: { ...request, node: 'b' } },
+      { type: 'started', data: { firstPulseId: 1_000, draftPath: '/data/.run1.h5.draft', writer: { node: 'b', process: 'b-1-x', stream } } },
+      { type: 'progress', data: progress(1_040, 41) },
+      { type: 'started', data: { firstPulseId: 1_000, draftPath: '/data/.run1.h5.draft', writer: { node: 'a', process: 'a-2-y', stream } } },
+    ]);
+    expect(snapshot.value).toBe('writing');
+    expect(steps[3]?.actions).toEqual([]);
+    expect(acquisitionActor.summary(snapshot as never)).toMatchObject({
+      node: 'b',
+      writer: { node: 'a', process: 'a-2-y', stream },
+      firstPulseId: 1_000,
+      draftPath: '/data/.run1.h5.draft',
+    });
+    expect(acquisitionActor.commands.start!.schema.safeParse({ ...request, node: 'no/slash' }).success).toBe(false);
+  });
 });
+

@@ -397,7 +397,7 @@ export class ActorRuntime {
             ? `${kind}.${id}.${origin.key}`
             : undefined;
       // A new actor's lease is claimed beside its first append, not after it.
-      const claim = hosted.version === 0 ? this.ownership.claimNew(kind, id) : undefined;
+      const claim = hosted.version === 0 ? this.ownership.claimNew(kind, id, { type: input.type, data: input.data }) : undefined;
       let appended;
       try {
         appended = await this.store.append(envelope, idempotencyKey === undefined ? {} : { idempotencyKey });

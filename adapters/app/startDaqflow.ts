@@ -262,7 +262,7 @@ export const startDaqflow = async (
     });
     steps.set('bsread source', () => bsread.close());
     // Bound once the runtime exists: a schedule's fire and the notifier go through it.
-    const bound: { runtime?: ActorRuntime } = {};
+    const bound: { runtime?: ActorRuntime; processId?: string } = {};
     const preparers: Record<string, JobContextPreparers> = {};
     const contextOf = (module: JobModule): JobContext => ({
       config,
@@ -271,6 +271,7 @@ export const startDaqflow = async (
       store,
       dataLogger: source,
       bsread: () => bsread,
+      processId: () => bound.processId,
       runtime: () => {
         if (!bound.runtime) throw new Error('the runtime is not started yet');
         return bound.runtime;
@@ -285,6 +286,7 @@ export const startDaqflow = async (
       const prepare = await module.preparers?.(context);
       if (prepare) preparers[module.storedKind] = prepare;
     }
+    const placements = new Map(jobModules.flatMap((m) => (m.placement ? [[m.storedKind, m.placement(contextOf(m))] as const] : [])));
     // Presence first: actors this process claims must never name a process the others cannot see.
     const leases = await startLeases({
       nc,
@@ -295,6 +297,7 @@ export const startDaqflow = async (
       roles: roles.names,
       roleOfKind,
       projectorRole: roles.has('projector'),
+      placement: (kind) => placements.get(kind),
       settings: { ttlMs: config.leaseTtlMs },
       logger: logger.child({ component: 'leases' }),
     });
@@ -319,6 +322,7 @@ export const startDaqflow = async (
     });
     leases.bind(runtime);
     bound.runtime = runtime;
+    bound.processId = leases.processId;
     const projectorLogger = logger.child({ component: 'projector' });
     // The thread has its own connections and reports no batches to this process: the metrics and
     // the status pages' live feed follow the projector only when it runs inline.

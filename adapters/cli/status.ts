@@ -11,7 +11,7 @@ import { cliContext, toolServers, type GlobalOptions } from './context.js';
 import { abridged, table } from './format.js';
 import { jobModules } from '../jobs/registry.js';
 import type { ProcessPresence } from '../ownership/leaseManager.js';
-import { ownedTotal, readPresence } from '../ownership/readPresence.js';
+import { ownedTotal, readOwners, readPresence, type ActorOwner } from '../ownership/readPresence.js';
 
 export interface StatusOptions extends GlobalOptions {
   readonly kind?: string;
@@ -42,20 +42,36 @@ const readFromNats = async (
   context: ReturnType<typeof cliContext>,
   natsUrl: string,
   db: Kysely<Database>,
-): Promise<{ lag: ProjectionLag | Unreadable; processes: ProcessPresence[] | Unreadable }> => {
+  unfinished: ReadonlyArray<{ kind: string; id: string }>,
+): Promise<{ lag: ProjectionLag | Unreadable; processes: ProcessPresence[] | Unreadable; owners: ActorOwner[] | Unreadable }> => {
   try {
     const nc = await connectNats(natsUrl, 'daqflow-cli');
     try {
       const store = createJetStreamEventStore({ nc, stream: context.config.stream, subjectPrefix: eventSubjectPrefix(context.config) });
       const lag = await readProjectionLag(db, store).catch(unreadable);
       const processes = await readPresence(nc, context.config.stream).catch(unreadable);
-      return { lag, processes };
+      const owners = 'error' in processes ? processes : await readOwners(nc, context.config.stream, unfinished, processes).catch(unreadable);
+      return { lag, processes, owners };
     } finally {
       await closeNats(nc);
     }
   } catch (e) {
-    return { lag: unreadable(e), processes: unreadable(e) };
+    return { lag: unreadable(e), processes: unreadable(e), owners: unreadable(e) };
   }
+};
+
+/**
+ * Unfinished actors of the rows shown that no live process owns: waiting for one that may take
+ * them (an acquisition: a process on its node, or one that receives its writer's stream).
+ */
+const unownedText = (owners: ActorOwner[] | Unreadable): string => {
+  if ('error' in owners) return `owners: unknown (${owners.error})`;
+  const unowned = owners.filter((o) => o.process === null);
+  if (unowned.length === 0) return '';
+  return `unowned (no live process may or did take them yet)\n${table(
+    ['KIND', 'ID', 'LEASE'],
+    unowned.map((o) => [o.kind, o.id, o.goneOwner === null ? 'never claimed' : `held by ${o.goneOwner}, gone`]),
+  )}`;
 };
 
 /** The processes section: one line each, what it runs and how many actors it owns. */
@@ -91,9 +107,10 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
         throw e;
       },
     );
-    const { lag, processes } = await readFromNats(context, servers.natsUrl, db);
+    const unfinished = rows.filter((r) => !r.final).map((r) => ({ kind: r.kind, id: r.id }));
+    const { lag, processes, owners } = await readFromNats(context, servers.natsUrl, db, unfinished);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ items: rows, projections: lag, processes }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ items: rows, projections: lag, processes, owners }, null, 2)}\n`);
       return;
     }
     const lagLine = 'error' in lag ? `projections: lag unknown (${lag.error})` : projectionLagText(lag);
@@ -112,7 +129,8 @@ export const runStatus = async (options: StatusOptions): Promise<void> => {
       const text = await module.statusSection.text(db, { state: options.state });
       if (text) process.stdout.write(`\n${module.statusSection.title}\n${text}\n`);
     }
-    process.stdout.write(`\n${lagLine}\n\n${processesText(processes)}\n`);
+    const unowned = unownedText(owners);
+    process.stdout.write(`\n${lagLine}\n\n${processesText(processes)}\n${unowned ? `\n${unowned}\n` : ''}`);
   } finally {
     await db.destroy();
     await servers.stop();

@@ -9,6 +9,7 @@ import { bsreadTransports } from '../bsread/bsreadTransport.js';
 import { parseZmtpEndpoint } from '../bsread/zmtpSocket.js';
 import { channelConfigSchema } from '../jobs/notifications/channelConfig.js';
 import { notificationRuleSchema, notificationTriggers } from '../../actors/notifications/notificationRules.js';
+import { NODE_NAME_PATTERN, NODE_NAME_RULE } from '../../actors/runtime/ownership.js';
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -240,7 +241,7 @@ const configSchema = z.strictObject({
     .pipe(z.array(z.string().regex(/^[a-z][a-z0-9-]*$/, 'role names are lower-case words, e.g. api,grabs')).min(1))
     .default(['all']),
   /** The name of this process's node in its presence entry (default: the host name). */
-  node: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, '1-128 of A-Z a-z 0-9 _ . -').default(() => hostnameToken()),
+  node: z.string().regex(NODE_NAME_PATTERN, NODE_NAME_RULE).default(() => hostnameToken()),
   /**
    * How long an actor's owner may go without renewing its presence before other processes take
    * its actors over; the owner stops their effects a third of it earlier.

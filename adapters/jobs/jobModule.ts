@@ -10,6 +10,7 @@ import {
   type EffectHandlersFor,
 } from '../../actors/runtime/actorDefinition.js';
 import type { ActorRuntime } from '../../actors/runtime/actorRuntime.js';
+import type { ActorPlacement } from '../../actors/runtime/ownership.js';
 import type { EventStore } from '../../events/eventStore.js';
 import type { Database } from '../../projections/database.js';
 import type { Projection } from '../../projections/projection.js';
@@ -35,6 +36,8 @@ export interface JobContext {
   readonly dataLogger: DataLoggerSource;
   /** The bsread stream of this process and its ring buffer. */
   readonly bsread: () => BsreadSource;
+  /** This process's id in the presence bucket (once its leases exist). */
+  readonly processId: () => string | undefined;
   /** The runtime hosting every kind (bound once it exists). */
   readonly runtime: () => ActorRuntime;
   /** The definitions of every registered kind. */
@@ -88,6 +91,11 @@ export interface JobModule {
   preparers?(context: JobContext): Promise<Readonly<Record<string, ContextualPreparer>>>;
   /** Preparers for the API in place of {@link preparers} (resolved at request time as they are). */
   apiPreparers?(context: JobContext): Promise<Readonly<Record<string, CommandPreparer>>>;
+  /**
+   * Which processes with the kind's role may own one of its actors (docs/architecture.md,
+   * "Processes"); absent: any of them.
+   */
+  placement?(context: JobContext): ActorPlacement;
   /** What keeps running beside the actors, started once the API is up. */
   start?(context: JobContext): Promise<readonly JobService[]>;
   /** Projections the kind's events feed besides the status and transition tables. */

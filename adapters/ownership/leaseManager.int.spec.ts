@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { silentLogger } from '../../actors/runtime/logger.js';
+import type { ActorPlacement } from '../../actors/runtime/ownership.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
 import { waitFor } from '../../test/harness/waitFor.js';
 import { startLeases, type LeaseManager, type LeasedRuntime } from './leaseManager.js';
@@ -11,7 +12,8 @@ import { ownershipBuckets } from './ownershipBuckets.js';
 
 /*
  * The leases on a real nats-server: a claim has one winner, a process that cannot renew gives
- * its actors up before another takes them over, and a clean stop hands them over at once.
+ * its actors up before another takes them over, a clean stop hands them over at once, and a
+ * kind's placement keeps an actor from the processes it does not allow.
  */
 
 const natsUrl = inject('natsUrl');
@@ -53,7 +55,7 @@ const recorder = () => {
 /** Stored kinds whose role (module name) differs, as in the registry. */
 const roleOfKind = (kind: string): string => ({ grab: 'grabs' })[kind] ?? kind;
 
-const start = async (stream: string, node: string, roles: readonly string[] = ['demo']) => {
+const start = async (stream: string, node: string, roles: readonly string[] = ['demo'], placement?: ActorPlacement) => {
   const nc = await connect({ servers: natsUrl, name: `lease-${node}` });
   connections.push(nc);
   const leases = await startLeases({
@@ -64,6 +66,7 @@ const start = async (stream: string, node: string, roles: readonly string[] = ['
     roles,
     roleOfKind,
     projectorRole: false,
+    ...(placement ? { placement: () => placement } : {}),
     settings: { ttlMs: TTL_MS },
     logger: silentLogger,
   });
@@ -141,5 +144,34 @@ describe('ownership leases on nats-server', () => {
     await waitFor('b to adopt z1', async () => (b.log.some((e) => e.what === 'adopt' && e.id === 'z1') ? true : undefined), TTL_MS * 10, 20);
     expect(b.leases.owns('demo', 'z1')).toBe(true);
     expect(Date.now() - stoppedAt, 'taken over at the next scan, not after the TTL').toBeLessThan(TTL_MS * 4);
+  });
+
+  it("a kind's placement: a new actor refused is left for the process that may own it; a takeover refused leaves the lease with the gone owner", async () => {
+    const stream = freshStream();
+    const asked: string[] = [];
+    // New actors by the node their first event names; takeovers only by a process that may take them.
+    const placement = (node: string, takesOver: boolean): ActorPlacement => ({
+      mayCreate: (first) => (first.data as { node: string }).node === node,
+      mayTake: (_kind, id, from) => {
+        asked.push(`${node} ${id} from ${from?.node ?? 'nobody'}`);
+        return Promise.resolve(from === undefined ? node === 'b' : takesOver);
+      },
+    });
+    const a = await start(stream, 'a', ['demo'], placement('a', false));
+    const b = await start(stream, 'b', ['demo'], placement('b', false));
+    expect(await a.leases.claimNew('demo', 'p1', { type: 'started', data: { node: 'b' } })).toBe(false);
+    // Both see its first event on the stream.
+    a.leases.noticed('demo', 'p1', false);
+    b.leases.noticed('demo', 'p1', false);
+    await waitFor('b to claim p1', async () => (b.log.some((e) => e.what === 'adopt' && e.id === 'p1') ? true : undefined), TTL_MS * 10, 20);
+    expect(a.leases.owns('demo', 'p1')).toBe(false);
+
+    await b.nc.close();
+    await waitFor('a to judge p1 after b went', () => (asked.includes('a p1 from b') ? true : undefined), TTL_MS * 10, 20);
+    expect(a.log.filter((e) => e.what === 'adopt')).toEqual([]);
+    const c = await start(stream, 'c', ['demo'], placement('c', true));
+    await waitFor('c to take p1 over', async () => (c.log.some((e) => e.what === 'adopt' && e.id === 'p1') ? true : undefined), TTL_MS * 10, 20);
+    expect(c.leases.owns('demo', 'p1')).toBe(true);
+    expect(a.leases.owns('demo', 'p1')).toBe(false);
   });
 });

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
-import type { Ownership } from '../../actors/runtime/ownership.js';
+import type { ActorPlacement, Ownership } from '../../actors/runtime/ownership.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { withReplicas } from '../jetstream/replicas.js';
@@ -56,6 +56,11 @@ export interface StartLeasesOptions {
   readonly roleOfKind: (kind: string) => string;
   /** Whether it takes part in the projector's lease. */
   readonly projectorRole: boolean;
+  /**
+   * Which of the processes with a kind's role may own one of its actors (an acquisition: the node
+   * it names, the stream its writer read); a kind without one goes to any of them.
+   */
+  readonly placement?: (kind: string) => ActorPlacement | undefined;
   readonly settings: LeaseSettings;
   readonly logger: Logger;
 }
@@ -247,6 +252,29 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
     }
   };
 
+  /**
+   * Owners-bucket revisions at which this process was found not eligible for an actor: a stranded
+   * actor is judged again when its entry changes, not at every full scan.
+   */
+  const refused = new Map<string, number>();
+  /**
+   * Whether the kind's placement lets this process take an actor nobody owns (`from` undefined) or
+   * whose owner `from` is gone. A placement that cannot answer (the store unreachable) says no:
+   * the next scan asks again.
+   */
+  const eligible = async (kind: string, id: string, revision: number | undefined, from: OwnerValue | undefined): Promise<boolean> => {
+    const placement = options.placement?.(kind);
+    if (placement === undefined) return true;
+    const key = actorKey(kind, id);
+    if (revision !== undefined && refused.get(key) === revision) return false;
+    const ok = await placement.mayTake(kind, id, from).catch((e: unknown) => {
+      logger.warn({ err: e, kind, id }, 'could not judge whether this process may own an actor: asked again at the next scan');
+      return undefined;
+    });
+    if (ok === false && revision !== undefined) refused.set(key, revision);
+    return ok === true;
+  };
+
   const take = async (kind: string, id: string, revision: number | undefined): Promise<boolean> => {
     const key = actorKey(kind, id);
     const won = await writeOwner(key, revision).catch((e: unknown) => {
@@ -286,6 +314,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
         return;
       }
       if (!ownerGone(value, alive)) return;
+      if (!(await eligible(kind, id, entry.revision, value))) return;
       if (await take(kind, id, entry.revision)) {
         logger.info({ kind, id, from: value?.process }, 'actor taken over from a process that is gone');
         adopt(kind, id);
@@ -322,6 +351,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
         knownOwned.add(key);
         return;
       }
+      if (!(await eligible(kind, id, undefined, undefined))) return;
       if (await take(kind, id, entry?.revision)) {
         logger.info({ kind, id }, 'actor nobody owned claimed');
         adopt(kind, id);
@@ -364,8 +394,10 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   return {
     processId,
     owns: (kind, id) => !stopped && owned.has(actorKey(kind, id)),
-    claimNew: async (kind, id) => {
+    claimNew: async (kind, id, first) => {
       if (stopped || !hostsKind(kind)) return false;
+      // Not this process's to run (another node's): left unclaimed, as by a process without the role.
+      if (first !== undefined && options.placement?.(kind)?.mayCreate(first) === false) return false;
       const key = actorKey(kind, id);
       if (owned.has(key)) return true;
       claiming.add(key);
@@ -400,6 +432,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
           const entry = await owners.get(key);
           const value = ownerIn(entry);
           if (!ownerGone(value, alive) && value?.process !== processId) return;
+          if (value?.process !== processId && !(await eligible(kind, id, entry?.operation === 'PUT' ? entry.revision : undefined, value))) return;
           if (await take(kind, id, entry?.revision)) mine.push({ kind, id });
         },
       );
@@ -410,6 +443,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       owned.delete(key);
       knownOwned.delete(key);
       unclaimed.delete(key);
+      refused.delete(key);
       // The subject's messages go entirely: a KV purge would leave a marker per finished actor,
       // which every full scan would read again.
       void jsm.streams.purge(`KV_${names.owners}`, { filter: `$KV.${names.owners}.${key}` }).catch(() => undefined);
@@ -429,6 +463,7 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
       if (final) {
         knownOwned.delete(key);
         unclaimed.delete(key);
+        refused.delete(key);
         return;
       }
       if (stopped || owned.has(key) || knownOwned.has(key) || unclaimed.has(key) || !hostsKind(kind)) return;

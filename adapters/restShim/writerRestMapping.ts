@@ -3,6 +3,7 @@
  * maps onto daqflow's acquisition contract (docs/api.md). Pure: no I/O, so that the mapping can be
  * checked without servers.
  */
+import { NODE_NAME_PATTERN, NODE_NAME_RULE } from '../../actors/runtime/ownership.js';
 
 /** The keys sf_bsread_writer refuses a `POST /parameters` without (`writer.py` REQUIRED_PARAMETERS). */
 export const REQUIRED_PARAMETERS = ['general/created', 'general/user', 'general/process', 'general/instrument'] as const;
@@ -68,9 +69,11 @@ export interface WriterParameters {
   readonly channels: readonly string[] | null;
   /** `on_loss`: what daqflow does when its ring buffer overtakes the writer; absent: daqflow's default (`record`). */
   readonly onLoss: 'record' | 'fail' | null;
+  /** `node`: the node whose process must write it (docs/multi-host.md); absent: daqflow's default. */
+  readonly node: string | null;
 }
 
-export const noParameters: WriterParameters = { raw: {}, outputFile: null, metadata: {}, channels: null, onLoss: null };
+export const noParameters: WriterParameters = { raw: {}, outputFile: null, metadata: {}, channels: null, onLoss: null, node: null };
 
 /** The acquisition the shim started last, with what only the shim knows of it. */
 export interface CurrentAcquisition {
@@ -105,7 +108,7 @@ export const outputFileOf = (value: unknown, key = 'output_file'): string => {
  * Checks a `POST /parameters` body as sf_bsread_writer does (the four `general/*` keys are
  * mandatory, with its message) and takes out what daqflow needs: `output_file` (the writer's
  * command-line argument in the original, so it has to travel here) and, as extensions,
- * `channels` and `on_loss`. The four `general/*` values are written to the file's `/general`.
+ * `channels`, `on_loss` and `node`. The four `general/*` values are written to the file's `/general`.
  */
 export const parseParameters = (body: unknown): WriterParameters => {
   if (!isRecord(body)) throw invalid('the parameters must be a JSON object');
@@ -130,6 +133,8 @@ export const parseParameters = (body: unknown): WriterParameters => {
   }
   const onLoss = body.on_loss ?? null;
   if (onLoss !== null && onLoss !== 'record' && onLoss !== 'fail') throw invalid('on_loss must be "record" or "fail"', { key: 'on_loss' });
+  const node = body.node ?? null;
+  if (node !== null && (typeof node !== 'string' || !NODE_NAME_PATTERN.test(node))) throw invalid(`node must be a node name: ${NODE_NAME_RULE}`, { key: 'node' });
   return {
     raw: { ...body },
     outputFile: body.output_file === undefined || body.output_file === null ? null : outputFileOf(body.output_file),
@@ -141,6 +146,7 @@ export const parseParameters = (body: unknown): WriterParameters => {
     },
     channels,
     onLoss,
+    node,
   };
 };
 

@@ -92,4 +92,11 @@ describe('the sf_bsread_writer vocabulary', () => {
     expect(parseParameters(general).onLoss).toBeNull();
     expect(() => parseParameters({ ...general, on_loss: 'ignore' })).toThrow(/on_loss/);
   });
+
+  it('takes node, the node whose process must write the file, and refuses one that is not a node name', () => {
+    expect(parseParameters({ ...general, node: 'daq-writer-1' }).node).toBe('daq-writer-1');
+    expect(parseParameters(general).node).toBeNull();
+    expect(() => parseParameters({ ...general, node: 'a b' })).toThrow(/node must be a node name/);
+    expect(() => parseParameters({ ...general, node: 7 })).toThrow(/node must be a node name/);
+  });
 });

@@ -256,6 +256,7 @@ export const startWriterRestShim = async (options: WriterRestShimOptions): Promi
         ...(next.channels ? { channels: [...next.channels] } : {}),
         metadata: next.metadata,
         ...(next.onLoss ? { onLoss: next.onLoss } : {}),
+        ...(next.node ? { node: next.node } : {}),
       });
       // Only a start that happened switches the file: a refused one leaves the parameters as they were.
       parameters = next;

@@ -247,6 +247,42 @@ const acquisitionScenarios: Record<string, Scenario> = {
     });
     return id;
   }),
+  // Named node b; its writer's runtime stops mid-file, and another (node a, same stream) takes it
+  // over: a second `started` names the new writer, which rewrites the draft and completes it.
+  takenOver: async (store) => {
+    const dataRoot = mkdtempSync(join(tmpdir(), 'daqflow-golden-acquisition-'));
+    const sim = await startBsreadSimulator({
+      address: 'tcp://127.0.0.1:*',
+      rateHz: 200,
+      startPulseId: 1_000,
+      channels: defaultSimulatedChannels({ imageWidth: 8, imageHeight: 4, waveformLength: 8 }),
+    });
+    const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength: 1_000 });
+    const writerOn = (node: string): ActorRuntime =>
+      createAcquisitionRuntime(store, source, dataRoot, { identity: () => ({ node, process: `${node}-golden`, stream: { address: sim.address, mode: 'pull' } }) });
+    const first = writerOn('b');
+    let second: ActorRuntime | undefined;
+    try {
+      // Pulses as they come: the first writer is mid-file when it stops.
+      await until(async () => Promise.resolve(source.buffer.counters().newestPulseId !== null));
+      const body = { outputFile: 'taken-over.h5', startNow: true, node: 'b' };
+      const { id } = await first.create('acquisition', 'start', await prepareAcquisitionStart(body, { source, dataRoot }));
+      await until(async () => ((await first.get('acquisition', id)).summary['pulsesWritten'] as number) > 20);
+      await first.stop(100);
+      second = writerOn('a');
+      await second.start();
+      const firstPulseId = (await second.get('acquisition', id)).summary['firstPulseId'] as number;
+      await second.execute('acquisition', id, 'stop', { stopPulseId: firstPulseId + 100 });
+      await until(async () => (await store.readLast('acquisition', id))?.final === true);
+      return id;
+    } finally {
+      await first.stop(100);
+      await second?.stop(100);
+      await source.close();
+      await sim.stop();
+      rmSync(dataRoot, { recursive: true, force: true });
+    }
+  },
 };
 
 /** A report scenario: the local runner, a temp data root, and a fresh database migrated on the local PostgreSQL. */

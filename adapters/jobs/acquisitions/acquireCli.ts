@@ -21,6 +21,7 @@ interface AcquireOptions extends GlobalOptions {
   readonly process?: string;
   readonly requestId?: string;
   readonly onLoss?: OnLoss;
+  readonly node?: string;
   readonly detach?: boolean;
   readonly json?: boolean;
 }
@@ -35,6 +36,9 @@ const describe = (v: AcquisitionView, tty: boolean): string =>
     `  written    ${v.pulsesWritten} pulses, ${v.missingPulses} missing, ${mb(v.bytesWritten)}`,
     ...(v.final ? [] : [`  rate       ${(v.ratePerSecond ?? 0).toFixed(1)} pulses/s, ${v.lagPulses ?? 0} pulses behind the stream`]),
     ...(v.draftPath ? [`  draft      ${v.draftPath}`] : []),
+    ...(v.node || v.writer
+      ? [`  node       ${v.node ? `asked ${v.node}` : 'any'}${v.writer ? `, written on ${v.writer.node} from ${v.writer.stream.address} (${v.writer.stream.mode})` : ''}`]
+      : []),
     ...(v.lostPulses
       ? [
           red(
@@ -67,7 +71,8 @@ export const followAcquisition = async (nc: NatsConnection, prefix: string, id: 
 
 const runStart = async (options: AcquireOptions): Promise<void> => {
   if (!options.output) throw new ValidationError('--output <file> is required: the HDF5 file to write, relative to DAQFLOW_DATA_ROOT');
-  const context = cliContext(options, { logLevel: 'warn' });
+  // `--node` here names the acquisition's node, not this command's (`daqflow up --node`).
+  const context = cliContext({ ...options, node: undefined }, { logLevel: 'warn' });
   const prefix = context.config.subjectPrefix;
   const metadata = Object.fromEntries(
     (['instrument', 'user', 'process'] as const).filter((k) => options[k] !== undefined).map((k) => [k, options[k]]),
@@ -79,6 +84,7 @@ const runStart = async (options: AcquireOptions): Promise<void> => {
     ...(options.stopPulse !== undefined ? { stopPulseId: options.stopPulse } : {}),
     ...(options.channels?.length ? { channels: options.channels } : {}),
     ...(options.onLoss ? { onLoss: options.onLoss } : {}),
+    ...(options.node !== undefined ? { node: options.node } : {}),
     ...(Object.keys(metadata).length ? { metadata } : {}),
   };
   await withDaqflow(context, `${prefix}.acquisitions.get`, async (nc, inProcess) => {
@@ -165,6 +171,10 @@ Examples:
         '--on-loss <what>',
         'when the ring buffer overtakes the writer: record (go on, the lost pulses are missing rows, listed in lostPulses) or fail',
         choice(onLossValues),
+      )
+      .option(
+        '--node <name>',
+        'the node (DAQFLOW_NODE) whose process must write it, from its own ring buffer; default: the process that takes the request',
       )
       .option('--request-id <id>', 'idempotency key: sending the same start again returns the first acquisition')
       .option('--detach', 'print the id and return; the acquisition goes on in `daqflow up`')

@@ -19,7 +19,7 @@
 import { basename, dirname, join } from 'node:path';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { AcquireParams, KillParams, SetStopParams } from '../../../actors/acquisitions/acquisition.machine.js';
-import { MAX_LOST_RANGES, type AcquisitionProgress, type LostPulseRecord } from '../../../actors/acquisitions/acquisition.events.js';
+import { MAX_LOST_RANGES, type AcquisitionProgress, type AcquisitionWriter, type LostPulseRecord } from '../../../actors/acquisitions/acquisition.events.js';
 import { silentLogger, type EffectContext, type EffectHandlersFor, type Logger } from '../../../actors/runtime/index.js';
 import { messageOf } from '../../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../../bsread/bsreadMessage.js';
@@ -55,6 +55,11 @@ export interface AcquisitionEffectsOptions {
    */
   readonly writer?: 'thread' | 'inline';
   readonly writerThreads?: WriterThreadPool;
+  /**
+   * This process as the `started` event records it (node, process, the stream it reads), so that
+   * whether another process holds the same pulses can be judged when this one is gone.
+   */
+  readonly identity?: () => AcquisitionWriter;
   /** Opens each acquisition's file instead of `writer`: a test holds an open with it. */
   readonly openFile?: (options: OpenSwissfelFileOptions) => Promise<SwissfelFileWriter>;
 }
@@ -283,7 +288,8 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ac
       });
       const opened = w.opened ?? Promise.resolve({ draftPath: w.draftPath });
       started = opened.then(async ({ draftPath: draft }) => {
-        await context.report({ type: 'started', data: { firstPulseId: first, draftPath: draft } });
+        const identity = options.identity?.();
+        await context.report({ type: 'started', data: { firstPulseId: first, draftPath: draft, ...(identity ? { writer: identity } : {}) } });
         startedRecorded = true;
       });
       started.catch(() => undefined);

@@ -7,7 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { onLossValues, type AcquisitionRequested } from '../../../actors/acquisitions/acquisition.events.js';
+import { nodeNameSchema, onLossValues, type AcquisitionRequested } from '../../../actors/acquisitions/acquisition.events.js';
 import { DaqflowError, ValidationError } from '../../../events/errors.js';
 import { checkDirInsideRoot, checkDirWritable, checkPathText, errnoOf, onClientPath, realpathOfExisting } from '../../files/dataRootPaths.js';
 import { validateBody } from '../../natsApi/requestBody.js';
@@ -29,6 +29,12 @@ export const acquisitionStartRequestSchema = z
       .optional(),
     /** What to do when the ring buffer overtakes the writer (docs/acquisitions.md, "Lost pulses"); default `record`. */
     onLoss: z.enum(onLossValues).optional(),
+    /**
+     * The node whose process must write it (its ring buffer, its stream): recorded here and left
+     * for a process there when this one is elsewhere (docs/multi-host.md). Default: the process
+     * that takes the request, or, when it lacks the acquisitions role, any process that has it.
+     */
+    node: nodeNameSchema.optional(),
   })
   .refine((r) => !(r.startPulseId !== undefined && r.startNow === true), {
     message: 'give startPulseId or startNow, not both',
@@ -112,5 +118,6 @@ export const prepareAcquisitionStart = async (
       user: request.metadata?.user ?? 'not given',
     },
     ...(request.onLoss === undefined ? {} : { onLoss: request.onLoss }),
+    ...(request.node === undefined ? {} : { node: request.node }),
   };
 };
