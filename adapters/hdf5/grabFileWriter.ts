@@ -20,7 +20,6 @@
  */
 import { mkdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import h5wasm from 'h5wasm/node';
 import type { Dataset, File as H5File } from 'h5wasm/node';
 import { forgetH5WriteFailure, throwIfWriteFailed, watchH5Writes } from './h5WriteFailures.js';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
@@ -38,6 +37,7 @@ import {
   type GrabWindow,
 } from './grabFileLayout.js';
 import { draftWhereabouts } from './draftWhereabouts.js';
+import { loadH5wasm } from './loadH5wasm.js';
 
 export interface OpenGrabFileOptions {
   /** Folder of the draft; relative paths are taken from `dataRoot`. Created when missing. */
@@ -142,7 +142,7 @@ const checkExtraAttributes = (attributes: Readonly<Record<string, string>>): Arr
 
 /** The run id a finished grab file records; undefined when it has none or cannot be read. */
 const runIdOf = async (path: string): Promise<string | undefined> => {
-  await h5wasm.ready;
+  const h5wasm = await loadH5wasm();
   let file: H5File | undefined;
   try {
     file = new h5wasm.File(path, 'r');
@@ -197,6 +197,7 @@ export const openGrabFile = async (options: OpenGrabFileOptions): Promise<GrabFi
   const finalPath = join(outDir, name);
   const runId = options.attributes?.[grabAttrs.runId];
 
+  const h5wasm = await loadH5wasm();
   const module = await h5wasm.ready;
   // h5wasm returns normally from writes the file system refused (h5WriteFailures.ts).
   watchH5Writes(module.FS);

@@ -28,7 +28,6 @@
 import { constants } from 'node:fs';
 import { mkdir, open, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import h5wasm from 'h5wasm/node';
 import type { File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
@@ -57,6 +56,7 @@ import {
   type SwissfelGeneral,
 } from './swissfelLayout.js';
 import { draftWhereabouts } from './draftWhereabouts.js';
+import { loadH5wasm, type H5Module, type H5wasm } from './loadH5wasm.js';
 
 export interface OpenSwissfelFileOptions {
   /** Path of the finished file; a relative path is taken from `dataRoot`. Its folder is created. */
@@ -139,7 +139,6 @@ export interface SwissfelFileWriter {
   stats(): SwissfelFileStats;
 }
 
-type H5Module = Awaited<typeof h5wasm.ready>;
 
 const fsyncFile = async (path: string): Promise<void> => {
   const fh = await open(path, constants.O_RDWR);
@@ -165,6 +164,7 @@ class H5Io {
   private scratchSize = 0;
 
   constructor(
+    readonly h5wasm: H5wasm,
     readonly module: H5Module,
     readonly file: H5File,
     readonly draftPath: string,
@@ -219,7 +219,7 @@ class H5Io {
   createChunked(path: string, dtype: string, rowShape: readonly number[], chunkRows: number): void {
     const parent = dirname(path);
     const group = this.file.get(parent);
-    if (!(group instanceof h5wasm.Group)) throw new Error(`${parent} is not a group`);
+    if (!(group instanceof this.h5wasm.Group)) throw new Error(`${parent} is not a group`);
     group.create_dataset({
       name: basename(path),
       data: [],
@@ -233,7 +233,7 @@ class H5Io {
 
   createStrings(path: string, values: string[]): void {
     const group = this.file.get(dirname(path));
-    if (!(group instanceof h5wasm.Group)) throw new Error(`${dirname(path)} is not a group`);
+    if (!(group instanceof this.h5wasm.Group)) throw new Error(`${dirname(path)} is not a group`);
     group.create_dataset({ name: basename(path), data: values, shape: [values.length], dtype: 'S' });
     this.checkWrites();
   }
@@ -566,11 +566,12 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     if (existing) throw new ValidationError(`outputFile ${finalPath} already exists; refusing to replace it`, [{ path: ['outputFile'], message: 'exists' }]);
   }
 
+  const h5wasm = await loadH5wasm();
   const module = await h5wasm.ready;
   watchH5Writes(module.FS);
   forgetH5WriteFailure(draftPath);
   const file = new h5wasm.File(draftPath, 'w');
-  const io = new H5Io(module, file, draftPath);
+  const io = new H5Io(h5wasm, module, file, draftPath);
   const queue = new WriteQueue();
   const pageCache = createPageCacheRelease(draftPath, releaseEvery);
   try {

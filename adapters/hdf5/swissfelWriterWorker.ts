@@ -9,6 +9,7 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { BsreadChannelConfig } from '../bsread/bsreadMessage.js';
 import { usePageCacheReleasePort } from './pageCacheRelease.js';
+import { loadH5wasm } from './loadH5wasm.js';
 import { openSwissfelFile, type SwissfelFileWriter } from './swissfelWriter.js';
 import { warmUpSwissfelWriter } from './swissfelWriterWarmUp.js';
 import { stallThisThread } from './writerStallTestHook.js';
@@ -140,6 +141,9 @@ const pump = async (): Promise<void> => {
   while (queue.length > 0) await handle(queue.shift()!);
   busy = false;
 };
+// Every writer thread loads h5wasm as it starts, while it waits in the pool, not when its first
+// file opens (the writer loads it lazily so that CLI commands never pay for it).
+void loadH5wasm().catch(() => undefined);
 // A thread started ahead of the first acquisition writes a throwaway file first
 // (swissfelWriterWarmUp.ts); an acquisition that comes meanwhile stops it within a few pulses.
 // A failed warm-up is no reason not to write real files: they report their own errors.
