@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { ownershipBuckets } from '../../adapters/ownership/ownershipBuckets.js';
 import { createDb } from '../../adapters/postgres/createDb.js';
 import { createSimulatorSource } from '../../adapters/dataLogger/simulator.js';
 import type { RecordedEvent } from '../../events/envelope.js';
@@ -22,9 +23,10 @@ import { apiRequest, foldStatus, mapConcurrent, projectedStatus, readWholeStream
  * three-node nats-server cluster (R3 event stream and lease buckets) and one PostgreSQL of this
  * file's own. Demo jobs and grab runs (against the loopback Archiver Appliance, which counts the
  * requests) run on both processes while
- *  1. the nats-server that leads the event stream, and that a daqflow process is connected to,
- *     is stopped and started again: the stream elects another leader, the process reconnects to
- *     another node, leases may be fenced and taken over;
+ *  1. the nats-server that leads the event stream and both lease buckets, and that a daqflow
+ *     process is connected to, is stopped and started again: the stream and the buckets elect
+ *     other leaders while the process reconnects to another node, and its lease renewals must
+ *     get through before it is fenced (or its actors are taken over once, not twice);
  *  2. PostgreSQL is stopped and started again.
  * Each time: every job completes, each demo step and each grab chunk is done once, no event is
  * stored twice, the projections equal the fold of the stream, and neither process exits.
@@ -290,7 +292,11 @@ const untilProjected = (events: readonly RecordedEvent[]) => {
   );
 };
 
-const streamLeader = async (): Promise<string | undefined> => (await jsm.streams.info(stream).catch(() => undefined))?.cluster?.leader;
+/** The JetStream streams whose leader the stopped node is made to be: the events and both lease buckets. */
+const ledStreams = (): string[] => [stream, ...Object.values(ownershipBuckets(stream)).map((bucket) => `KV_${bucket}`)];
+
+const leaderOf = async (name: string): Promise<string | undefined> => (await jsm.streams.info(name).catch(() => undefined))?.cluster?.leader;
+const streamLeader = (): Promise<string | undefined> => leaderOf(stream);
 
 /** How many connections of daqflow processes (named `daqflow`) a node serves, from its /connz. */
 const daqflowConnections = async (node: ClusterNode): Promise<number> => {
@@ -304,24 +310,35 @@ const connectionsByNode = async (): Promise<Map<ClusterNode, number>> =>
   new Map(await Promise.all(cluster.nodes.map(async (n) => [n, await daqflowConnections(n)] as const)));
 
 /**
- * Moves the stream's leadership to `target` by asking the leader to step down until the
+ * Moves the leadership of stream `name` to `target` by asking its leader to step down until the
  * election lands there (nats-server 2.9 picks the new leader among the current replicas).
  */
-const leadStreamFrom = async (target: ClusterNode): Promise<number> => {
+const leadFrom = async (target: ClusterNode, name: string): Promise<number> => {
   for (let stepDowns = 0; ; stepDowns++) {
-    const leader = await waitFor('the stream to have a leader', streamLeader, 30_000, 100);
+    const leader = await waitFor(`${name} to have a leader`, () => leaderOf(name), 30_000, 100);
     if (leader === target.name) return stepDowns;
-    if (stepDowns >= 12) throw new Error(`${target.name} did not become the stream's leader after ${stepDowns} step-downs`);
-    await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, '', { timeout: 10_000 }).catch(() => undefined);
-    await waitFor(`a leader other than ${leader}`, async () => {
-      const now = await streamLeader();
+    if (stepDowns >= 12) throw new Error(`${target.name} did not become the leader of ${name} after ${stepDowns} step-downs`);
+    await nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${name}`, '', { timeout: 10_000 }).catch(() => undefined);
+    await waitFor(`a leader of ${name} other than ${leader}`, async () => {
+      const now = await leaderOf(name);
       return now !== undefined && now !== leader ? now : undefined;
     }, 30_000, 100);
   }
 };
 
+/** Makes `target` lead the event stream and both lease buckets at once; the step-downs it took. */
+const leadAllFrom = async (target: ClusterNode): Promise<number> => {
+  let stepDowns = 0;
+  for (let round = 0; round < 3; round++) {
+    for (const name of ledStreams()) stepDowns += await leadFrom(target, name);
+    const leaders = await Promise.all(ledStreams().map(leaderOf));
+    if (leaders.every((l) => l === target.name)) return stepDowns;
+  }
+  throw new Error(`${target.name} does not lead ${ledStreams().join(', ')} at once`);
+};
+
 describe('two daqflow up processes while their servers stop and come back', () => {
-  it('a nats-server of the cluster, the stream leader a process is connected to, stopped and started: every job completes once', async () => {
+  it('a nats-server of the cluster, leading the stream and lease buckets and serving a process, stopped and started: every job completes once', async () => {
     const t0 = Date.now();
     onTestFailed(() => console.error(showProcesses()));
     expect((await jsm.streams.info(stream)).config.num_replicas).toBe(3);
@@ -332,7 +349,7 @@ describe('two daqflow up processes while their servers stop and come back', () =
     const serving = [...before].filter(([, n]) => n > 0).sort(([a, x], [b, y]) => y - x || (a.name === leaderNow ? -1 : b.name === leaderNow ? 1 : 0));
     expect(serving.reduce((sum, [, n]) => sum + n, 0), 'daqflow connections (one per process)').toBe(processes.length);
     const target = (serving.find(([n]) => n.name === leaderNow) ?? serving[0])?.[0] as ClusterNode;
-    let stepDowns = await leadStreamFrom(target);
+    let stepDowns = await leadAllFrom(target);
 
     // --- the work, on both processes ------------------------------------------------------------
     const [demoIds, grabIds, noted] = await Promise.all([
@@ -343,11 +360,16 @@ describe('two daqflow up processes while their servers stop and come back', () =
     await untilMidRun('every job to be under way (two steps or chunks each)', demoIds, grabIds, 2);
 
     // --- the outage -----------------------------------------------------------------------------
-    // Leadership may have moved under the load; the node must still be both.
-    stepDowns += await leadStreamFrom(target);
+    // Leadership may have moved under the load; the node must still lead all three.
+    stepDowns += await leadAllFrom(target);
     const served = await daqflowConnections(target);
     expect(served, `daqflow connections on ${target.name}`).toBeGreaterThan(0);
-    const positionAtStop = (await wholeStream()).length;
+    const atStop = await wholeStream();
+    const positionAtStop = atStop.length;
+    // The demo jobs still running when the node goes must each step while it is away.
+    const finalAtStop = new Set(foldStatus(atStop).filter((f) => f.final).map((f) => f.id));
+    const runningAtStop = demoIds.filter((id) => !finalAtStop.has(id));
+    expect(runningAtStop.length, 'demo jobs still running at the stop (the step-downs took too long?)').toBeGreaterThanOrEqual(DEMOS / 2);
     let noting = true;
     const notes = { stored: [] as string[], sent: [] as string[] };
     const notesDone = sendNotes('nats', noted, () => noting, notes);
@@ -368,13 +390,13 @@ describe('two daqflow up processes while their servers stop and come back', () =
       200,
     );
     const reconnectedMs = Date.now() - stoppedAt;
-    // The jobs go on without the node: every demo job records a step while it is away.
+    // The jobs go on without the node: every demo job still running records a step while it is away.
     await waitFor(
-      'a step of every demo job while the node is away',
+      'a step of every running demo job while the node is away',
       async () => {
         const events = await readWholeStream(liveUrl(target), stream, prefix).catch(() => undefined);
         const stepped = new Set(events?.filter((e) => e.position > positionAtStop && e.type === 'stepDone').map((e) => e.actorId));
-        return demoIds.every((id) => stepped.has(id)) ? true : undefined;
+        return runningAtStop.every((id) => stepped.has(id)) ? true : undefined;
       },
       60_000,
       250,
@@ -410,7 +432,7 @@ describe('two daqflow up processes while their servers stop and come back', () =
     await waitFor('both processes present', async () => ((await readPresence(liveUrl(), stream).catch(() => [])).length === 2 ? true : undefined), 30_000, 200);
     for (const p of processes) expect(p.stderr(), 'the process guard caught failures nobody handled').not.toContain('unhandled failure');
     console.info(
-      `two-process nats fault: stopped ${target.name} (${served} daqflow connection(s), ${stepDowns} step-down(s) to make it lead); ${newLeader} led after ${electedMs} ms; daqflow reconnected after ${reconnectedMs} ms; node away ${outageMs} ms; ${notes.stored.length} notes stored once each (${notesWhileAway} while it was away); longest pause of a job ${longestPause(events, [...demoIds, ...grabIds])}, stopped at ${new Date(stoppedAt).toISOString()}; ${events.length - positionAtStop} of ${events.length} events after the stop; ${leaseChanges()}; ${Date.now() - t0} ms`,
+      `two-process nats fault: stopped ${target.name} (${served} daqflow connection(s), ${stepDowns} step-down(s) to make it lead the stream and lease buckets); ${newLeader} led after ${electedMs} ms; daqflow reconnected after ${reconnectedMs} ms; node away ${outageMs} ms; ${runningAtStop.length} demo jobs running at the stop; ${notes.stored.length} notes stored once each (${notesWhileAway} while it was away); longest pause of a job ${longestPause(events, [...demoIds, ...grabIds])}, stopped at ${new Date(stoppedAt).toISOString()}; ${events.length - positionAtStop} of ${events.length} events after the stop; ${leaseChanges()}; ${Date.now() - t0} ms`,
     );
   }, 240_000);
 
