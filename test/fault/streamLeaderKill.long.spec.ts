@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSimulatorSource } from '../../adapters/dataLogger/simulator.js';
@@ -8,6 +8,7 @@ import type { RecordedEvent } from '../../events/envelope.js';
 import { startFakeArchiverAppliance, type FakeArchiverServer } from '../fakes/archiverApplianceServer.js';
 import { killAllDaqflowProcesses, startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { startNatsCluster, type ClusterNode, type NatsCluster } from '../harness/natsCluster.js';
+import { repeated, storedMessageIds } from '../harness/storedMessageIds.js';
 import {
   apiRequest,
   foldStatus,
@@ -113,38 +114,12 @@ const command = async (service: string, verb: string, body: Record<string, unkno
 
 const streamLeader = async (): Promise<string | undefined> => (await jsm.streams.info(environment.stream).catch(() => undefined))?.cluster?.leader;
 
-/** The Nats-Msg-Id of every stored message, read raw with an ordered consumer on a connection of its own to a running node. */
-const storedMessageIds = async (count: number): Promise<string[]> => {
-  const reader = await connect({ servers: liveUrl(), name: 'leader-kill-msg-ids' });
-  try {
-    const consumer = await jetstream(reader).consumers.get(environment.stream);
-    const ids: string[] = [];
-    let read = 0;
-    while (read < count) {
-      const batch = await consumer.fetch({ max_messages: Math.min(500, count - read), expires: 5_000 });
-      for await (const m of batch) {
-        read++;
-        const id = m.headers?.get('Nats-Msg-Id');
-        if (id) ids.push(id);
-      }
-    }
-    return ids;
-  } finally {
-    await reader.close();
-  }
-};
-
 /**
  * `read` again until it answers: with one node of three gone, every ephemeral consumer is a
  * proposal both others must take, and on a loaded machine its creation times out now and then.
  */
 const readRetried = <T>(what: string, read: () => Promise<T>): Promise<T> =>
   waitFor(what, () => read().catch(() => undefined), 120_000, 1_000);
-
-const repeated = (values: readonly string[]): string[] => {
-  const seen = new Set<string>();
-  return [...new Set(values.filter((v) => (seen.has(v) ? true : (seen.add(v), false))))];
-};
 
 /** What the demo machine implies for a completed job: started, then tickDue and stepDone per step. */
 const demoTypes = (steps: number): string[] => ['started', ...Array.from({ length: steps }, () => ['tickDue', 'stepDone']).flat()];
@@ -238,7 +213,7 @@ describe('an R3 event stream whose leader is killed with -9 while jobs run', () 
     // Nothing stored twice: positions, event ids, message ids, actor versions.
     expect(events.map((e) => e.position)).toEqual(Array.from({ length: events.length }, (_, i) => i + 1));
     expect(repeated(events.map((e) => e.id)), 'event ids stored twice').toEqual([]);
-    expect(repeated(await readRetried('the message ids', () => storedMessageIds(events.length))), 'Nats-Msg-Id stored twice').toEqual([]);
+    expect(repeated(await readRetried('the message ids', () => storedMessageIds(liveUrl(), environment.stream, events.length))), 'Nats-Msg-Id stored twice').toEqual([]);
     expect(versionProblems(events), 'actor versions 1..n, each once').toEqual([]);
 
     // Each command acknowledged once in the stream; each job's events as its machine implies.

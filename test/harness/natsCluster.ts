@@ -21,6 +21,8 @@ export interface ClusterNode {
   stop(): Promise<void>;
   /** What the node logged so far. */
   log(): string;
+  /** Its monitoring endpoint (http://127.0.0.1:port, /connz and the like), when the cluster was started with `monitoring`. */
+  readonly monitorUrl?: string;
 }
 
 export interface NatsCluster {
@@ -44,6 +46,8 @@ export interface NatsClusterOptions {
   readonly config?: (node: NodePlace) => string;
   /** Environment of a node's process beyond the test's (a configuration may read variables). */
   readonly env?: (name: string) => Record<string, string>;
+  /** Give each node of the harness's own configuration an HTTP monitoring port (ClusterNode.monitorUrl). */
+  readonly monitoring?: boolean;
 }
 
 /** Where a node is: its name, client and cluster ports, the other nodes' cluster ports and its store. */
@@ -57,9 +61,18 @@ export interface NodePlace {
   readonly store: string;
 }
 
-const nodeConfig = (name: string, port: number, clusterPort: number, clusterName: string, routes: readonly number[], store: string): string => `
+const nodeConfig = (
+  name: string,
+  port: number,
+  clusterPort: number,
+  clusterName: string,
+  routes: readonly number[],
+  store: string,
+  monitorPort: number | undefined,
+): string => `
 server_name: ${name}
 listen: 127.0.0.1:${port}
+${monitorPort === undefined ? '' : `http: 127.0.0.1:${monitorPort}`}
 jetstream { store_dir: "${store}" }
 cluster {
   name: ${clusterName}
@@ -80,7 +93,13 @@ export const startNatsCluster = async (options: NatsClusterOptions): Promise<Nat
   const size = options.size ?? 3;
   const clusterName = options.name ?? 'daqflow-test';
   mkdirSync(options.dir, { recursive: true });
-  const ports = await Promise.all(Array.from({ length: size }, async () => ({ client: await freePort(), cluster: await freePort() })));
+  const ports = await Promise.all(
+    Array.from({ length: size }, async () => ({
+      client: await freePort(),
+      cluster: await freePort(),
+      monitor: options.monitoring && !options.config ? await freePort() : undefined,
+    })),
+  );
   const binary = findNatsServerBinary();
 
   const nodes = ports.map((port, i): ClusterNode => {
@@ -91,7 +110,8 @@ export const startNatsCluster = async (options: NatsClusterOptions): Promise<Nat
     const place: NodePlace = { name, index: i, port: port.client, clusterPort: port.cluster, clusterPorts: ports.map((p) => p.cluster), store };
     writeFileSync(
       configFile,
-      options.config?.(place) ?? nodeConfig(name, port.client, port.cluster, clusterName, ports.filter((_, j) => j !== i).map((p) => p.cluster), store),
+      options.config?.(place) ??
+        nodeConfig(name, port.client, port.cluster, clusterName, ports.filter((_, j) => j !== i).map((p) => p.cluster), store, port.monitor),
     );
     const env = { ...process.env, ...options.env?.(name) };
     let child: ChildProcess | undefined;
@@ -104,6 +124,7 @@ export const startNatsCluster = async (options: NatsClusterOptions): Promise<Nat
     return {
       name,
       url: `nats://127.0.0.1:${port.client}`,
+      ...(port.monitor === undefined ? {} : { monitorUrl: `http://127.0.0.1:${port.monitor}` }),
       running: alive,
       log: () => {
         try {
