@@ -53,7 +53,7 @@ export type BsreadStreamRef = z.infer<typeof bsreadStreamSchema>;
  * The process that opened the file and the stream it reads: whether another process holds the
  * same pulses is judged from this alone when the writer's process is gone.
  */
-export const acquisitionWriterSchema = z.object({ node: z.string().min(1), process: z.string().min(1).optional(), stream: bsreadStreamSchema });
+export const acquisitionWriterSchema = z.object({ node: nodeNameSchema, process: z.string().min(1).optional(), stream: bsreadStreamSchema });
 export type AcquisitionWriter = z.infer<typeof acquisitionWriterSchema>;
 
 export const acquisitionEventSchemas = {

@@ -1,8 +1,3 @@
-/**
- * Who runs an actor's effects and arms its deadlines when several processes share one store.
- * Every process may append transitions (the expected version decides the order); only the owner
- * acts on them. The runtime asks synchronously, so an implementation answers from what it holds.
- */
 /** What a process may call its node (`DAQFLOW_NODE`, an acquisition's `node`): a short token. */
 export const NODE_NAME_PATTERN = /^[A-Za-z0-9_.-]{1,128}$/;
 export const NODE_NAME_RULE = '1-128 of A-Z a-z 0-9 _ . -';
@@ -27,6 +22,11 @@ export interface ActorPlacement {
   mayTake(kind: string, id: string, from: { readonly process: string; readonly node: string } | undefined): Promise<boolean>;
 }
 
+/**
+ * Who runs an actor's effects and arms its deadlines when several processes share one store.
+ * Every process may append transitions (the expected version decides the order); only the owner
+ * acts on them. The runtime asks synchronously, so an implementation answers from what it holds.
+ */
 export interface Ownership {
   /** Whether this process holds the actor's lease now. */
   owns(kind: string, id: string): boolean;

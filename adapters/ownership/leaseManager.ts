@@ -1,12 +1,12 @@
 import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import type { ActorPlacement, Ownership } from '../../actors/runtime/ownership.js';
 import type { Logger } from '../../actors/runtime/logger.js';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { withReplicas } from '../jetstream/replicas.js';
 import { listKeys } from './listKeys.js';
-import { ownershipBuckets } from './ownershipBuckets.js';
+import { actorKey, ownerIn, ownershipBuckets, type OwnerValue } from './ownershipBuckets.js';
 import { readPresenceEntries } from './readPresence.js';
 
 /** What a process says of itself in the presence bucket, renewed while it lives. */
@@ -83,27 +83,9 @@ export interface LeaseManager extends Ownership {
   stop(): Promise<void>;
 }
 
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const encode = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
-const parse = <T>(value: Uint8Array): T | undefined => {
-  try {
-    return JSON.parse(decoder.decode(value)) as T;
-  } catch {
-    return undefined;
-  }
-};
 
-interface OwnerValue {
-  readonly process: string;
-  readonly node: string;
-}
-
-const actorKey = (kind: string, id: string): string => `a.${kind}.${id}`;
-
-/** The owner an owners-bucket entry names; undefined for none, a deletion or an unreadable value. */
-const ownerIn = (entry: KvEntry | null | undefined): OwnerValue | undefined =>
-  entry && entry.operation === 'PUT' ? parse<OwnerValue>(entry.value) : undefined;
 const PROJECTOR_KEY = 'projector';
 
 const processAlive = (pid: number): boolean => {

@@ -1,29 +1,25 @@
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ProcessPresence } from './leaseManager.js';
 import { listKeys } from './listKeys.js';
-import { ownershipBuckets } from './ownershipBuckets.js';
+import { actorKey, ownerIn, ownershipBuckets, parseEntry } from './ownershipBuckets.js';
+
+/** The entries of `keys`, a few requests at a time, in the keys' order. */
+const getEntries = async (kv: KV, keys: readonly string[]): Promise<Array<KvEntry | null>> => {
+  const entries: Array<KvEntry | null> = [];
+  for (let at = 0; at < keys.length; at += 16) entries.push(...(await Promise.all(keys.slice(at, at + 16).map((key) => kv.get(key)))));
+  return entries;
+};
 
 /**
  * The presence entries of a bucket already open (deleted and unreadable ones left out): the keys
  * from the bucket stream's subjects (listKeys.ts), then each entry, a few at a time.
  */
 export const readPresenceEntries = async (jsm: JetStreamManager, kv: KV, bucket: string): Promise<ProcessPresence[]> => {
-  const keys = await listKeys(jsm, bucket);
-  const found: ProcessPresence[] = [];
-  for (let at = 0; at < keys.length; at += 16) {
-    const entries = await Promise.all(keys.slice(at, at + 16).map((key) => kv.get(key)));
-    for (const entry of entries) {
-      if (entry?.operation !== 'PUT') continue;
-      try {
-        found.push(entry.json<ProcessPresence>());
-      } catch {
-        // Not JSON: not written by daqflow; left out.
-      }
-    }
-  }
-  return found;
+  const entries = await getEntries(kv, await listKeys(jsm, bucket));
+  // Deleted entries and values that are not JSON (not written by daqflow) are left out.
+  return entries.flatMap((entry) => (entry?.operation === 'PUT' ? (parseEntry<ProcessPresence>(entry.value) ?? []) : []));
 };
 
 /**
@@ -78,23 +74,10 @@ export const readOwners = async (
     return actors.map(({ kind, id }) => ({ kind, id, process: null, node: null, goneOwner: null }));
   }
   const alive = new Map(live.map((p) => [p.process, p]));
-  const owners: ActorOwner[] = [];
-  for (let at = 0; at < actors.length; at += 16) {
-    const batch = actors.slice(at, at + 16);
-    const entries = await Promise.all(batch.map(({ kind, id }) => kv.get(`a.${kind}.${id}`)));
-    batch.forEach(({ kind, id }, i) => {
-      const entry = entries[i];
-      let named: string | null = null;
-      if (entry?.operation === 'PUT') {
-        try {
-          named = entry.json<{ process: string }>().process;
-        } catch {
-          named = null;
-        }
-      }
-      const owner = named === null ? undefined : alive.get(named);
-      owners.push({ kind, id, process: owner?.process ?? null, node: owner?.node ?? null, goneOwner: owner === undefined ? named : null });
-    });
-  }
-  return owners;
+  const entries = await getEntries(kv, actors.map(({ kind, id }) => actorKey(kind, id)));
+  return actors.map(({ kind, id }, i) => {
+    const named = ownerIn(entries[i])?.process ?? null;
+    const owner = named === null ? undefined : alive.get(named);
+    return { kind, id, process: owner?.process ?? null, node: owner?.node ?? null, goneOwner: owner === undefined ? named : null };
+  });
 };
