@@ -106,12 +106,14 @@ interface Sample {
   /** The machine's one-minute load average: loop delay means little without it. */
   readonly load: number;
 }
-const metric = (text: string, name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? NaN);
+/** Every sample of a metric in a /metrics text, one per label set. */
+const samplesOf = (text: string, name: string): number[] =>
+  [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].map((m) => Number(m[1]));
+const metric = (text: string, name: string): number => samplesOf(text, name)[0] ?? NaN;
 const bsreadCounters = async (): Promise<string> => {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   // Summed over labels (malformed messages are counted by reason).
-  const total = (name: string): number =>
-    [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce((sum, m) => sum + Number(m[1]), 0);
+  const total = (name: string): number => samplesOf(text, name).reduce((sum, n) => sum + n, 0);
   return ['received_messages', 'malformed_messages', 'missing_pulses'].map((n) => `${n} ${total(`daqflow_bsread_${n}_total`)}`).join(', ');
 };
 const sample = async (): Promise<Sample> => {

@@ -5,6 +5,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import type { RecordedEvent } from '../../events/envelope.js';
+import { freePort } from '../../adapters/embedded/freePort.js';
 import { runCli, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { readPresence } from '../harness/presence.js';
 import { expectedRows, readRowsOfChannels } from '../harness/swissfelReadBack.js';
@@ -22,8 +23,9 @@ import { apiRequest, readWholeStream, useE2eEnvironments, waitFor, type DaqflowE
 
 const RATE = 100;
 const START = 9_000_000;
-const PORT = 24_000 + Math.floor(Math.random() * 1_000);
-const OTHER_PORT = PORT + 1_000;
+/** The two simulated streams' ports, free ones found in beforeAll. */
+let streamPort = 0;
+let otherStreamPort = 0;
 const LEASE_TTL_MS = 3_000;
 /** 200 s of the stream: a process that received it all along still holds every pulse of a test. */
 const BUFFER = 20_000;
@@ -40,7 +42,9 @@ beforeAll(async () => {
   dataRoot = join(e2e.home, 'data');
   mkdirSync(dataRoot, { recursive: true });
   nc = await connect({ servers: natsUrl, name: 'e2e-acquisition-node-client' });
-  for (const port of [PORT, OTHER_PORT]) {
+  streamPort = await freePort();
+  otherStreamPort = await freePort();
+  for (const port of [streamPort, otherStreamPort]) {
     await startDaqflowProcess({
       args: ['simulate', 'bsread', '--address', streamOn(port), '--mode', 'pub', '--rate', String(RATE), '--scalars', '2', '--start-pulse', String(START)],
       ready: /bsread simulator: pub on/,
@@ -67,7 +71,7 @@ interface Node {
   readonly logLevel?: string;
 }
 
-const launch = async (environment: DaqflowEnvironment, { node, roles, port = PORT, logLevel }: Node): Promise<DaqflowProcess> => {
+const launch = async (environment: DaqflowEnvironment, { node, roles, port = streamPort, logLevel }: Node): Promise<DaqflowProcess> => {
   const p = await startDaqflowProcess({
     env: {
       ...environment.env,
@@ -143,7 +147,7 @@ describe('acquisitions and their node', () => {
     const done = await untilFinal(environment, id);
     expect(done.state, done.error).toBe('completed');
     expect(done).toMatchObject({ firstPulseId: first, lastPulseId: last, pulsesWritten: 200, missingPulses: 0, node: 'b' });
-    expect(done.writer).toMatchObject({ node: 'b', stream: { address: streamOn(PORT), mode: 'sub' } });
+    expect(done.writer).toMatchObject({ node: 'b', stream: { address: streamOn(streamPort), mode: 'sub' } });
 
     const path = join(dataRoot, 'node', 'b-only.h5');
     const rows = await readRowsOfChannels(path);
@@ -173,7 +177,7 @@ describe('acquisitions and their node', () => {
     const done = await untilFinal(environment, id);
     expect(done.state, done.error).toBe('completed');
     expect(done).toMatchObject({ firstPulseId: first, lastPulseId: last, pulsesWritten: last - first + 1, missingPulses: 0 });
-    expect(done.writer).toMatchObject({ node: 'a', stream: { address: streamOn(PORT), mode: 'sub' } });
+    expect(done.writer).toMatchObject({ node: 'a', stream: { address: streamOn(streamPort), mode: 'sub' } });
 
     // One file, no draft left, every pulse in it: a rewrote the draft from the first pulse.
     expect(readdirSync(join(dataRoot, 'node')).filter((f) => f.includes('taken-over'))).toEqual(['taken-over.h5']);
@@ -191,7 +195,7 @@ describe('acquisitions and their node', () => {
     const environment = await e2e.create();
     await launch(environment, { node: 'a', roles: 'api,projector' });
     const b = await launch(environment, { node: 'b', roles: 'acquisitions' });
-    const c = await launch(environment, { node: 'c', roles: 'acquisitions', port: OTHER_PORT, logLevel: 'info' });
+    const c = await launch(environment, { node: 'c', roles: 'acquisitions', port: otherStreamPort, logLevel: 'info' });
     const { id, first } = await startOn(environment, 'b', 'node/stranded.h5', 100_000);
     await waitFor('b writing 50 pulses', async () => {
       const v = await view(environment, id);
@@ -203,7 +207,7 @@ describe('acquisitions and their node', () => {
 
     // c sees b gone, judges the acquisition by the stream its writer read, and leaves it (before,
     // it had left it by the node it names).
-    const refusal = `its writer read ${streamOn(PORT)}; this process reads ${streamOn(OTHER_PORT)}`;
+    const refusal = `its writer read ${streamOn(streamPort)}; this process reads ${streamOn(otherStreamPort)}`;
     const log = (): string => c.stdout() + c.stderr();
     await waitFor(`c to log "${refusal}"`, () => (log().includes(refusal) ? true : undefined), 30_000, 200);
     const line = log().split('\n').find((l) => l.includes(refusal))!;

@@ -43,6 +43,21 @@ export const apiRequest = async (
   return { kind: 'ok', body: parsed, duplicate: msg.headers?.get('Daqflow-Duplicate') === 'true' };
 };
 
+/**
+ * The first refusal of a status query (`query.list`), polled every 200 ms: what a client sees
+ * while the projections' PostgreSQL is away.
+ */
+export const untilQueryRefused = (nc: NatsConnection, subjectPrefix: string, timeoutMs: number): Promise<Extract<ApiOutcome, { kind: 'refused' }>> =>
+  waitFor(
+    'a status query refused while PostgreSQL is down',
+    async () => {
+      const reply = await apiRequest(nc, `${subjectPrefix}.query.list`, { limit: 5 }, 10_000);
+      return reply.kind === 'refused' ? reply : undefined;
+    },
+    timeoutMs,
+    200,
+  );
+
 /** Runs `work` with the product's own JetStream store on the stream of a daqflow with that subject prefix. */
 const withStore = async <T>(
   natsUrl: string,

@@ -16,7 +16,7 @@ import { appendDemoHistories } from '../harness/demoEvents.js';
 import { killAllDaqflowProcesses, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { startOwnPostgres, type OwnPostgres } from '../harness/ownPostgres.js';
 import { uniqueToken } from '../harness/testNames.js';
-import { apiRequest, foldStatus, projectedStatus, readWholeStream, tempHome, waitFor } from '../e2e/e2eHelpers.js';
+import { apiRequest, foldStatus, projectedStatus, readWholeStream, tempHome, untilQueryRefused, waitFor } from '../e2e/e2eHelpers.js';
 
 /*
  * PostgreSQL holds only projections: its going away must cost no job and no event. A server of
@@ -97,15 +97,7 @@ describe('PostgreSQL stopped and started', () => {
 
     const down = Date.now();
     await postgres.stop();
-    const refused = await waitFor(
-      'a status query answered while PostgreSQL is down',
-      async () => {
-        const reply = await apiRequest(nc, `${prefix}.query.list`, { limit: 5 }, 10_000);
-        return reply.kind === 'refused' ? reply : undefined;
-      },
-      10_000,
-      200,
-    );
+    const refused = await untilQueryRefused(nc, prefix, 10_000);
     expect(refused.status).toBe('500');
     expect(refused.body).toMatchObject({ error: { code: 'STORE_UNAVAILABLE', details: { retryable: true } } });
     // The jobs go on without it: a step is recorded while it is down.

@@ -16,7 +16,7 @@ import { startOwnPostgres, type OwnPostgres } from '../harness/ownPostgres.js';
 import { readPresence } from '../harness/presence.js';
 import { repeated, storedMessageIds } from '../harness/storedMessageIds.js';
 import { uniqueToken } from '../harness/testNames.js';
-import { apiRequest, foldStatus, mapConcurrent, projectedStatus, readWholeStream, useE2eEnvironments, versionProblems, waitFor } from '../e2e/e2eHelpers.js';
+import { apiRequest, foldStatus, mapConcurrent, projectedStatus, readWholeStream, untilQueryRefused, useE2eEnvironments, versionProblems, waitFor } from '../e2e/e2eHelpers.js';
 
 /*
  * "daqflow stays up when its servers go away", with two `daqflow up` processes sharing a
@@ -447,15 +447,7 @@ describe('two daqflow up processes while their servers stop and come back', () =
     const positionAtStop = (await wholeStream()).length;
     const stoppedAt = Date.now();
     await postgres.stop();
-    const refused = await waitFor(
-      'a status query refused while PostgreSQL is down',
-      async () => {
-        const reply = await apiRequest(nc, `${prefix}.query.list`, { limit: 5 }, 10_000);
-        return reply.kind === 'refused' ? reply : undefined;
-      },
-      30_000,
-      200,
-    );
+    const refused = await untilQueryRefused(nc, prefix, 30_000);
     expect(refused.status).toBe('500');
     expect(refused.body).toMatchObject({ error: { code: 'STORE_UNAVAILABLE', details: { retryable: true } } });
     // The jobs go on without it: every demo job records three steps while it is down.

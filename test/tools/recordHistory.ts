@@ -189,9 +189,21 @@ const grabScenarios: Record<string, Scenario> = {
   }),
 };
 
-/** An acquisition scenario: a simulated stream over ZeroMQ loopback, its buffer, the acquisition effects, a temp data root. */
+/** What an acquisition scenario gets: a runtime with the acquisition effects, the request preparer, the stream's buffer. */
+interface AcquisitionSetup {
+  readonly runtime: ActorRuntime;
+  readonly prepare: (body: Record<string, unknown>) => Promise<unknown>;
+  readonly source: BsreadSource;
+  /** Another runtime on the same store and stream whose writer names `node` (a process on that node). */
+  readonly writerOn: (node: string) => ActorRuntime;
+}
+
+/**
+ * An acquisition scenario: a simulated stream over ZeroMQ loopback (gaps at `gaps`), its buffer of
+ * `bufferLength` pulses, the acquisition effects, a temp data root; done when the acquisition ends.
+ */
 const acquisition =
-  (start: (runtime: ActorRuntime, prepare: (body: Record<string, unknown>) => Promise<unknown>, source: BsreadSource) => Promise<string>): Scenario =>
+  (start: (setup: AcquisitionSetup) => Promise<string>, { gaps = [1_105], bufferLength = 100 } = {}): Scenario =>
   async (store) => {
     const dataRoot = mkdtempSync(join(tmpdir(), 'daqflow-golden-acquisition-'));
     const sim = await startBsreadSimulator({
@@ -199,16 +211,22 @@ const acquisition =
       rateHz: 200,
       startPulseId: 1_000,
       channels: defaultSimulatedChannels({ imageWidth: 8, imageHeight: 4, waveformLength: 8 }),
-      gaps: [1_105],
+      gaps,
     });
-    const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength: 100 });
-    const runtime = createAcquisitionRuntime(store, source, dataRoot);
+    const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength });
+    const runtimes = [createAcquisitionRuntime(store, source, dataRoot)];
+    const writerOn = (node: string): ActorRuntime => {
+      const identity = () => ({ node, process: `${node}-golden`, stream: { address: sim.address, mode: 'pull' as const } });
+      runtimes.push(createAcquisitionRuntime(store, source, dataRoot, { identity }));
+      return runtimes.at(-1)!;
+    };
     try {
-      const id = await start(runtime, (body) => prepareAcquisitionStart(body, { source, dataRoot }), source);
+      const prepare = (body: Record<string, unknown>) => prepareAcquisitionStart(body, { source, dataRoot });
+      const id = await start({ runtime: runtimes[0]!, prepare, source, writerOn });
       await until(async () => (await store.readLast('acquisition', id))?.final === true);
       return id;
     } finally {
-      await runtime.stop(100);
+      for (const runtime of runtimes) await runtime.stop(100);
       await source.close();
       await sim.stop();
       rmSync(dataRoot, { recursive: true, force: true });
@@ -217,26 +235,26 @@ const acquisition =
 
 const acquisitionScenarios: Record<string, Scenario> = {
   // Pulses 1,050..1,150 with a gap at 1,105, progress on the way, then a stop earlier than asked.
-  completed: acquisition(async (runtime, prepare) => {
+  completed: acquisition(async ({ runtime, prepare }) => {
     const { id } = await runtime.create('acquisition', 'start', await prepare({ outputFile: 'run.h5', startPulseId: 1_050, stopPulseId: 1_300 }));
     await until(async () => ((await runtime.get('acquisition', id)).summary['pulsesWritten'] as number) > 40);
     await runtime.execute('acquisition', id, 'stop', { stopPulseId: 1_150 });
     return id;
   }),
-  killed: acquisition(async (runtime, prepare) => {
+  killed: acquisition(async ({ runtime, prepare }) => {
     const { id } = await runtime.create('acquisition', 'start', await prepare({ outputFile: 'killed.h5', startNow: true }));
     await until(async () => (await runtime.get('acquisition', id)).state === 'writing');
     await runtime.execute('acquisition', id, 'kill', { reason: 'operator asked' });
     return id;
   }),
-  stoppedNow: acquisition(async (runtime, prepare) => {
+  stoppedNow: acquisition(async ({ runtime, prepare }) => {
     const { id } = await runtime.create('acquisition', 'start', await prepare({ outputFile: 'now.h5', startNow: true }));
     await until(async () => ((await runtime.get('acquisition', id)).summary['pulsesWritten'] as number) > 10);
     await runtime.execute('acquisition', id, 'stop', { now: true });
     return id;
   }),
   // Asked for pulse 1,000 after the buffer of 100 moved past it: refused by the effect, not skipped.
-  startPulseGone: acquisition(async (runtime, _prepare, source) => {
+  startPulseGone: acquisition(async ({ runtime, source }) => {
     await until(async () => (source.buffer.counters().oldestPulseId ?? 0) > 1_000);
     const { id } = await runtime.create('acquisition', 'start', {
       outputFile: join(tmpdir(), 'never-written.h5'),
@@ -249,40 +267,22 @@ const acquisitionScenarios: Record<string, Scenario> = {
   }),
   // Named node b; its writer's runtime stops mid-file, and another (node a, same stream) takes it
   // over: a second `started` names the new writer, which rewrites the draft and completes it.
-  takenOver: async (store) => {
-    const dataRoot = mkdtempSync(join(tmpdir(), 'daqflow-golden-acquisition-'));
-    const sim = await startBsreadSimulator({
-      address: 'tcp://127.0.0.1:*',
-      rateHz: 200,
-      startPulseId: 1_000,
-      channels: defaultSimulatedChannels({ imageWidth: 8, imageHeight: 4, waveformLength: 8 }),
-    });
-    const source = startBsreadSource({ address: sim.address, mode: 'pull', bufferLength: 1_000 });
-    const writerOn = (node: string): ActorRuntime =>
-      createAcquisitionRuntime(store, source, dataRoot, { identity: () => ({ node, process: `${node}-golden`, stream: { address: sim.address, mode: 'pull' } }) });
-    const first = writerOn('b');
-    let second: ActorRuntime | undefined;
-    try {
+  takenOver: acquisition(
+    async ({ prepare, source, writerOn }) => {
+      const first = writerOn('b');
       // Pulses as they come: the first writer is mid-file when it stops.
       await until(async () => Promise.resolve(source.buffer.counters().newestPulseId !== null));
-      const body = { outputFile: 'taken-over.h5', startNow: true, node: 'b' };
-      const { id } = await first.create('acquisition', 'start', await prepareAcquisitionStart(body, { source, dataRoot }));
+      const { id } = await first.create('acquisition', 'start', await prepare({ outputFile: 'taken-over.h5', startNow: true, node: 'b' }));
       await until(async () => ((await first.get('acquisition', id)).summary['pulsesWritten'] as number) > 20);
       await first.stop(100);
-      second = writerOn('a');
+      const second = writerOn('a');
       await second.start();
       const firstPulseId = (await second.get('acquisition', id)).summary['firstPulseId'] as number;
       await second.execute('acquisition', id, 'stop', { stopPulseId: firstPulseId + 100 });
-      await until(async () => (await store.readLast('acquisition', id))?.final === true);
       return id;
-    } finally {
-      await first.stop(100);
-      await second?.stop(100);
-      await source.close();
-      await sim.stop();
-      rmSync(dataRoot, { recursive: true, force: true });
-    }
-  },
+    },
+    { gaps: [], bufferLength: 1_000 },
+  ),
 };
 
 /** A report scenario: the local runner, a temp data root, and a fresh database migrated on the local PostgreSQL. */
