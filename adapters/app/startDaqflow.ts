@@ -300,6 +300,8 @@ export const startDaqflow = async (
       placement: (kind) => placements.get(kind),
       settings: { ttlMs: config.leaseTtlMs },
       logger: logger.child({ component: 'leases' }),
+      startWaitMs: config.startTimeoutMs,
+      servers: natsSettingsOf(config, urls.natsUrl).servers,
     });
     const runtime = new ActorRuntime({
       store: meteredEventStore(store, (event) => metrics.appended(event)),

@@ -1,8 +1,12 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
-import { silentLogger } from '../../actors/runtime/logger.js';
+import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
+import { startNatsCluster } from '../../test/harness/natsCluster.js';
 import type { ActorPlacement } from '../../actors/runtime/ownership.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
 import { waitFor } from '../../test/harness/waitFor.js';
@@ -13,7 +17,8 @@ import { ownershipBuckets } from './ownershipBuckets.js';
 /*
  * The leases on a real nats-server: a claim has one winner, a process that cannot renew gives
  * its actors up before another takes them over, a clean stop hands them over at once, and a
- * kind's placement keeps an actor from the processes it does not allow.
+ * kind's placement keeps an actor from the processes it does not allow; a process started while
+ * JetStream does not answer yet waits for it as long as it is told to.
  */
 
 const natsUrl = inject('natsUrl');
@@ -174,4 +179,45 @@ describe('ownership leases on nats-server', () => {
     expect(c.leases.owns('demo', 'p1')).toBe(true);
     expect(a.leases.owns('demo', 'p1')).toBe(false);
   });
+
+  it('waits at start for a JetStream that does not answer yet, as long as it is told to, and not at all when told 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daqflow-lease-start-'));
+    // One server of its own, which the test stops and starts: the shared one must stay up.
+    const server = await startNatsCluster({
+      dir,
+      size: 1,
+      config: (n) => `server_name: ${n.name}\nlisten: 127.0.0.1:${String(n.port)}\njetstream { store_dir: "${n.store}" }\n`,
+    });
+    try {
+      const node = server.nodes[0]!;
+      const nc = await connect({ servers: node.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
+      connections.push(nc);
+      const stream = freshStream();
+      const waits: string[] = [];
+      const logger: Logger = { ...silentLogger, warn: (_o, msg) => void waits.push(msg ?? '') };
+      const options = (startWaitMs: number) => ({
+        nc, stream, replicas: 1, node: 'late', roles: ['demo'], roleOfKind, projectorRole: false,
+        settings: { ttlMs: TTL_MS }, logger, startWaitMs, servers: node.url,
+      });
+      await node.stop();
+
+      await expect(startLeases(options(0))).rejects.toMatchObject({ name: 'JetStreamStartError' });
+      expect(waits, 'no wait when told 0').toEqual([]);
+
+      const started = startLeases(options(60_000));
+      await waitFor('a wait to be logged', () => (waits.some((w) => w.startsWith('waiting for JetStream')) ? true : undefined), 30_000, 20);
+      await node.start();
+      const leases = await started;
+      managers.push(leases);
+      leases.bind(recorder().runtime);
+      expect(await leases.claimNew('demo', 'w1')).toBe(true);
+      const jsm = await jetstreamManager(nc);
+      expect(await listKeys(jsm, ownershipBuckets(stream).processes)).toEqual([leases.processId]);
+    } finally {
+      for (const manager of managers.splice(0)) await manager.stop().catch(() => undefined);
+      for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -3,11 +3,13 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { ActorPlacement, Ownership } from '../../actors/runtime/ownership.js';
 import type { Logger } from '../../actors/runtime/logger.js';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { withReplicas } from '../jetstream/replicas.js';
 import { listKeys } from './listKeys.js';
 import { actorKey, ownerIn, ownershipBuckets, type OwnerValue } from './ownershipBuckets.js';
 import { readPresenceEntries } from './readPresence.js';
+import { toStoreError } from '../jetstream/errors.js';
+import { untilJetStreamReady } from '../jetstream/untilJetStreamReady.js';
 
 /** What a process says of itself in the presence bucket, renewed while it lives. */
 export interface ProcessPresence {
@@ -63,6 +65,14 @@ export interface StartLeasesOptions {
   readonly placement?: (kind: string) => ActorPlacement | undefined;
   readonly settings: LeaseSettings;
   readonly logger: Logger;
+  /**
+   * How long the buckets' creation and the first renewal are retried while JetStream does not
+   * answer yet: a bucket just created on a cluster has no leader for a moment, and its first put
+   * finds no responder. 0 tries once.
+   */
+  readonly startWaitMs?: number;
+  /** Where the servers are, for the error once `startWaitMs` has run out. */
+  readonly servers?: string;
 }
 
 /** The leases of one process: its presence, the actors it owns, the projector's lease. */
@@ -131,14 +141,25 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   const processId = `${options.node}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`.replace(/[^A-Za-z0-9_-]/g, '-');
   const me: OwnerValue = { process: processId, node: options.node };
   const kvm = new Kvm(options.nc);
-  const jsm = await jetstreamManager(options.nc);
   const names = ownershipBuckets(options.stream);
   const { replicas } = options;
   // Replicas the servers cannot place are refused with what to change (DAQFLOW_STREAM_REPLICAS).
-  const presence: KV = await withReplicas(`lease bucket ${names.processes}`, replicas, () =>
-    kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas }), options.nc);
-  const owners: KV = await withReplicas(`lease bucket ${names.owners}`, replicas, () =>
-    kvm.create(names.owners, { history: 1, replicas }), options.nc);
+  const retried = <T>(operation: string, attempt: () => Promise<T>): Promise<T> =>
+    untilJetStreamReady(
+      () => attempt().catch((e: unknown) => { throw toStoreError(e, operation); }),
+      {
+        servers: options.servers ?? 'the NATS servers',
+        timeoutMs: options.startWaitMs ?? 0,
+        onWait: (reason, delayMs) => logger.warn({ retryInMs: delayMs }, `waiting for JetStream (${operation}): ${reason}`),
+      },
+    );
+  const [jsm, presence, owners]: [JetStreamManager, KV, KV] = await retried('creating the lease buckets', async () => [
+    await jetstreamManager(options.nc),
+    await withReplicas(`lease bucket ${names.processes}`, replicas, () =>
+      kvm.create(names.processes, { ttl: ttlMs, history: 1, replicas }), options.nc),
+    await withReplicas(`lease bucket ${names.owners}`, replicas, () =>
+      kvm.create(names.owners, { history: 1, replicas }), options.nc),
+  ]);
 
   const owned = new Map<string, { kind: string; id: string }>();
   const startedAt = new Date().toISOString();
@@ -367,8 +388,10 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
     timers.push(timer);
   };
 
-  await renew();
-  live = await readLive();
+  await retried('the first lease renewal', async () => {
+    await renew();
+    live = await readLive();
+  });
   // Renewals and the fence run from the first claim on: actors claimed at start are fenced too.
   every(renewMs, renew);
   every(Math.max(100, Math.floor(renewMs / 4)), fence);
