@@ -18,7 +18,7 @@
  *
  * Prints one table row per trial and a summary per rung; exit code 0 unless a trial crashed.
  */
-import { mkdtempSync, readFileSync, rmSync, chmodSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,6 +26,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { freePort } from '../adapters/embedded/freePort.js';
 import { cpuSecondsOf } from './servers.js';
+import { firstTouchMicros, StealSampler, warmFreeMemory } from './vmMachine.js';
 import { fmt as formatNumber } from './stats.js';
 import { killAllDaqflowProcesses, repoRoot, startDaqflowProcess } from '../test/harness/daqflowProcess.js';
 import { killAllSenders, startLibzmqSender, type SenderSummary } from '../test/harness/libzmqSender.js';
@@ -42,6 +43,9 @@ const { values: args } = parseArgs({
     'nats-url': { type: 'string', default: 'nats://127.0.0.1:4222' },
     'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
     'node-args': { type: 'string', default: '' },
+    'keep-output': { type: 'string', default: '' },
+    'warm-memory': { type: 'boolean', default: false },
+    receiver: { type: 'string', default: 'zmtp' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -55,6 +59,14 @@ if (args.help) {
   NATS and PostgreSQL on 127.0.0.1 (a database per trial is made on --pg-url's server and dropped).
   --node-args="...": options for each daqflow up's node, e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" to
   profile where the receiving thread spends the trial.
+  --keep-output=DIR: what each daqflow up printed (with --node-args="--trace-gc", its collections), as
+  DIR/<rung>-<run>.out and .err.
+  --receiver=zmtp|zeromq: daqflow's bsread reader (DAQFLOW_BSREAD_RECEIVER), default zmtp.
+  --warm-memory: touch the machine's free memory once before the trials. On a virtual machine, memory
+  not touched since boot costs a fault in the host on first use (the bench prints what a page costs
+  before and after); a machine used for hours has touched it already.
+  Beside each trial: the host's steal time (the share of the CPUs the hypervisor took back) over the
+  acquisition, and the stretches where it reached 15 %, in seconds from the first pulse like the losses.
 `);
   process.exit(0);
 }
@@ -111,6 +123,8 @@ interface Trial {
   readonly daqflowCpu: number;
   readonly senderCpu: number;
   readonly idle: number;
+  readonly steal: number;
+  readonly stealWhere: string;
   readonly checkSeconds: number;
 }
 
@@ -137,6 +151,7 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
   const prefix = `wt_${token}`;
   const dbUrl = new URL(args['pg-url']);
   dbUrl.pathname = `/${database}`;
+  const steal = new StealSampler();
   try {
     const up = await startDaqflowProcess({
       env: {
@@ -148,6 +163,7 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
         DAQFLOW_DATA_ROOT: dataRoot,
         DAQFLOW_BSREAD_STREAM: address,
         DAQFLOW_BSREAD_MODE: 'pull',
+        DAQFLOW_BSREAD_RECEIVER: args.receiver,
         DAQFLOW_HTTP: 'none',
         DAQFLOW_LOG_LEVEL: 'warn',
       },
@@ -185,9 +201,19 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
     const sent = await sender.exited;
     up.kill('SIGTERM');
     await up.exited;
+    if (args['keep-output'] !== '') {
+      mkdirSync(args['keep-output'], { recursive: true });
+      const base = join(args['keep-output'], `${rung.kind}${rung.rateHz}-${run}`);
+      writeFileSync(`${base}.out`, up.stdout());
+      writeFileSync(`${base}.err`, up.stderr());
+      writeFileSync(`${base}.sender.json`, JSON.stringify({ first, rateHz: rung.rateHz, summary: sent.summary }, null, 2));
+    }
 
     const span = (cpu1.at - cpu0.at) / 1_000;
     const machineTotal = cpu1.machine.total - cpu0.machine.total;
+    const firstAt = (first * 1_000) / rung.rateHz;
+    const lastAt = ((last + 1) * 1_000) / rung.rateHz;
+    const stealEpisodes = steal.episodes(firstAt, lastAt).map(([a, b]) => `${((a - firstAt) / 1_000).toFixed(1)}-${((b - firstAt) / 1_000).toFixed(1)} s`);
     const checkStart = performance.now();
     const file = join(dataRoot, 'trial.h5');
     const check = view.state === 'completed' ? await runPythonJson<FileCheck>(python, join(repoRoot, 'test', 'harness', 'checkLibzmqSenderFile.py'), [file, String(first), String(last)], 600_000) : undefined;
@@ -213,9 +239,12 @@ const trial = async (nc: NatsConnection, admin: pg.Client, rung: Rung, run: numb
       daqflowCpu: (cpu1.up - cpu0.up) / span,
       senderCpu: (cpu1.sender - cpu0.sender) / span,
       idle: machineTotal > 0 ? (cpu1.machine.idle - cpu0.machine.idle) / machineTotal : Number.NaN,
+      steal: steal.share(firstAt, lastAt),
+      stealWhere: stealEpisodes.length === 0 ? '–' : stealEpisodes.join(', '),
       checkSeconds,
     };
   } finally {
+    steal.stop();
     await killAllSenders();
     await killAllDaqflowProcesses();
     rmSync(dir, { recursive: true, force: true });
@@ -231,10 +260,16 @@ const admin = new pg.Client({ connectionString: args['pg-url'] });
 await admin.connect();
 let crashed = 0;
 const results: Trial[] = [];
+const touchBefore = firstTouchMicros();
+let memory = `memory new to a process: ${fmt(touchBefore)} us per 4 KiB page to touch`;
+if (args['warm-memory']) {
+  const warmed = warmFreeMemory();
+  memory += `; ${formatNumber(warmed.mib, 0)} MiB of free memory touched in ${fmt(warmed.seconds, 1)} s (--warm-memory), then ${fmt(firstTouchMicros())} us per page`;
+}
 process.stdout.write(
-  `writer trials: ${runs} run(s) per rung, ${seconds} s per acquisition asked ${lead} s ahead, sender --on-full ${onFull}, ${new Date().toISOString()}\n\n` +
-    'stream | run | rows present | lost, where (s from the first pulse) | sender dropped | sender Hz | daqflow CPU s/s | sender CPU s/s | machine idle | h5py check s | result\n' +
-    '---|---|---|---|---|---|---|---|---|---|---\n',
+  `writer trials: ${runs} run(s) per rung, ${seconds} s per acquisition asked ${lead} s ahead, sender --on-full ${onFull}, receiver ${args.receiver}, ${new Date().toISOString()}\n${memory}\n\n` +
+    'stream | run | rows present | lost, where (s from the first pulse) | sender dropped | sender Hz | daqflow CPU s/s | sender CPU s/s | machine idle | host steal | steal ≥ 15 %, where | h5py check s | result\n' +
+    '---|---|---|---|---|---|---|---|---|---|---|---|---\n',
 );
 for (const rung of rungs) {
   for (let run = 1; run <= runs; run++) {
@@ -242,11 +277,11 @@ for (const rung of rungs) {
       const t = await trial(nc, admin, rung, run);
       results.push(t);
       process.stdout.write(
-        `${label(rung)} | ${run} | ${t.rows} | ${t.where} | ${t.senderDropped} | ${fmt(t.senderHz, 1)} | ${fmt(t.daqflowCpu)} | ${fmt(t.senderCpu)} | ${fmt(t.idle * 100, 0)} % | ${fmt(t.checkSeconds, 0)} | ${t.ok ? 'PASS' : 'MISS'}\n`,
+        `${label(rung)} | ${run} | ${t.rows} | ${t.where} | ${t.senderDropped} | ${fmt(t.senderHz, 1)} | ${fmt(t.daqflowCpu)} | ${fmt(t.senderCpu)} | ${fmt(t.idle * 100, 0)} % | ${fmt(t.steal * 100, 1)} % | ${t.stealWhere} | ${fmt(t.checkSeconds, 0)} | ${t.ok ? 'PASS' : 'MISS'}\n`,
       );
     } catch (e) {
       crashed++;
-      process.stdout.write(`${label(rung)} | ${run} | – | error: ${(e as Error).message.split('\n')[0]} | | | | | | | ERROR\n`);
+      process.stdout.write(`${label(rung)} | ${run} | – | error: ${(e as Error).message.split('\n')[0]} | | | | | | | | | ERROR\n`);
     }
   }
 }
