@@ -391,6 +391,8 @@ export const startLeases = async (options: StartLeasesOptions): Promise<LeaseMan
   await retried('the first lease renewal', async () => {
     await renew();
     live = await readLive();
+    // The owners bucket's leader answers its info: the first claims need it elected too.
+    await owners.status();
   });
   // Renewals and the fence run from the first claim on: actors claimed at start are fenced too.
   every(renewMs, renew);
