@@ -80,6 +80,10 @@ export const swissfelDatasets = {
 export const swissfelAttrs = {
   /** On the root group: the layout version. */
   layout: 'layout',
+  /** On the root group, when given: the id of the acquisition the file was written for. */
+  acquisition: 'daqflow_acquisition',
+  /** On the root group of a finished file: what the writer wrote, as JSON (SwissfelFileStats). */
+  summary: 'daqflow_summary',
 } as const;
 
 /** Top-level group names. */

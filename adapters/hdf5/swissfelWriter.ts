@@ -83,6 +83,13 @@ export interface OpenSwissfelFileOptions {
    * (`pageCacheRelease.ts`); 0: never. Default 128 MiB.
    */
   readonly releasePageCacheEveryBytes?: number;
+  /**
+   * The acquisition the file is written for, kept in the file (root attribute
+   * `daqflow_acquisition`, with the writer's summary as `daqflow_summary` once finished): a
+   * process that restarts after the file was published, but before the acquisition recorded it,
+   * finds the file its own (readSwissfelOwner.ts) instead of refusing it as already there.
+   */
+  readonly acquisitionId?: string;
 }
 
 export interface SwissfelFileStats {
@@ -576,6 +583,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
   const pageCache = createPageCacheRelease(draftPath, releaseEvery);
   try {
     file.create_attribute(swissfelAttrs.layout, SWISSFEL_LAYOUT_VERSION);
+    if (options.acquisitionId !== undefined) file.create_attribute(swissfelAttrs.acquisition, options.acquisitionId);
     const generalGroup = file.create_group(swissfelGroups.general);
     for (const [field, value] of general) {
       generalGroup.create_dataset({ name: field, data: value, shape: [], dtype: generalStringDtype(value) });
@@ -846,6 +854,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     requireOpen('finish');
     try {
       complete();
+      if (options.acquisitionId !== undefined) file.create_attribute(swissfelAttrs.summary, JSON.stringify(stats()));
       io.release();
       file.flush();
       file.close();

@@ -111,7 +111,11 @@ describe('files daqflow writes, read back with h5py', () => {
     };
     // sf_bsread_writer's two groups; /staging is the writer's second name for /data (swissfelLayout.ts).
     expect(object('/').keys).toEqual(['data', 'general', 'staging']);
-    expect(object('/').attrs).toEqual({ layout: SWISSFEL_LAYOUT_VERSION });
+    // Beside the layout: the acquisition the file was written for, and its writer's summary (docs/formats.md).
+    const rootAttrs = object('/').attrs as Record<string, unknown>;
+    expect(Object.keys(rootAttrs).sort()).toEqual(['daqflow_acquisition', 'daqflow_summary', 'layout']);
+    expect(rootAttrs).toMatchObject({ layout: SWISSFEL_LAYOUT_VERSION, daqflow_acquisition: created.id });
+    expect(JSON.parse(String(rootAttrs['daqflow_summary']))).toMatchObject({ firstPulseId: first, lastPulseId: last, rows: 40 });
     // /general: numpy.string_ of each value, which h5py reads back as bytes of a fixed-length string.
     expect(object('/general').keys).toEqual(['created', 'instrument', 'process', 'user']);
     for (const [field, text] of Object.entries(metadata)) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { simulatedChannels } from '../../adapters/cli/simulate.js';
 import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
+import { KILL_AFTER_PUBLISH_ENV } from '../../adapters/jobs/acquisitions/publishCrashTestHook.js';
 import { killAllDaqflowProcesses, runCli, startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { checkFileAgainstSimulator } from '../harness/swissfelReadBack.js';
 import { apiRequest, readWholeStream, useE2eEnvironments, waitFor, type DaqflowEnvironment } from './e2eHelpers.js';
@@ -130,6 +131,40 @@ describe('writer acquisitions through daqflow up and daqflow simulate bsread', (
     await up.exited;
     // Two starts of daqflow up and a start pulse 15 s ahead: 22 s at load 9 on the 2-core VM,
     // over the default 30 s at load 15.
+  }, 90_000);
+
+  it('killed after its file is published and before `finished` is recorded: the restart takes the file as its own and completes the acquisition with it', async () => {
+    let up = await startDaqflowProcess({ env: { ...env, [KILL_AFTER_PUBLISH_ENV]: '1' } });
+    const run = await start({ outputFile: 'window/run.h5', startNow: true });
+    await waitFor('100 pulses written', async () => {
+      const view = await get(run.id);
+      return view && view.pulsesWritten >= 100 ? true : undefined;
+    }, 20_000);
+    const stopped = await apiRequest(nc, subject('stop'), { id: run.id, now: true }, 10_000);
+    expect(stopped.kind).toBe('ok');
+    // The hook kills the process once the file has its final name.
+    const exit = await up.exited;
+    expect(exit.signal).toBe('SIGKILL');
+    const final = join(dataRoot, 'window', 'run.h5');
+    expect(readdirSync(join(dataRoot, 'window'))).toEqual(['run.h5']);
+    const before = await readWholeStream(inject('natsUrl'), environment.stream, environment.prefix);
+    expect(before.filter((e) => e.actorId === run.id).map((e) => e.type)).not.toContain('finished');
+    const bytes = readFileSync(final);
+
+    up = await startDaqflowProcess({ env });
+    const done = await untilFinal(run.id);
+    expect(done.state, done.error).toBe('completed');
+    const after = await readWholeStream(inject('natsUrl'), environment.stream, environment.prefix);
+    const finished = after.find((e) => e.actorId === run.id && e.type === 'finished');
+    expect((finished?.data as { path?: string } | undefined)?.path).toBe(final);
+    expect(readFileSync(final).equals(bytes), 'the file is left as it was').toBe(true);
+    expect(readdirSync(join(dataRoot, 'window'))).toEqual(['run.h5']);
+    const read = await checkFileAgainstSimulator(final, await expected(), { first: done.firstPulseId!, last: done.lastPulseId! });
+    expect(read.channels.length).toBe(SCALARS + 1);
+    expect(done.pulsesWritten).toBe(done.lastPulseId! - done.firstPulseId! + 1 - done.missingPulses);
+    expect(done.pulsesWritten).toBeGreaterThanOrEqual(100);
+    up.kill('SIGTERM');
+    await up.exited;
   }, 90_000);
 
   it('acquire start/stop from the CLI writes the pulses asked for; bad requests get a 400 or 409 naming the problem', async () => {

@@ -11,12 +11,15 @@
  * default): the pulses it lost are written as missing rows and reported as `lostPulses`; with
  * `onLoss: 'fail'` it fails with PULSES_LOST (docs/acquisitions.md, "Lost pulses").
  *
- * After a restart `acquire` is issued again with the first pulse it had written: it rewrites the
- * file from that pulse when the new buffer still holds it, and otherwise fails naming the pulses
- * that were only in the lost buffer, keeping the draft. A start pulse the buffer never held (or no
+ * After a restart `acquire` is issued again with the first pulse it had written: it takes a file
+ * already published under the final name as finished when the file was written for this
+ * acquisition (the process died before `finished` was recorded), rewrites the file from that pulse
+ * when the new buffer still holds it, and otherwise fails naming the pulses that were only in the
+ * lost buffer, keeping the draft. A start pulse the buffer never held (or no
  * longer holds) is refused, never silently skipped.
  */
-import { basename, dirname, join } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { AcquireParams, KillParams, SetStopParams } from '../../../actors/acquisitions/acquisition.machine.js';
 import { MAX_LOST_RANGES, type AcquisitionProgress, type AcquisitionWriter, type LostPulseRecord } from '../../../actors/acquisitions/acquisition.events.js';
@@ -25,6 +28,8 @@ import { messageOf } from '../../../events/errors.js';
 import type { BsreadChannelConfig, BsreadMessage } from '../../bsread/bsreadMessage.js';
 import { isPulseGoneError, type LostPulses } from '../../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../../hdf5/swissfelLayout.js';
+import { readSwissfelOwner } from '../../hdf5/readSwissfelOwner.js';
+import { killAfterPublishTestHook } from './publishCrashTestHook.js';
 import { openSwissfelFile, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../../hdf5/swissfelWriter.js';
 import {
   sharedWriterThreadPool,
@@ -141,6 +146,36 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ac
     if (map.size > RECENT) map.delete(map.keys().next().value!);
   };
 
+  /**
+   * The process before a restart may have published the file and died before `finished` was
+   * recorded: a file under the final name that was written for this acquisition is that file, and
+   * the acquisition finished with it. (Its lost pulses, if any, are among its missing rows; their
+   * stretches were only in the process that died.)
+   */
+  const publishedBeforeRestart = async (outputFile: string, id: string): Promise<Outcome | undefined> => {
+    const wanted = resolve(options.dataRoot, outputFile);
+    const file = await readSwissfelOwner(wanted);
+    if (file?.acquisitionId !== id) return undefined;
+    const path = join(await realpath(dirname(wanted)), basename(wanted));
+    logger.warn(
+      { acquisition: id, path, rows: file.stats.rows },
+      `acquisition ${id}: its file ${path} was finished before the restart and is taken as it is`,
+    );
+    return {
+      type: 'finished',
+      data: {
+        lastPulseId: file.stats.lastPulseId,
+        pulsesWritten: file.stats.pulsesWithMessage,
+        missingPulses: file.stats.pulsesMissing,
+        bytesWritten: file.bytes,
+        ratePerSecond: 0,
+        lagPulses: 0,
+        path,
+        firstPulseId: file.stats.firstPulseId,
+      },
+    };
+  };
+
   const failed = (
     reason: AcquisitionFailureReason,
     message: string,
@@ -152,6 +187,10 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ac
     const { request } = params;
     const buffer = options.source().buffer;
     const resuming = params.resumeFirstPulseId !== null;
+    if (resuming) {
+      const published = await publishedBeforeRestart(request.outputFile, context.id);
+      if (published !== undefined) return published;
+    }
     const draftPath = draftPathOf(request.outputFile);
     /** The first row of the file: null until known when the request said "the next pulse". */
     let firstRow: number | null = params.resumeFirstPulseId ?? request.startPulseId;
@@ -273,6 +312,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ac
         outputFile: request.outputFile,
         dataRoot: options.dataRoot,
         general: request.general,
+        acquisitionId: context.id,
         ...(options.chunkRows === undefined ? {} : { chunkRows: options.chunkRows }),
       };
       const w: NonNullable<typeof writer> = options.openFile
@@ -308,6 +348,7 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ac
       await started;
       const p = progress(performance.now());
       const result = await writer.finish();
+      if (killAfterPublishTestHook()) process.kill(process.pid, 'SIGKILL');
       logger.info({ acquisition: context.id, path: result.path, rows: result.stats.rows, bytes: result.bytes }, `acquisition ${type}`);
       if (lost !== undefined) {
         logger.warn(
