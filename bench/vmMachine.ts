@@ -44,20 +44,21 @@ export const warmFreeMemory = (keepMib = 1024): { mib: number; seconds: number }
   return { mib, seconds: (performance.now() - started) / 1_000 };
 };
 
-const cpuTicks = (): { steal: number; total: number } => {
+/** The machine's CPU ticks so far (/proc/stat): idle (with I/O wait), stolen by the host, and all. */
+export const machineTicks = (): { idle: number; steal: number; total: number } => {
   const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { steal: cpu[7] ?? 0, total: cpu.reduce((a, b) => a + b, 0) };
+  return { idle: (cpu[3] ?? 0) + (cpu[4] ?? 0), steal: cpu[7] ?? 0, total: cpu.reduce((a, b) => a + b, 0) };
 };
 
 /** Steal time of the whole machine, sampled every `everyMs`, with when it came. */
 export class StealSampler {
   private readonly samples: Array<{ at: number; share: number }> = [];
-  private last = cpuTicks();
+  private last = machineTicks();
   private readonly timer: NodeJS.Timeout;
 
   constructor(everyMs = 100) {
     this.timer = setInterval(() => {
-      const now = cpuTicks();
+      const now = machineTicks();
       const total = now.total - this.last.total;
       this.samples.push({ at: Date.now(), share: total > 0 ? (now.steal - this.last.steal) / total : 0 });
       this.last = now;

@@ -18,7 +18,7 @@
  *
  * Prints one table row per trial and a summary per rung; exit code 0 unless a trial crashed.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +26,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { freePort } from '../adapters/embedded/freePort.js';
 import { cpuSecondsOf } from './servers.js';
-import { firstTouchMicros, StealSampler, warmFreeMemory } from './vmMachine.js';
+import { firstTouchMicros, machineTicks, StealSampler, warmFreeMemory } from './vmMachine.js';
 import { fmt as formatNumber } from './stats.js';
 import { killAllDaqflowProcesses, repoRoot, startDaqflowProcess } from '../test/harness/daqflowProcess.js';
 import { killAllSenders, startLibzmqSender, type SenderSummary } from '../test/harness/libzmqSender.js';
@@ -60,7 +60,7 @@ if (args.help) {
   --node-args="...": options for each daqflow up's node, e.g. --node-args="--cpu-prof --cpu-prof-dir=/tmp/prof" to
   profile where the receiving thread spends the trial.
   --keep-output=DIR: what each daqflow up printed (with --node-args="--trace-gc", its collections), as
-  DIR/<rung>-<run>.out and .err.
+  DIR/<kind><Hz>-<run>.out and .err, and the sender's summary as DIR/<kind><Hz>-<run>.sender.json.
   --receiver=zmtp|zeromq: daqflow's bsread reader (DAQFLOW_BSREAD_RECEIVER), default zmtp.
   --warm-memory: touch the machine's free memory once before the trials. On a virtual machine, memory
   not touched since boot costs a fault in the host on first use (the bench prints what a page costs
@@ -86,14 +86,9 @@ const seconds = Number(args.seconds);
 const lead = Number(args.lead);
 const onFull = args['on-full'];
 if (onFull !== 'drop' && onFull !== 'block') throw new Error(`--on-full: "${onFull}" is not drop or block`);
+if (args.receiver !== 'zmtp' && args.receiver !== 'zeromq') throw new Error(`--receiver: "${args.receiver}" is not zmtp or zeromq`);
 
 const python = pythonWith(['h5py', 'numpy'], ['python3-h5py', 'python3-numpy']);
-
-/** Idle and total CPU ticks of the machine (/proc/stat). */
-const machineTicks = (): { idle: number; total: number } => {
-  const cpu = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  return { idle: (cpu[3] ?? 0) + (cpu[4] ?? 0), total: cpu.reduce((a, b) => a + b, 0) };
-};
 
 interface FileCheck {
   readonly rows: number;

@@ -38,6 +38,7 @@ import {
 } from './grabFileLayout.js';
 import { draftWhereabouts } from './draftWhereabouts.js';
 import { loadH5wasm } from './loadH5wasm.js';
+import { readRootStrings } from './readRootStrings.js';
 
 export interface OpenGrabFileOptions {
   /** Folder of the draft; relative paths are taken from `dataRoot`. Created when missing. */
@@ -141,19 +142,7 @@ const checkExtraAttributes = (attributes: Readonly<Record<string, string>>): Arr
 };
 
 /** The run id a finished grab file records; undefined when it has none or cannot be read. */
-const runIdOf = async (path: string): Promise<string | undefined> => {
-  const h5wasm = await loadH5wasm();
-  let file: H5File | undefined;
-  try {
-    file = new h5wasm.File(path, 'r');
-    const value = file.attrs[grabAttrs.runId]?.value;
-    return typeof value === 'string' ? value : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    file?.close();
-  }
-};
+const runIdOf = async (path: string): Promise<string | undefined> => (await readRootStrings(path, [grabAttrs.runId]))?.[grabAttrs.runId];
 
 /**
  * The first of `nameOf(1)`, `nameOf(2)`… in `dir` that is free or holds a file of run `runId`

@@ -1,5 +1,5 @@
-import { open, stat } from 'node:fs/promises';
-import { loadH5wasm } from './loadH5wasm.js';
+import { stat } from 'node:fs/promises';
+import { readRootStrings } from './readRootStrings.js';
 import { swissfelAttrs } from './swissfelLayout.js';
 import type { SwissfelFileStats } from './swissfelWriter.js';
 
@@ -10,25 +10,19 @@ export interface PublishedSwissfelFile {
   readonly bytes: number;
 }
 
-/** The HDF5 signature, which daqflow's files (no user block) have at offset 0. */
-const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-const startsAsHdf5 = async (path: string): Promise<boolean> => {
-  const handle = await open(path, 'r');
-  try {
-    const head = Buffer.alloc(HDF5_SIGNATURE.length);
-    const { bytesRead } = await handle.read(head, 0, head.length, 0);
-    return bytesRead === head.length && head.equals(HDF5_SIGNATURE);
-  } finally {
-    await handle.close();
-  }
-};
-
 const isStats = (value: unknown): value is SwissfelFileStats => {
   const v = value as Partial<Record<keyof SwissfelFileStats, unknown>> | null;
   const idOrNull = (x: unknown): boolean => x === null || (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0);
   const count = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
   return typeof v === 'object' && v !== null && idOrNull(v.firstPulseId) && idOrNull(v.lastPulseId) && count(v.rows) && count(v.pulsesWithMessage) && count(v.pulsesMissing);
+};
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 };
 
 /**
@@ -39,24 +33,9 @@ const isStats = (value: unknown): value is SwissfelFileStats => {
  */
 export const readSwissfelOwner = async (path: string): Promise<PublishedSwissfelFile | undefined> => {
   const bytes = await stat(path).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
-  // Anything else is not given to HDF5, which would say why on stderr.
-  if (bytes === undefined || !(await startsAsHdf5(path).catch(() => false))) return undefined;
-  const h5wasm = await loadH5wasm();
-  let file: InstanceType<typeof h5wasm.File> | undefined;
-  try {
-    file = new h5wasm.File(path, 'r');
-    const acquisitionId = file.attrs[swissfelAttrs.acquisition]?.value;
-    const summary = file.attrs[swissfelAttrs.summary]?.value;
-    if (typeof acquisitionId !== 'string' || typeof summary !== 'string') return undefined;
-    const stats: unknown = JSON.parse(summary);
-    return isStats(stats) ? { acquisitionId, stats, bytes } : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    try {
-      file?.close();
-    } catch {
-      // a file that did not open has nothing to close
-    }
-  }
+  if (bytes === undefined) return undefined;
+  const attrs = await readRootStrings(path, [swissfelAttrs.acquisition, swissfelAttrs.summary]);
+  const acquisitionId = attrs?.[swissfelAttrs.acquisition];
+  const stats = parseJson(attrs?.[swissfelAttrs.summary] ?? '');
+  return acquisitionId !== undefined && isStats(stats) ? { acquisitionId, stats, bytes } : undefined;
 };

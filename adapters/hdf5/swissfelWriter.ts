@@ -31,7 +31,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { File as H5File } from 'h5wasm/node';
 import { DaqflowError, ValidationError } from '../../events/errors.js';
 import { bsreadTypes, type BsreadChannelConfig, type BsreadMessage, type BsreadType } from '../bsread/bsreadMessage.js';
-import { errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
+import { checkDirInsideRoot, errnoOf, resolveDirInsideRoot } from '../files/dataRootPaths.js';
 import { forgetH5WriteFailure, throwIfWriteFailed, watchH5Writes } from './h5WriteFailures.js';
 import { createPageCacheRelease } from './pageCacheRelease.js';
 import { publishDraft } from '../files/publishDraft.js';
@@ -539,6 +539,33 @@ const checkGeneral = (general: SwissfelGeneral): Array<[string, string]> => {
 type WriterState = 'open' | 'finished' | 'aborted' | 'failed';
 
 /**
+ * Where the file of `outputFile` is finished, and its draft: its folder, with '..' and symlinks
+ * followed, must lie inside `dataRoot`. With `create` the root and the folder are made; without,
+ * nothing is (a folder outside the root is refused either way).
+ */
+const placeOf = async (
+  options: Pick<OpenSwissfelFileOptions, 'dataRoot' | 'outputFile'>,
+  create: boolean,
+): Promise<{ finalPath: string; draftPath: string }> => {
+  if (typeof options.dataRoot !== 'string' || options.dataRoot.length === 0) throw new ValidationError('dataRoot must be a non-empty path');
+  if (typeof options.outputFile !== 'string' || options.outputFile.length === 0 || /[/\\]$/.test(options.outputFile)) {
+    throw new ValidationError(`outputFile must be the path of a file, got ${JSON.stringify(options.outputFile)}`);
+  }
+  const rootAbsolute = resolve(options.dataRoot);
+  if (create) await mkdir(rootAbsolute, { recursive: true });
+  const rootReal = await realpath(rootAbsolute);
+  const wanted = resolve(rootReal, options.outputFile);
+  const name = basename(wanted);
+  if (name === '' || name === '.' || name === '..') throw new ValidationError(`outputFile ${JSON.stringify(options.outputFile)} names no file`);
+  const outDir = await (create ? resolveDirInsideRoot : checkDirInsideRoot)(rootReal, dirname(wanted), 'outputFile');
+  return { finalPath: join(outDir, name), draftPath: join(outDir, swissfelDraftName(name)) };
+};
+
+/** The path `openSwissfelFile` gives the finished file of `outputFile`, creating nothing. */
+export const swissfelFinalPath = async (options: Pick<OpenSwissfelFileOptions, 'dataRoot' | 'outputFile'>): Promise<string> =>
+  (await placeOf(options, false)).finalPath;
+
+/**
  * Opens the draft of a writer acquisition's file. Refuses (`VALIDATION_FAILED`) an `outputFile`
  * whose folder does not resolve inside `dataRoot` ('..' and symlinks followed), a file that already
  * exists there (unless `overwrite`), and bad options. An old draft of the same name (a crashed
@@ -552,19 +579,7 @@ export const openSwissfelFile = async (options: OpenSwissfelFileOptions): Promis
     throw new ValidationError(`releasePageCacheEveryBytes must be a non-negative integer, got ${String(releaseEvery)}`);
   }
   const general = checkGeneral(options.general ?? {});
-  if (typeof options.dataRoot !== 'string' || options.dataRoot.length === 0) throw new ValidationError('dataRoot must be a non-empty path');
-  if (typeof options.outputFile !== 'string' || options.outputFile.length === 0 || /[/\\]$/.test(options.outputFile)) {
-    throw new ValidationError(`outputFile must be the path of a file, got ${JSON.stringify(options.outputFile)}`);
-  }
-  const rootAbsolute = resolve(options.dataRoot);
-  await mkdir(rootAbsolute, { recursive: true });
-  const rootReal = await realpath(rootAbsolute);
-  const wanted = resolve(rootReal, options.outputFile);
-  const name = basename(wanted);
-  if (name === '' || name === '.' || name === '..') throw new ValidationError(`outputFile ${JSON.stringify(options.outputFile)} names no file`);
-  const outDir = await resolveDirInsideRoot(rootReal, dirname(wanted), 'outputFile');
-  const finalPath = join(outDir, name);
-  const draftPath = join(outDir, swissfelDraftName(name));
+  const { finalPath, draftPath } = await placeOf(options, true);
   if (options.overwrite !== true) {
     const existing = await stat(finalPath).then(
       () => true,

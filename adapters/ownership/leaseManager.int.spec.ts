@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, inject, it } from 'vitest';
 import { silentLogger, type Logger } from '../../actors/runtime/logger.js';
-import { startNatsCluster } from '../../test/harness/natsCluster.js';
+import { freePort } from '../embedded/freePort.js';
+import { startNatsServer, type RunningNatsServer } from '../embedded/natsServer.js';
 import type { ActorPlacement } from '../../actors/runtime/ownership.js';
 import { uniqueToken } from '../../test/harness/testNames.js';
 import { waitFor } from '../../test/harness/waitFor.js';
@@ -182,31 +183,29 @@ describe('ownership leases on nats-server', () => {
 
   it('waits at start for a JetStream that does not answer yet, as long as it is told to, and not at all when told 0', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'daqflow-lease-start-'));
-    // One server of its own, which the test stops and starts: the shared one must stay up.
-    const server = await startNatsCluster({
-      dir,
-      size: 1,
-      config: (n) => `server_name: ${n.name}\nlisten: 127.0.0.1:${String(n.port)}\njetstream { store_dir: "${n.store}" }\n`,
-    });
+    // A server of its own, which the test stops and starts on the same port and store: the shared one must stay up.
+    const own = { port: await freePort(), storeDir: join(dir, 'store') };
+    let server: RunningNatsServer | undefined = await startNatsServer(own);
     try {
-      const node = server.nodes[0]!;
-      const nc = await connect({ servers: node.url, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
+      const url = server.url;
+      const nc = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 100, timeout: 2_000 });
       connections.push(nc);
       const stream = freshStream();
       const waits: string[] = [];
       const logger: Logger = { ...silentLogger, warn: (_o, msg) => void waits.push(msg ?? '') };
       const options = (startWaitMs: number) => ({
         nc, stream, replicas: 1, node: 'late', roles: ['demo'], roleOfKind, projectorRole: false,
-        settings: { ttlMs: TTL_MS }, logger, startWaitMs, servers: node.url,
+        settings: { ttlMs: TTL_MS }, logger, startWaitMs, servers: url,
       });
-      await node.stop();
+      await server.stop();
+      server = undefined;
 
       await expect(startLeases(options(0))).rejects.toMatchObject({ name: 'JetStreamStartError' });
       expect(waits, 'no wait when told 0').toEqual([]);
 
       const started = startLeases(options(60_000));
       await waitFor('a wait to be logged', () => (waits.some((w) => w.startsWith('waiting for JetStream')) ? true : undefined), 30_000, 20);
-      await node.start();
+      server = await startNatsServer(own);
       const leases = await started;
       managers.push(leases);
       leases.bind(recorder().runtime);
@@ -216,7 +215,7 @@ describe('ownership leases on nats-server', () => {
     } finally {
       for (const manager of managers.splice(0)) await manager.stop().catch(() => undefined);
       for (const nc of connections.splice(0)) await nc.close().catch(() => undefined);
-      await server.stop();
+      await server?.stop();
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);

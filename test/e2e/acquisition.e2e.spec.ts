@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AcquisitionView } from '../../actors/acquisitions/index.js';
 import { simulatedChannels } from '../../adapters/cli/simulate.js';
 import { startBsreadSimulator } from '../../adapters/bsread/bsreadSimulator.js';
-import { KILL_AFTER_PUBLISH_ENV } from '../../adapters/jobs/acquisitions/publishCrashTestHook.js';
+import { KILL_AFTER_PUBLISH_ENV } from '../../adapters/jobs/acquisitions/killAfterPublishTestHook.js';
 import { killAllDaqflowProcesses, runCli, startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { checkFileAgainstSimulator } from '../harness/swissfelReadBack.js';
 import { apiRequest, readWholeStream, useE2eEnvironments, waitFor, type DaqflowEnvironment } from './e2eHelpers.js';

@@ -43,6 +43,36 @@ export const apiRequest = async (
   return { kind: 'ok', body: parsed, duplicate: msg.headers?.get('Daqflow-Duplicate') === 'true' };
 };
 
+/** Whether a refusal says to try again (`details.retryable`, as STORE_UNAVAILABLE does). */
+export const isRetryable = (body: Record<string, unknown>): boolean =>
+  (body.error as { details?: { retryable?: unknown } } | undefined)?.details?.retryable === true;
+
+/**
+ * Sends a command until it is answered, with the body's one request id, as docs/api.md asks of a
+ * client: a request that times out or is refused as retryable is sent again (`onRetryable` hears
+ * each such refusal); any other refusal throws.
+ */
+export const commandUntilAnswered = (
+  nc: NatsConnection,
+  subject: string,
+  body: Record<string, unknown>,
+  timing: { readonly timeoutMs: number; readonly intervalMs: number; readonly requestTimeoutMs: number; readonly onRetryable?: () => void },
+): Promise<Record<string, unknown>> =>
+  waitFor(
+    () => `${subject} ${String(body.requestId)} to be answered`,
+    async () => {
+      const outcome = await apiRequest(nc, subject, body, timing.requestTimeoutMs);
+      if (outcome.kind === 'refused') {
+        if (!isRetryable(outcome.body)) throw new Error(`${subject} refused: ${JSON.stringify(outcome)}`);
+        timing.onRetryable?.();
+        return undefined;
+      }
+      return outcome.kind === 'ok' ? outcome.body : undefined;
+    },
+    timing.timeoutMs,
+    timing.intervalMs,
+  );
+
 /**
  * The first refusal of a status query (`query.list`), polled every 200 ms: what a client sees
  * while the projections' PostgreSQL is away.

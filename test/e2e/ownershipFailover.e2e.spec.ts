@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vi
 import type { RecordedEvent } from '../../events/envelope.js';
 import { createSimulatorSource } from '../../adapters/dataLogger/simulator.js';
 import { startFakeArchiverAppliance, type FakeArchiverServer, type FakeRequest } from '../fakes/archiverApplianceServer.js';
+import { chunkRequestsAfterWritten } from '../harness/chunkRequestsAfterWritten.js';
 import { killAllDaqflowProcesses, startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { ownedTotal, readPresence } from '../harness/presence.js';
 import {
@@ -112,29 +113,6 @@ const duplicatedRequests = (): Map<string, number> => {
   return new Map([...counts].filter(([, n]) => n > 1));
 };
 
-/**
- * Chunk requests that came after the chunk was on record (its chunkWritten appended): work
- * repeated. A request made again while the chunk was in flight (its owner killed, or fenced
- * when its renewals stalled) is not one of them.
- */
-const requestsAfterWritten = (events: readonly RecordedEvent[]): string[] => {
-  const writtenAt = new Map<string, number>();
-  for (const e of events) {
-    if (e.type !== 'chunkWritten') continue;
-    const data = e.data as { parameter: string; from: string; to: string };
-    writtenAt.set(`${data.parameter} ${new Date(data.from).toISOString()} ${new Date(data.to).toISOString()}`, Date.parse(e.time));
-  }
-  const arrivals = archiver.arrivals();
-  return archiver
-    .requests()
-    .map((r, i) => ({ key: requestKey(r), at: arrivals[i] ?? 0 }))
-    .filter(({ key, at }) => {
-      const written = writtenAt.get(key);
-      return written !== undefined && at > written;
-    })
-    .map(({ key, at }) => `${key} asked at ${new Date(at).toISOString()}, written at ${new Date(writtenAt.get(key) ?? 0).toISOString()}`);
-};
-
 const eventsOf = (events: readonly RecordedEvent[], id: string): RecordedEvent[] => events.filter((e) => e.actorId === id);
 
 describe('several daqflow up processes: ownership, a joining process, and SIGKILLed owners', () => {
@@ -193,7 +171,7 @@ describe('several daqflow up processes: ownership, a joining process, and SIGKIL
     await waitFor(() => 'the joined process to be seen with three', async () => ((await readPresence(natsUrl, environment.stream)).length === 3 ? true : undefined), 20_000, 200);
     await waitFor(() => '24 more chunk requests after the join', async () => (windowRequests().length >= requestsAtJoin + 24 ? true : undefined), 60_000, 200);
     const atJoin = await readWholeStream(natsUrl, environment.stream, environment.prefix);
-    expect(requestsAfterWritten(atJoin), 'chunks requested again after they were written, with no process killed').toEqual([]);
+    expect(chunkRequestsAfterWritten(atJoin, archiver), 'chunks requested again after they were written, with no process killed').toEqual([]);
     const twiceAtJoin = duplicatedRequests().size;
     const startsAtJoin = readFileSync(startsFile, 'utf8').split('\n').filter(Boolean);
     expect(new Set(startsAtJoin).size, 'report jobs started twice with no process killed').toBe(startsAtJoin.length);
@@ -261,7 +239,7 @@ describe('several daqflow up processes: ownership, a joining process, and SIGKIL
     // No finished chunk fetched again: a chunk asked twice was in flight at a kill, so at most
     // one per grab and kill, and every chunk was written once.
     const twice = duplicatedRequests();
-    expect(requestsAfterWritten(events), 'chunks requested again after they were written').toEqual([]);
+    expect(chunkRequestsAfterWritten(events, archiver), 'chunks requested again after they were written').toEqual([]);
     for (const id of grabIds) {
       const written = eventsOf(events, id).filter((e) => e.type === 'chunkWritten').map((e) => (e.data as { index: number }).index);
       expect(new Set(written).size, `grab ${id}: each chunk written once`).toBe(written.length);

@@ -8,9 +8,11 @@ import type { RecordedEvent } from '../../events/envelope.js';
 import { startFakeArchiverAppliance, type FakeArchiverServer } from '../fakes/archiverApplianceServer.js';
 import { killAllDaqflowProcesses, startDaqflowProcess } from '../harness/daqflowProcess.js';
 import { startNatsCluster, type ClusterNode, type NatsCluster } from '../harness/natsCluster.js';
+import { demoEventTypes } from '../harness/demoEvents.js';
 import { repeated, storedMessageIds } from '../harness/storedMessageIds.js';
 import {
   apiRequest,
+  commandUntilAnswered,
   foldStatus,
   mapConcurrent,
   projectedStatus,
@@ -88,29 +90,13 @@ const subject = (service: string, verb: string): string => `${environment.prefix
 /** Requests answered "retryable" (STORE_UNAVAILABLE) while the stream had no leader. */
 let retryableRefusals = 0;
 
-const isRetryable = (body: Record<string, unknown>): boolean =>
-  (body.error as { details?: { retryable?: unknown } } | undefined)?.details?.retryable === true;
-
 /**
  * Sends a command until it is answered, as docs/api.md asks of a client: while the stream has
  * no leader a request times out or is refused as retryable, and its retry with the same request
  * id is answered once, as a duplicate if it was stored.
  */
-const command = async (service: string, verb: string, body: Record<string, unknown>): Promise<Record<string, unknown>> =>
-  waitFor(
-    () => `${service}.${verb} ${String(body.requestId)} to be answered`,
-    async () => {
-      const outcome = await apiRequest(nc, subject(service, verb), body, 5_000);
-      if (outcome.kind === 'refused') {
-        if (!isRetryable(outcome.body)) throw new Error(`${service}.${verb} refused: ${JSON.stringify(outcome)}`);
-        retryableRefusals++;
-        return undefined;
-      }
-      return outcome.kind === 'ok' ? outcome.body : undefined;
-    },
-    120_000,
-    200,
-  );
+const command = (service: string, verb: string, body: Record<string, unknown>): Promise<Record<string, unknown>> =>
+  commandUntilAnswered(nc, subject(service, verb), body, { timeoutMs: 120_000, intervalMs: 200, requestTimeoutMs: 5_000, onRetryable: () => retryableRefusals++ });
 
 const streamLeader = async (): Promise<string | undefined> => (await jsm.streams.info(environment.stream).catch(() => undefined))?.cluster?.leader;
 
@@ -121,8 +107,6 @@ const streamLeader = async (): Promise<string | undefined> => (await jsm.streams
 const readRetried = <T>(what: string, read: () => Promise<T>): Promise<T> =>
   waitFor(what, () => read().catch(() => undefined), 120_000, 1_000);
 
-/** What the demo machine implies for a completed job: started, then tickDue and stepDone per step. */
-const demoTypes = (steps: number): string[] => ['started', ...Array.from({ length: steps }, () => ['tickDue', 'stepDone']).flat()];
 
 describe('an R3 event stream whose leader is killed with -9 while jobs run', () => {
   it('resumes appends after the election; nothing acknowledged is lost, nothing stored twice, every job completes once', async () => {
@@ -222,7 +206,7 @@ describe('an R3 event stream whose leader is killed with -9 while jobs run', () 
     for (const [i, id] of allDemoIds.entries()) {
       const mine = byActor.get(id) ?? [];
       expect(mine.filter((e) => e.commandId === `demo-${i}`).length, `demo-${i} stored once`).toBe(1);
-      expect(mine.map((e) => e.type), `events of demo ${id}`).toEqual(demoTypes(DEMO.steps));
+      expect(mine.map((e) => e.type), `events of demo ${id}`).toEqual(demoEventTypes(DEMO.steps));
       expect(mine.filter((e) => e.type === 'stepDone').map((e) => (e.data as { step: number }).step)).toEqual([1, 2, 3]);
     }
     for (const [i, id] of grabIds.entries()) {

@@ -9,14 +9,16 @@ import { createSimulatorSource } from '../../adapters/dataLogger/simulator.js';
 import type { RecordedEvent } from '../../events/envelope.js';
 import { readCheckpoint } from '../../projections/checkpoints.js';
 import { DEFAULT_PROJECTOR_NAME } from '../../projections/projector.js';
-import { startFakeArchiverAppliance, type FakeArchiverServer, type FakeRequest } from '../fakes/archiverApplianceServer.js';
+import { startFakeArchiverAppliance, type FakeArchiverServer } from '../fakes/archiverApplianceServer.js';
+import { chunkRequestsAfterWritten } from '../harness/chunkRequestsAfterWritten.js';
 import { startDaqflowProcess, type DaqflowProcess } from '../harness/daqflowProcess.js';
 import { startNatsCluster, type ClusterNode, type NatsCluster } from '../harness/natsCluster.js';
 import { startOwnPostgres, type OwnPostgres } from '../harness/ownPostgres.js';
 import { readPresence } from '../harness/presence.js';
 import { repeated, storedMessageIds } from '../harness/storedMessageIds.js';
+import { demoEventTypes } from '../harness/demoEvents.js';
 import { uniqueToken } from '../harness/testNames.js';
-import { apiRequest, foldStatus, mapConcurrent, projectedStatus, readWholeStream, untilQueryRefused, useE2eEnvironments, versionProblems, waitFor } from '../e2e/e2eHelpers.js';
+import { commandUntilAnswered, foldStatus, mapConcurrent, projectedStatus, readWholeStream, untilQueryRefused, useE2eEnvironments, versionProblems, waitFor } from '../e2e/e2eHelpers.js';
 
 /*
  * "daqflow stays up when its servers go away", with two `daqflow up` processes sharing a
@@ -107,21 +109,9 @@ const retried = <T>(what: string, read: () => Promise<T>): Promise<T> => waitFor
 
 const wholeStream = (but?: ClusterNode): Promise<RecordedEvent[]> => retried('the whole stream', () => readWholeStream(liveUrl(but), stream, prefix));
 
-const isRetryable = (body: Record<string, unknown>): boolean =>
-  (body.error as { details?: { retryable?: unknown } } | undefined)?.details?.retryable === true;
-
 /** Sends a command until it is answered, with one request id, as docs/api.md asks of a client. */
 const command = (subject: string, body: Record<string, unknown>): Promise<Record<string, unknown>> =>
-  waitFor(
-    () => `${subject} ${String(body.requestId)} to be answered`,
-    async () => {
-      const outcome = await apiRequest(nc, `${prefix}.${subject}`, body, 10_000);
-      if (outcome.kind === 'refused' && !isRetryable(outcome.body)) throw new Error(`${subject} refused: ${JSON.stringify(outcome)}`);
-      return outcome.kind === 'ok' ? outcome.body : undefined;
-    },
-    60_000,
-    250,
-  );
+  commandUntilAnswered(nc, `${prefix}.${subject}`, body, { timeoutMs: 60_000, intervalMs: 250, requestTimeoutMs: 10_000 });
 
 const startDemos = (round: string): Promise<string[]> =>
   mapConcurrent(Array.from({ length: DEMOS }, (_, i) => i), 4, async (i) =>
@@ -161,28 +151,6 @@ const untilAllFinal = (ids: readonly string[], but?: ClusterNode): Promise<Recor
     120_000,
     500,
   );
-
-const requestKey = (r: { pv: string | null; from: string | null; to: string | null }): string => `${r.pv} ${r.from} ${r.to}`;
-
-/**
- * Chunk requests that came after the chunk was on record (its chunkWritten appended): work
- * repeated. A chunk asked again while it was in flight (its owner fenced when its lease
- * renewals stalled) is not one of them.
- */
-const requestsAfterWritten = (events: readonly RecordedEvent[]): string[] => {
-  const writtenAt = new Map<string, number>();
-  for (const e of events) {
-    if (e.type !== 'chunkWritten') continue;
-    const data = e.data as { parameter: string; from: string; to: string };
-    writtenAt.set(requestKey({ pv: data.parameter, from: new Date(data.from).toISOString(), to: new Date(data.to).toISOString() }), Date.parse(e.time));
-  }
-  const arrivals = archiver.arrivals();
-  return archiver
-    .requests()
-    .map((r: FakeRequest, i) => ({ key: requestKey(r), at: arrivals[i] ?? 0 }))
-    .filter(({ key, at }) => at > (writtenAt.get(key) ?? Infinity))
-    .map(({ key }) => key);
-};
 
 /**
  * Notes to one demo job that waits out the fault (its first step is minutes away), one after
@@ -229,8 +197,6 @@ const longestPause = (events: readonly RecordedEvent[], ids: readonly string[]):
   return `${worst.ms} ms (${worst.what})`;
 };
 
-/** What the demo machine implies for a completed job: started, then tickDue and stepDone per step. */
-const demoTypes = (steps: number): string[] => ['started', ...Array.from({ length: steps }, () => ['tickDue', 'stepDone']).flat()];
 
 /**
  * The checks both faults share: every job completed, each demo step and grab chunk once, no
@@ -249,7 +215,7 @@ const checkJobsOnce = async (events: readonly RecordedEvent[], round: string, de
   for (const [i, id] of demoIds.entries()) {
     const mine = of(events, id);
     expect(mine.filter((e) => e.commandId === `${round}-demo-${i}`), `${round}-demo-${i} stored once`).toHaveLength(1);
-    expect(mine.map((e) => e.type).filter((t) => t !== 'noted'), `events of demo ${id}`).toEqual(demoTypes(DEMO.steps));
+    expect(mine.map((e) => e.type).filter((t) => t !== 'noted'), `events of demo ${id}`).toEqual(demoEventTypes(DEMO.steps));
     expect(mine.filter((e) => e.type === 'stepDone').map((e) => (e.data as { step: number }).step), `steps of demo ${id}`).toEqual(
       Array.from({ length: DEMO.steps }, (_, s) => s + 1),
     );
@@ -262,7 +228,7 @@ const checkJobsOnce = async (events: readonly RecordedEvent[], round: string, de
     expect(mine.filter((e) => e.type === 'fileWritten'), `file of grab ${id}`).toHaveLength(1);
     expect(mine.filter((e) => e.type === 'chunkFailed' || e.type === 'effectFailed'), `failures of grab ${id}`).toEqual([]);
   }
-  expect(requestsAfterWritten(events), 'chunks asked of the archiver again after they were written').toEqual([]);
+  expect(chunkRequestsAfterWritten(events, archiver), 'chunks asked of the archiver again after they were written').toEqual([]);
   // And daqflow answers for each, through whichever process takes the request.
   for (const [service, id] of [...demoIds.map((id) => ['demo', id] as const), ...grabIds.map((id) => ['grabs', id] as const)]) {
     const view = await command(`${service}.get`, { id });

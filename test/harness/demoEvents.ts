@@ -79,3 +79,6 @@ export const appendDemoHistories = async (
   }
   return last;
 };
+
+/** What the demo machine implies for a completed job: started, then tickDue and stepDone per step. */
+export const demoEventTypes = (steps: number): string[] => ['started', ...Array.from({ length: steps }, () => ['tickDue', 'stepDone']).flat()];

@@ -18,8 +18,7 @@
  * lost buffer, keeping the draft. A start pulse the buffer never held (or no
  * longer holds) is refused, never silently skipped.
  */
-import { realpath } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import type { AcquireParams, KillParams, SetStopParams } from '../../../actors/acquisitions/acquisition.machine.js';
 import { MAX_LOST_RANGES, type AcquisitionProgress, type AcquisitionWriter, type LostPulseRecord } from '../../../actors/acquisitions/acquisition.events.js';
@@ -29,8 +28,8 @@ import type { BsreadChannelConfig, BsreadMessage } from '../../bsread/bsreadMess
 import { isPulseGoneError, type LostPulses } from '../../bsread/ringBuffer.js';
 import { swissfelDraftName } from '../../hdf5/swissfelLayout.js';
 import { readSwissfelOwner } from '../../hdf5/readSwissfelOwner.js';
-import { killAfterPublishTestHook } from './publishCrashTestHook.js';
-import { openSwissfelFile, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../../hdf5/swissfelWriter.js';
+import { killAfterPublishTestHook } from './killAfterPublishTestHook.js';
+import { openSwissfelFile, swissfelFinalPath, type OpenSwissfelFileOptions, type SwissfelFileWriter } from '../../hdf5/swissfelWriter.js';
 import {
   sharedWriterThreadPool,
   startSwissfelFileInThread,
@@ -153,10 +152,10 @@ export const createAcquisitionEffects = (options: AcquisitionEffectsOptions): Ac
    * stretches were only in the process that died.)
    */
   const publishedBeforeRestart = async (outputFile: string, id: string): Promise<Outcome | undefined> => {
-    const wanted = resolve(options.dataRoot, outputFile);
-    const file = await readSwissfelOwner(wanted);
-    if (file?.acquisitionId !== id) return undefined;
-    const path = join(await realpath(dirname(wanted)), basename(wanted));
+    // A path the writer would refuse now (a folder made a symlink out of the root) is nobody's file.
+    const path = await swissfelFinalPath({ dataRoot: options.dataRoot, outputFile }).catch(() => undefined);
+    const file = path === undefined ? undefined : await readSwissfelOwner(path);
+    if (path === undefined || file?.acquisitionId !== id) return undefined;
     logger.warn(
       { acquisition: id, path, rows: file.stats.rows },
       `acquisition ${id}: its file ${path} was finished before the restart and is taken as it is`,
