@@ -40,3 +40,33 @@ export const requestJson = async <T = Record<string, unknown>>(
   }
   return parsed;
 };
+
+/** How long a follow loop keeps asking while daqflow does not answer (a NATS cluster electing a leader). */
+export const FOLLOW_PATIENCE_MS = 60_000;
+
+/**
+ * `requestJson` for a read that may simply be asked again, as the commands that follow a job do:
+ * while it gets no answer, or a refusal that says to retry (STORE_UNAVAILABLE: a server going
+ * away, a cluster electing a stream leader), it asks again every second for up to `patienceMs`,
+ * saying once on stderr that it waits. Any other refusal, or the last failure once the patience is
+ * spent, is thrown as `requestJson` throws it.
+ */
+export const readJsonPatiently = async <T = Record<string, unknown>>(
+  nc: NatsConnection,
+  subject: string,
+  body: unknown,
+  patienceMs = FOLLOW_PATIENCE_MS,
+): Promise<T> => {
+  const deadline = Date.now() + patienceMs;
+  let told = false;
+  for (;;) {
+    try {
+      return await requestJson<T>(nc, subject, body);
+    } catch (e) {
+      if (!(e instanceof DaqflowError) || e.code !== 'STORE_UNAVAILABLE' || Date.now() >= deadline) throw e;
+      if (!told) process.stderr.write(`\ndaqflow: ${e.message}; asking again for up to ${Math.round(patienceMs / 1_000)} s\n`);
+      told = true;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  }
+};

@@ -30,7 +30,11 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await killAllDaqflowProcesses();
-});
+  // A test that failed with a node killed leaves the next one a whole cluster all the same.
+  const down = cluster.nodes.filter((n) => !n.running());
+  for (const node of down) await node.start();
+  if (down.length > 0) await cluster.waitForJetStream();
+}, 60_000);
 
 afterAll(async () => {
   await nc?.close();

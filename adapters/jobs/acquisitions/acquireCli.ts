@@ -5,7 +5,7 @@ import { onLossValues, type AcquisitionView, type OnLoss } from '../../../actors
 import { ValidationError } from '../../../events/errors.js';
 import { cliContext, withGlobalOptions, withToolNats, type GlobalOptions } from '../../cli/context.js';
 import { withDaqflow } from '../../cli/withDaqflow.js';
-import { requestJson } from '../../cli/natsRequest.js';
+import { readJsonPatiently, requestJson } from '../../cli/natsRequest.js';
 import { lostPulsesText, red } from '../../cli/format.js';
 import { choice, commaList, wholeNumber } from '../../cli/parsers.js';
 
@@ -55,7 +55,7 @@ const describe = (v: AcquisitionView, tty: boolean): string =>
 /** Follows an acquisition until it ends, one status line a second on stderr. */
 export const followAcquisition = async (nc: NatsConnection, prefix: string, id: string, pollMs = 1_000): Promise<AcquisitionView> => {
   const tty = process.stderr.isTTY === true;
-  let view = await requestJson<AcquisitionView>(nc, `${prefix}.acquisitions.get`, { id });
+  let view = await readJsonPatiently<AcquisitionView>(nc, `${prefix}.acquisitions.get`, { id });
   while (!view.final) {
     const line =
       `acquisition ${id} ${view.state}: ${view.pulsesWritten} pulses (${view.firstPulseId ?? view.startPulseId ?? 'next'}..${view.lastPulseId ?? '-'}), ` +
@@ -63,7 +63,7 @@ export const followAcquisition = async (nc: NatsConnection, prefix: string, id: 
       (view.lostPulses?.count === undefined ? '' : `, ${red(`${view.lostPulses.count} lost`, tty)}`);
     process.stderr.write(tty ? `\r${line.padEnd(110)}` : `${line}\n`);
     await new Promise((r) => setTimeout(r, pollMs));
-    view = await requestJson<AcquisitionView>(nc, `${prefix}.acquisitions.get`, { id });
+    view = await readJsonPatiently<AcquisitionView>(nc, `${prefix}.acquisitions.get`, { id });
   }
   if (tty) process.stderr.write('\n');
   return view;

@@ -6,7 +6,7 @@ import { abridged, progressBar, table } from '../../cli/format.js';
 import { followAcquisition, type AcquisitionView } from '../acquisitions/acquireCli.js';
 import { followReport, type ReportView } from '../reports/reportCli.js';
 import { followGrab, grabStatistics, statisticsTable, type GrabView } from '../grabs/grabCli.js';
-import { requestJson } from '../../cli/natsRequest.js';
+import { readJsonPatiently, requestJson } from '../../cli/natsRequest.js';
 import { withGlobalOptions } from '../../cli/context.js';
 import { nonNegativeIntText, positiveIntText } from '../../cli/parsers.js';
 import type { Command } from 'commander';
@@ -79,7 +79,7 @@ export const runDemo = async (options: DemoOptions): Promise<void> => {
     let view: DemoView = started;
     const tty = process.stderr.isTTY === true;
     for (;;) {
-      view = await requestJson<DemoView>(nc, `${prefix}.demo.get`, { id: started.id });
+      view = await readJsonPatiently<DemoView>(nc, `${prefix}.demo.get`, { id: started.id });
       const line = `${progressBar(view.done ?? 0, view.steps ?? steps)} ${view.state} (${view.done ?? 0}/${view.steps ?? steps} steps)`;
       process.stderr.write(tty ? `\r${line}` : `${line}\n`);
       if (view.final) break;

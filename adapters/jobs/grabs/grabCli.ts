@@ -9,7 +9,7 @@ import { withDaqflow } from '../../cli/withDaqflow.js';
 import { connectNats } from '../../jetstream/connection.js';
 import { cliContext, toolServers, withGlobalOptions, withToolNats, type GlobalOptions, natsOf } from '../../cli/context.js';
 import { table } from '../../cli/format.js';
-import { requestJson } from '../../cli/natsRequest.js';
+import { readJsonPatiently, requestJson } from '../../cli/natsRequest.js';
 
 /** What `grabs.get` answers (the grab actor's summary plus the core fields). */
 export interface GrabView {
@@ -117,7 +117,7 @@ export const followGrab = async (nc: NatsConnection, prefix: string, id: string,
     },
     cliProgress.Presets.shades_classic,
   );
-  let view = await requestJson<GrabView>(nc, `${prefix}.grabs.get`, { id });
+  let view = await readJsonPatiently<GrabView>(nc, `${prefix}.grabs.get`, { id });
   const payload = (v: GrabView) => ({
     id,
     samples: v.progress?.samples ?? 0,
@@ -129,7 +129,7 @@ export const followGrab = async (nc: NatsConnection, prefix: string, id: string,
   try {
     while (!view.final) {
       await new Promise((r) => setTimeout(r, pollMs));
-      view = await requestJson<GrabView>(nc, `${prefix}.grabs.get`, { id });
+      view = await readJsonPatiently<GrabView>(nc, `${prefix}.grabs.get`, { id });
       bar.setTotal(Math.max(1, view.progress?.chunksTotal ?? 1));
       bar.update(view.progress?.chunksDone ?? 0, payload(view));
     }

@@ -8,7 +8,7 @@ import { ValidationError } from '../../../events/errors.js';
 import { cliContext, withGlobalOptions, withToolNats, type GlobalOptions } from '../../cli/context.js';
 import { table } from '../../cli/format.js';
 import { withDaqflow } from '../../cli/withDaqflow.js';
-import { requestJson } from '../../cli/natsRequest.js';
+import { readJsonPatiently, requestJson } from '../../cli/natsRequest.js';
 import { choice, commaList } from '../../cli/parsers.js';
 
 /** What `reports.get` answers: the report job's summary and details. */
@@ -65,7 +65,7 @@ const describe = (view: ReportView): string =>
 
 /** Follows a report until it ends: a line on stderr whenever a job's state changes. */
 export const followReport = async (nc: NatsConnection, prefix: string, id: string, pollMs = 1_000): Promise<ReportView> => {
-  let view = await requestJson<ReportView>(nc, `${prefix}.reports.get`, { id });
+  let view = await readJsonPatiently<ReportView>(nc, `${prefix}.reports.get`, { id });
   let last = '';
   for (;;) {
     const line = `report ${id} ${view.state}: ${(view.jobs ?? []).map((j) => `${j.key} ${j.state}`).join(', ')}`;
@@ -73,7 +73,7 @@ export const followReport = async (nc: NatsConnection, prefix: string, id: strin
     last = line;
     if (view.final) return view;
     await new Promise((r) => setTimeout(r, pollMs));
-    view = await requestJson<ReportView>(nc, `${prefix}.reports.get`, { id });
+    view = await readJsonPatiently<ReportView>(nc, `${prefix}.reports.get`, { id });
   }
 };
 
