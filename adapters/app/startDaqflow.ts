@@ -257,10 +257,18 @@ export const startDaqflow = async (
       mode: config.bsreadStream ? config.bsreadMode : 'pull',
       transport: config.bsreadReceiver,
       bufferLength: config.bufferLength,
+      // A real stream's receive memory is made resident now; the simulator's demo stays light.
+      prefault: config.bsreadStream !== undefined,
       ...(config.bsreadRepublish ? { republishAddress: config.bsreadRepublish } : {}),
       logger: logger.child({ component: 'bsread' }),
     });
     steps.set('bsread source', () => bsread.close());
+    // Ready means ready for a first acquisition at the stream's full rate (frameArena.ts).
+    const arena = bsread.counters().arena;
+    if (arena !== undefined && arena.residentBytes < arena.bytes) {
+      logger.info({ bytes: arena.bytes }, `making ${Math.round(arena.bytes / 1024 ** 2)} MiB of receive memory resident (up to a few seconds on a VM)`);
+    }
+    await bsread.prefaulted;
     // Bound once the runtime exists: a schedule's fire and the notifier go through it.
     const bound: { runtime?: ActorRuntime; processId?: string } = {};
     const preparers: Record<string, JobContextPreparers> = {};

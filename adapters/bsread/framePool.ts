@@ -16,6 +16,7 @@
  * message any more (see ringBuffer.ts, `onRelease`). A buffer never given back is simply
  * collected by the GC, as without a pool.
  */
+import type { FrameArena } from './frameArena.js';
 import { whenFrameUnpinned } from './framePins.js';
 
 export interface FramePoolOptions {
@@ -33,6 +34,8 @@ export interface FramePoolOptions {
    * Default true.
    */
   readonly shared?: boolean;
+  /** Resident shared memory to carve new buffers from before allocating any (frameArena.ts). */
+  readonly arena?: FrameArena;
 }
 
 export interface FramePoolCounters {
@@ -48,8 +51,10 @@ export interface FramePoolCounters {
   readonly ignored: number;
   /** Buffers given back while a thread still read them (framePins.ts): taken back once it was done. */
   readonly givenWhilePinned: number;
-  /** Bytes of spare buffers kept now. */
+  /** Bytes of spare buffers kept now (beside those of the arena). */
   readonly spareBytes: number;
+  /** Bytes of spare buffers carved from the arena kept now (not bounded: see `residentSpares`). */
+  readonly residentSpareBytes: number;
 }
 
 export interface FramePool {
@@ -70,6 +75,14 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
   const shared = options.shared ?? true;
   /** Spares by exact size: a stream's images all have the same size. */
   const spares = new Map<number, Buffer[]>();
+  /**
+   * Spares carved from the arena, kept whatever the bound: the arena holds their memory for good,
+   * so dropping one frees nothing, and the next frame would take new memory (slow to touch, the
+   * reason for the arena) in its place. Dropped, they leaked out of circulation after each time a
+   * writer thread let many go at once (catching up), until the reader took new memory per image.
+   */
+  const residentSpares = new Map<number, Buffer[]>();
+  let residentSpareBytes = 0;
   const out = new WeakSet<Uint8Array>();
   let spareBytes = 0;
   let allocated = 0;
@@ -80,6 +93,13 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
   let givenWhilePinned = 0;
 
   const take = (size: number): Buffer => {
+    const resident = residentSpares.get(size)?.pop();
+    if (resident !== undefined) {
+      residentSpareBytes -= size;
+      reused++;
+      out.add(resident);
+      return resident;
+    }
     const spare = spares.get(size)?.pop();
     let buffer: Buffer;
     if (spare !== undefined) {
@@ -88,7 +108,7 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
       buffer = spare;
     } else {
       allocated++;
-      buffer = shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size);
+      buffer = (shared ? options.arena?.carve(size) : undefined) ?? (shared ? Buffer.from(new SharedArrayBuffer(size)) : Buffer.allocUnsafeSlow(size));
     }
     out.add(buffer);
     return buffer;
@@ -101,11 +121,22 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
     }
     out.delete(buffer);
     // A writer thread may still be reading it: it comes back when that thread is done.
-    if (!whenFrameUnpinned(buffer.buffer, () => keep(buffer))) givenWhilePinned++;
+    if (!whenFrameUnpinned(buffer, () => keep(buffer))) givenWhilePinned++;
   };
 
   const keep = (buffer: Uint8Array): void => {
     const size = buffer.byteLength;
+    if (options.arena?.holds(buffer) === true) {
+      let list = residentSpares.get(size);
+      if (list === undefined) {
+        list = [];
+        residentSpares.set(size, list);
+      }
+      list.push(buffer as Buffer);
+      residentSpareBytes += size;
+      returned++;
+      return;
+    }
     // Over the bound, spares of other sizes go first: a camera whose region of interest changed
     // will not need them again, while two cameras of different sizes each keep theirs in turn.
     for (const [other, buffers] of spares) {
@@ -134,6 +165,6 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
     take,
     give,
     isOut: (buffer) => out.has(buffer),
-    counters: () => ({ allocated, reused, returned, discarded, ignored, givenWhilePinned, spareBytes }),
+    counters: () => ({ allocated, reused, returned, discarded, ignored, givenWhilePinned, spareBytes, residentSpareBytes }),
   };
 };

@@ -98,11 +98,17 @@ export class WriterThreadPool {
   private closed = false;
 
   /**
-   * @param keepIdle threads kept started and waiting for an acquisition (default 1)
+   * @param keepIdle threads `warm()` starts to wait for acquisitions (default 2)
+   * @param lowWater when taking a thread leaves fewer waiting than this, threads are started
+   *   again up to `keepIdle` (default 1, at most keepIdle): the first acquisition after start
+   *   takes a waiting thread and starts none. Starting one loads h5wasm, a core for 0.5 s: beside
+   *   the first acquisition's first second of 300 images/s, that cost the reader images (bench:
+   *   the replacement thread started at the first image acquisition on every trial).
    * @param maxIdle threads kept waiting when acquisitions end (default keepIdle + 1)
    */
   constructor(
-    private readonly keepIdle = 1,
+    private readonly keepIdle = 2,
+    private readonly lowWater = Math.min(1, keepIdle),
     private readonly maxIdle = keepIdle + 1,
   ) {}
 
@@ -124,8 +130,8 @@ export class WriterThreadPool {
   }
 
   /**
-   * A waiting thread, else a new one. When none is left waiting, one is started for the next
-   * acquisition (a second one at once should not wait for h5wasm to load). A thread that ends its
+   * A waiting thread, else a new one. When fewer than `lowWater` are left waiting, threads are
+   * started for the next acquisitions (one at once should not wait for h5wasm to load). A thread that ends its
    * file waits for the next (up to `maxIdle`), so acquisitions one after the other start no
    * thread at all: starting one takes a core for 0.4 s or more, which at 300-400 images/s is
    * the receiver's (bench: a thread started per acquisition cost images at each rung's start).
@@ -135,7 +141,7 @@ export class WriterThreadPool {
     while (thread !== undefined && thread.dead !== undefined) thread = this.idle.shift();
     thread ??= this.spawn();
     thread.worker.ref();
-    if (this.idle.length < this.keepIdle && !this.closed) setImmediate(() => !this.closed && this.spawnSpares());
+    if (this.idle.length < this.lowWater && !this.closed) setImmediate(() => !this.closed && this.spawnSpares());
     return thread;
   }
 
@@ -431,7 +437,7 @@ export const startSwissfelFileInThread = (
       const packed = packPulse(message, id, first, takeSpare, ring);
       const shared = packed.pulse.shared;
       // Pinned before the post: the thread may read them from the moment it is sent.
-      const pins = shared === undefined ? undefined : shared.flatMap((view) => (view === null ? [] : [pinFrame(view.buffer)]));
+      const pins = shared === undefined ? undefined : shared.flatMap((view) => (view === null ? [] : [pinFrame(view)]));
       try {
         post({ op: 'pulse', pulseId, pulse: packed.pulse, bytes: packed.bytes }, packed.transfer);
       } catch (e) {

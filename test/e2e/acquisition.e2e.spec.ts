@@ -201,5 +201,6 @@ describe('writer acquisitions through daqflow up and daqflow simulate bsread', (
     expect(existsSync(join(dataRoot, 'x.h5'))).toBe(false);
     up.kill('SIGTERM');
     await up.exited;
-  });
+    // A configured stream's receive memory is made resident before `up` is ready (seconds on a busy machine).
+  }, 60_000);
 });
