@@ -44,8 +44,13 @@
 #define NS_PER_S ((int64_t)1000000000)
 /* Above this, a float64 no longer holds every integer: scalar values would not be exact. */
 #define EXACT_DOUBLE_MAX 9007199254740992.0
-/* Images handed to libzmq without a copy; when all are still queued, a send copies instead. */
-#define FRAME_POOL 16
+/* Images handed to libzmq without a copy: as many as its send queue holds (the HWM) and this
+ * many more for the ones being written to the socket. A pool smaller than the queue (16 images
+ * before) made the sender copy every image into new memory once the queue held more than 16: on
+ * the bench's VM that copy costs ~7 ms (new pages), more than the 3.3 ms between two images at
+ * 300 Hz, so a reader a mere 50 ms behind made the sender itself late, then burst, then drop.
+ * When every buffer is still queued all the same, a send copies (counted as copiedFrames). */
+#define FRAME_POOL_EXTRA 8
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_signal(int sig) { stop_requested = sig; }
@@ -332,12 +337,14 @@ int main(int argc, char **argv) {
   zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, endpoint, &endpoint_len);
 
   /* Buffers filled once: a pulse only rewrites its pulse id, values and timestamp. */
-  struct frame pool[FRAME_POOL];
+  struct frame *pool = NULL;
   uint16_t *copy_frame = NULL;
   double *values = NULL;
   int pool_size = 0;
   if (o.image) {
-    pool_size = FRAME_POOL;
+    pool_size = hwm + FRAME_POOL_EXTRA;
+    pool = calloc((size_t)pool_size, sizeof *pool);
+    if (pool == NULL) die("out of memory for the image buffers");
     for (int f = 0; f < pool_size; f++) {
       pool[f].pixels = malloc(image_bytes);
       if (pool[f].pixels == NULL) die("out of memory for the image buffers");
