@@ -11,9 +11,11 @@
  * How: SharedArrayBuffers of `chunkBytes`, every page written once by a short-lived thread of
  * its own, so the receiving thread never waits for it; the pool carves image buffers out of a
  * chunk only once that chunk is done (before, it allocates as without an arena). Carved buffers
- * are never returned to the arena: they circulate in the pool as spares of their size. A stream
- * whose frame size changes leaves the old carvings to the pool's bound, so an arena is sized for
- * one ring buffer's worth of frames plus what writer threads may hold.
+ * are never returned to the arena: they circulate in the pool as spares of their size, kept
+ * whatever the pool's bound (framePool.ts). A stream whose frame size changes leaves the old
+ * carvings unused (the memory is held either way) and takes the new size from what the arena has
+ * left, then from new memory; an arena is sized for one ring buffer's worth of frames plus what
+ * writer threads may hold.
  */
 import { Worker } from 'node:worker_threads';
 

@@ -98,17 +98,18 @@ export class WriterThreadPool {
   private closed = false;
 
   /**
-   * @param keepIdle threads `warm()` starts to wait for acquisitions (default 2)
+   * @param keepIdle threads `warm()` starts to wait for acquisitions (default 1)
    * @param lowWater when taking a thread leaves fewer waiting than this, threads are started
-   *   again up to `keepIdle` (default 1, at most keepIdle): the first acquisition after start
-   *   takes a waiting thread and starts none. Starting one loads h5wasm, a core for 0.5 s: beside
-   *   the first acquisition's first second of 300 images/s, that cost the reader images (bench:
-   *   the replacement thread started at the first image acquisition on every trial).
+   *   again up to `keepIdle` (default 0: never at a take). Starting one loads h5wasm, a core for
+   *   0.5 s: beside the first second of an acquisition of 300 images/s, that cost the reader
+   *   images (bench: the replacement started at the first image acquisition on every trial). The
+   *   first acquisition takes the waiting thread and starts none; its thread waits again when it
+   *   ends; a second acquisition at the same time starts one of its own.
    * @param maxIdle threads kept waiting when acquisitions end (default keepIdle + 1)
    */
   constructor(
-    private readonly keepIdle = 2,
-    private readonly lowWater = Math.min(1, keepIdle),
+    private readonly keepIdle = 1,
+    private readonly lowWater = 0,
     private readonly maxIdle = keepIdle + 1,
   ) {}
 

@@ -268,5 +268,5 @@ describe('daqflow commands beside a running daqflow up', () => {
     const malformed = await runCli(notJson, env);
     expect(malformed.code, showResult(notJson, malformed)).toBe(2);
     expect(malformed.stderr).toMatch(/not JSON/);
-  });
+  }, 90_000); // up and four CLI runs, each process seconds to start on a loaded machine (30 s ran out in a CI run)
 });
