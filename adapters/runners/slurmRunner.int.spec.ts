@@ -120,8 +120,23 @@ describe('SlurmRunner on a real single-node Slurm', () => {
   });
 
   it('a job that outlives its timeout is cancelled by the caller and ends timed_out', async () => {
-    const ref = await runner.submit(spec('slow', ['sleep', '60']));
+    const job = spec('slow', ['bash', '-c', 'echo started; exec sleep 60']);
+    const ref = await runner.submit(job);
     await waitFor(ref, (s) => s.state === 'running');
+    // Slurm says RUNNING before the command has started; cancelled before it, there is no signal
+    // to exit on (exit code null, seen in a CI run), so the cancel waits for the command itself.
+    const deadline = Date.now() + 20_000;
+    const started = (): boolean => {
+      try {
+        return readFileSync(job.stdoutPath, 'utf8').includes('started');
+      } catch {
+        return false;
+      }
+    };
+    while (!started()) {
+      if (Date.now() > deadline) throw new Error(`the command of job ${ref.jobId} did not start within 20 s`);
+      await sleep(100);
+    }
     const scancels = callsOf('scancel').length;
     // The actor's timeout: it owns the clock and cancels.
     await runner.cancel(ref, { reason: 'timeout' });
