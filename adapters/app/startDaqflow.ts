@@ -263,12 +263,6 @@ export const startDaqflow = async (
       logger: logger.child({ component: 'bsread' }),
     });
     steps.set('bsread source', () => bsread.close());
-    // Ready means ready for a first acquisition at the stream's full rate (frameArena.ts).
-    const arena = bsread.counters().arena;
-    if (arena !== undefined && arena.residentBytes < arena.bytes) {
-      logger.info({ bytes: arena.bytes }, `making ${Math.round(arena.bytes / 1024 ** 2)} MiB of receive memory resident (up to a few seconds on a VM)`);
-    }
-    await bsread.prefaulted;
     // Bound once the runtime exists: a schedule's fire and the notifier go through it.
     const bound: { runtime?: ActorRuntime; processId?: string } = {};
     const preparers: Record<string, JobContextPreparers> = {};
@@ -295,6 +289,9 @@ export const startDaqflow = async (
       if (prepare) preparers[module.storedKind] = prepare;
     }
     const placements = new Map(jobModules.flatMap((m) => (m.placement ? [[m.storedKind, m.placement(contextOf(m))] as const] : [])));
+    // Ready means ready for a first acquisition at the stream's full rate (frameArena.ts); the
+    // memory is made resident on a thread of its own while the job modules were set up.
+    await bsread.prefaulted;
     // Presence first: actors this process claims must never name a process the others cannot see.
     const leases = await startLeases({
       nc,

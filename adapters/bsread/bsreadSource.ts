@@ -71,6 +71,7 @@ export const startBsreadSource = (options: BsreadSourceOptions): BsreadSource =>
     republisher === undefined && options.prefault === true ? createFrameArena((options.bufferBytes ?? DEFAULT_BUFFER_BYTES) + ARENA_SLACK_BYTES) : undefined;
   if (arena) {
     const started = performance.now();
+    logger.info({ bytes: arena.counters().bytes }, `making ${Math.round(arena.counters().bytes / 1024 ** 2)} MiB of receive memory resident (up to a few seconds on a VM)`);
     void arena.ready.then(() => {
       const c = arena.counters();
       if (c.failed !== null) logger.warn({ failed: c.failed }, 'receive buffers could not be made resident at start: the first images cost new memory');

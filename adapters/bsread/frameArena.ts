@@ -57,8 +57,9 @@ export const createFrameArena = (bytes: number, chunkBytes = DEFAULT_ARENA_CHUNK
   const chunks: SharedArrayBuffer[] = [];
   for (let left = bytes; left > 0; left -= chunkBytes) chunks.push(new SharedArrayBuffer(Math.min(chunkBytes, left)));
   const chunkSet = new Set<ArrayBufferLike>(chunks);
-  /** Chunks resident so far (the first `resident` of `chunks`). */
+  /** Chunks resident so far (the first `resident` of `chunks`), and their bytes. */
   let resident = 0;
+  let residentBytes = 0;
   let current = 0;
   let used = 0;
   let carved = 0;
@@ -78,6 +79,7 @@ export const createFrameArena = (bytes: number, chunkBytes = DEFAULT_ARENA_CHUNK
     worker.unref();
     worker.on('message', (i: number) => {
       resident = i + 1;
+      residentBytes += chunks[i]!.byteLength;
       if (resident === chunks.length) resolve();
     });
     worker.on('error', (e) => {
@@ -107,6 +109,6 @@ export const createFrameArena = (bytes: number, chunkBytes = DEFAULT_ARENA_CHUNK
     },
     holds: (buffer) => chunkSet.has(buffer.buffer),
     ready,
-    counters: () => ({ bytes, residentBytes: chunks.slice(0, resident).reduce((a, c) => a + c.byteLength, 0), carved, carvedBytes, failed }),
+    counters: () => ({ bytes, residentBytes, carved, carvedBytes, failed }),
   };
 };

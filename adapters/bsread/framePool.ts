@@ -124,15 +124,16 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
     if (!whenFrameUnpinned(buffer, () => keep(buffer))) givenWhilePinned++;
   };
 
+  const fileUnder = (bySize: Map<number, Buffer[]>, buffer: Uint8Array): void => {
+    const list = bySize.get(buffer.byteLength);
+    if (list === undefined) bySize.set(buffer.byteLength, [buffer as Buffer]);
+    else list.push(buffer as Buffer);
+  };
+
   const keep = (buffer: Uint8Array): void => {
     const size = buffer.byteLength;
     if (options.arena?.holds(buffer) === true) {
-      let list = residentSpares.get(size);
-      if (list === undefined) {
-        list = [];
-        residentSpares.set(size, list);
-      }
-      list.push(buffer as Buffer);
+      fileUnder(residentSpares, buffer);
       residentSpareBytes += size;
       returned++;
       return;
@@ -150,12 +151,7 @@ export const createFramePool = (options: FramePoolOptions = {}): FramePool => {
       discarded++;
       return;
     }
-    let list = spares.get(size);
-    if (list === undefined) {
-      list = [];
-      spares.set(size, list);
-    }
-    list.push(buffer as Buffer);
+    fileUnder(spares, buffer);
     spareBytes += size;
     returned++;
   };

@@ -99,17 +99,10 @@ export class WriterThreadPool {
 
   /**
    * @param keepIdle threads `warm()` starts to wait for acquisitions (default 1)
-   * @param lowWater when taking a thread leaves fewer waiting than this, threads are started
-   *   again up to `keepIdle` (default 0: never at a take). Starting one loads h5wasm, a core for
-   *   0.5 s: beside the first second of an acquisition of 300 images/s, that cost the reader
-   *   images (bench: the replacement started at the first image acquisition on every trial). The
-   *   first acquisition takes the waiting thread and starts none; its thread waits again when it
-   *   ends; a second acquisition at the same time starts one of its own.
    * @param maxIdle threads kept waiting when acquisitions end (default keepIdle + 1)
    */
   constructor(
     private readonly keepIdle = 1,
-    private readonly lowWater = 0,
     private readonly maxIdle = keepIdle + 1,
   ) {}
 
@@ -123,26 +116,21 @@ export class WriterThreadPool {
     this.closed = false;
     startPageCacheReleaser();
     prepareSharedPulseRing();
-    this.spawnSpares(true);
-  }
-
-  private spawnSpares(warmUp = false): void {
-    while (this.idle.length < this.keepIdle) this.idle.push(this.spawn(warmUp));
+    while (this.idle.length < this.keepIdle) this.idle.push(this.spawn(true));
   }
 
   /**
-   * A waiting thread, else a new one. When fewer than `lowWater` are left waiting, threads are
-   * started for the next acquisitions (one at once should not wait for h5wasm to load). A thread that ends its
-   * file waits for the next (up to `maxIdle`), so acquisitions one after the other start no
-   * thread at all: starting one takes a core for 0.4 s or more, which at 300-400 images/s is
-   * the receiver's (bench: a thread started per acquisition cost images at each rung's start).
+   * A waiting thread, else a new one. Taking one starts no other: starting a thread loads h5wasm,
+   * a core for 0.5 s or more, and beside the first second of an acquisition of 300 images/s that
+   * cost the reader images (bench: a replacement started at each first image acquisition). A
+   * thread that ends its file waits for the next (up to `maxIdle`), so acquisitions one after the
+   * other start no thread at all; a second acquisition at the same time starts one of its own.
    */
   take(): WriterThread {
     let thread = this.idle.shift();
     while (thread !== undefined && thread.dead !== undefined) thread = this.idle.shift();
     thread ??= this.spawn();
     thread.worker.ref();
-    if (this.idle.length < this.lowWater && !this.closed) setImmediate(() => !this.closed && this.spawnSpares());
     return thread;
   }
 
